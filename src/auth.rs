@@ -1,0 +1,281 @@
+//! Heartbeat authentication keys: the key file format, its parser and the key generator.
+//!
+//! One key per line, `ID HEX-SECRET`, `#` starting a comment. The first key signs outgoing
+//! heartbeats; every key is accepted on input, which is what makes rotation hitless: add the new
+//! key second everywhere, move it first everywhere, then drop the old one.
+
+use std::fmt::Write as _;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Secrets shorter than this many bytes are refused.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// One key: an id carried in each heartbeat and the shared secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Key id, 1 to 255.
+    pub id: u8,
+    /// The secret bytes.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print secrets, even in debug output.
+        write!(
+            f,
+            "Key {{ id: {}, secret: <{} bytes> }}",
+            self.id,
+            self.secret.len()
+        )
+    }
+}
+
+/// The keys of a cluster, the signing key first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRing {
+    keys: Vec<Key>,
+}
+
+/// A problem in a key file, with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct KeyFileError {
+    /// Line, from 1 (0 for the file as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl KeyRing {
+    /// Parses key file text, reporting every bad line.
+    pub fn parse(text: &str) -> Result<KeyRing, Vec<KeyFileError>> {
+        let mut keys: Vec<Key> = Vec::new();
+        let mut errors = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let content = line.split('#').next().unwrap_or("").trim();
+            if content.is_empty() {
+                continue;
+            }
+            let err = |message: String| KeyFileError {
+                line: i + 1,
+                message,
+            };
+            match parse_line(content) {
+                Ok(key) if keys.iter().any(|k| k.id == key.id) => {
+                    errors.push(err(format!("key id {} is used twice", key.id)))
+                }
+                Ok(key) => keys.push(key),
+                Err(message) => errors.push(err(message)),
+            }
+        }
+        if keys.is_empty() && errors.is_empty() {
+            errors.push(KeyFileError {
+                line: 0,
+                message: "no keys: write `1 <64 hex digits>` or run `haagentctl keygen`".into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(KeyRing { keys })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The key that signs outgoing heartbeats.
+    pub fn signing(&self) -> &Key {
+        &self.keys[0]
+    }
+
+    /// The key with this id, if accepted.
+    pub fn get(&self, id: u8) -> Option<&Key> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// All keys, signing key first.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+}
+
+fn parse_line(content: &str) -> Result<Key, String> {
+    let mut words = content.split_whitespace();
+    let (Some(id), Some(hex), None) = (words.next(), words.next(), words.next()) else {
+        return Err("expected `ID HEX-SECRET`".into());
+    };
+    let id = match id.parse::<u8>() {
+        Ok(n) if n > 0 => n,
+        _ => return Err(format!("key id `{id}` is not a number from 1 to 255")),
+    };
+    let secret =
+        decode_hex(hex).ok_or_else(|| format!("the secret of key {id} is not hexadecimal"))?;
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "the secret of key {id} has {} bytes; at least {MIN_SECRET_BYTES} are needed",
+            secret.len()
+        ));
+    }
+    Ok(Key { id, secret })
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// How `keygen` treats an existing file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeygenMode {
+    /// Refuse to touch an existing file.
+    Create,
+    /// Replace an existing file with a single new key.
+    Overwrite,
+    /// Put a new key first (it signs) and keep the existing ones (still accepted).
+    Rotate,
+}
+
+/// Writes a key file with a fresh random key, mode 0600; returns the new key's id.
+pub fn keygen(path: &Path, mode: KeygenMode) -> io::Result<u8> {
+    let existing = match mode {
+        KeygenMode::Rotate => {
+            let text = fs::read_to_string(path)?;
+            KeyRing::parse(&text)
+                .map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: {}", path.display(), e[0]),
+                    )
+                })?
+                .keys
+        }
+        _ => Vec::new(),
+    };
+    let id = (1..=255u8)
+        .find(|id| existing.iter().all(|k| k.id != *id))
+        .ok_or_else(|| io::Error::other("all 255 key ids are in use"))?;
+    let mut secret = vec![0u8; MIN_SECRET_BYTES];
+    fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+    let mut text = String::from(
+        "# haagent heartbeat keys: ID HEX-SECRET; the first key signs, all are accepted\n",
+    );
+    for key in std::iter::once(&Key { id, secret }).chain(&existing) {
+        let _ = writeln!(text, "{} {}", key.id, encode_hex(&key.secret));
+    }
+    write_private(path, text.as_bytes(), mode == KeygenMode::Create)?;
+    Ok(id)
+}
+
+/// Writes a file readable by its owner only; through a temporary file and a rename, so a
+/// half-written key file never exists.
+fn write_private(path: &Path, data: &[u8], exclusive: bool) -> io::Result<()> {
+    if exclusive && path.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists; use --force to replace it or --rotate to add a key",
+                path.display()
+            ),
+        ));
+    }
+    let mut tmp = PathBuf::from(path);
+    tmp.set_extension("new");
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = f
+        .write_all(data)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    const HEX64: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn parses_keys_comments_and_order() {
+        let ring = KeyRing::parse(&format!("# rotation\n2 {HEX64}\n\n1 {HEX64}  # old\n")).unwrap();
+        assert_eq!(ring.signing().id, 2);
+        assert_eq!(ring.keys().len(), 2);
+        assert_eq!(ring.get(1).unwrap().secret[1], 0x11);
+        assert!(ring.get(3).is_none());
+    }
+
+    #[test]
+    fn reports_every_bad_line() {
+        let text = format!(
+            "0 {HEX64}\n1 abc\n2 {}\n3\n4 {HEX64}\n4 {HEX64}\n",
+            &HEX64[..32]
+        );
+        let errors = KeyRing::parse(&text).unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 6]);
+        assert!(errors[2].message.contains("16 bytes"), "{}", errors[2]);
+        assert!(KeyRing::parse("# nothing\n").is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let ring = KeyRing::parse(&format!("1 {HEX64}\n")).unwrap();
+        assert!(!format!("{ring:?}").contains("00112233"));
+    }
+
+    #[test]
+    fn keygen_creates_rotates_and_refuses_to_clobber() {
+        let dir = std::env::temp_dir().join(format!("haagent-keygen-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("authkey");
+        let _ = fs::remove_file(&path);
+        assert_eq!(keygen(&path, KeygenMode::Create).unwrap(), 1);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let first = KeyRing::parse(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            keygen(&path, KeygenMode::Create).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(keygen(&path, KeygenMode::Rotate).unwrap(), 2);
+        let rotated = KeyRing::parse(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(rotated.signing().id, 2);
+        assert_eq!(rotated.get(1), Some(first.signing()));
+        assert_ne!(rotated.signing().secret, first.signing().secret);
+        keygen(&path, KeygenMode::Overwrite).unwrap();
+        assert_eq!(
+            KeyRing::parse(&fs::read_to_string(&path).unwrap())
+                .unwrap()
+                .keys()
+                .len(),
+            1
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,27 @@
+//! haagent: a declarative, systemd-native failover agent.
+//!
+//! # Layout
+//!
+//! ```text
+//! manifest/        the cluster manifest, read in two layers
+//!   raw.rs           serde mirror of the YAML (the JSON Schema is generated from it)
+//!   validate/        raw -> validated model, every problem reported at once
+//!   model.rs         the validated domain types the rest of the agent uses
+//!   tree.rs          YAML positions, so every problem has a line and column
+//!   diag.rs          problems and their compiler-style / JSON rendering
+//!   check.rs         `haagentctl validate` and `haagent --check-config`
+//!   host.rs          checks that need the node itself (key file, interfaces)
+//!   schema.rs        JSON Schema generation and key lookup
+//!   duration.rs      `200ms` / `2s` / `1m`
+//! auth.rs          heartbeat key file format, key ring, `keygen`
+//! text.rs          message helpers ("did you mean", quoted lists)
+//! bin/haagent.rs   the daemon's command line
+//! bin/haagentctl.rs the operator's command line
+//! ```
+//!
+//! The decision engine lives apart from every driver: it takes inputs with the current time
+//! and returns actions, so that it can be tested and simulated without sockets or clocks.
+
+pub mod auth;
+pub mod manifest;
+pub mod text;

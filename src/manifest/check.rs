@@ -1,0 +1,204 @@
+//! `haagentctl validate` and `haagent --check-config`: one implementation, one output format,
+//! documented exit codes.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::host::Host;
+use super::tree::{Tree, YamlPath};
+use super::{Diagnostic, Located, ManifestError, Report, Severity, finish, parse, read};
+use crate::text::quoted_list;
+
+/// Exit code: the manifest is valid (warnings allowed).
+pub const EXIT_VALID: u8 = 0;
+/// Exit code: the manifest has errors.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: the manifest could not be read.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+/// What to check.
+pub struct CheckOptions<'a> {
+    /// The manifest file.
+    pub file: &'a Path,
+    /// The node this host runs as: `Some` from `--node`, else the hostname is tried.
+    pub node: Option<&'a str>,
+    /// Print JSON instead of text.
+    pub json: bool,
+}
+
+/// What to print and the exit code.
+pub struct Outcome {
+    /// Text or JSON, ending in a newline.
+    pub output: String,
+    /// One of the `EXIT_*` codes.
+    pub code: u8,
+}
+
+/// Runs the checks.
+pub fn run(opts: &CheckOptions<'_>) -> Outcome {
+    let name = opts.file.display().to_string();
+    let text = match read(opts.file) {
+        Ok(t) => t,
+        Err(e) => return unreadable(&name, &e, opts.json),
+    };
+    let report = parse(&text);
+    let (report, node, note) = with_host_checks(report, &text, opts.node);
+    let code = if report.errors() > 0 {
+        EXIT_INVALID
+    } else {
+        EXIT_VALID
+    };
+    let output = if opts.json {
+        json_output(&name, &report, node.as_deref(), note.as_deref())
+    } else {
+        text_output(&name, &report, note.as_deref())
+    };
+    Outcome { output, code }
+}
+
+fn unreadable(name: &str, e: &ManifestError, json: bool) -> Outcome {
+    let source = match e {
+        ManifestError::Unreadable { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    let output = if json {
+        format!(
+            "{}\n",
+            json!({ "file": name, "valid": false, "unreadable": source })
+        )
+    } else {
+        format!("{name}: error: cannot read the manifest: {source}\n")
+    };
+    Outcome {
+        output,
+        code: EXIT_UNREADABLE,
+    }
+}
+
+/// Adds the host checks when the manifest is valid and this host is one of its nodes; returns
+/// the node checked, or a note saying why none was.
+fn with_host_checks(
+    report: Report,
+    text: &str,
+    node: Option<&str>,
+) -> (Report, Option<String>, Option<String>) {
+    let Some(manifest) = report.manifest else {
+        return (report, None, None);
+    };
+    let explicit = node.is_some();
+    let Some(node) = node.map(str::to_owned).or_else(hostname) else {
+        return (
+            Report {
+                manifest: Some(manifest),
+                ..report
+            },
+            None,
+            Some("host checks skipped: the hostname is unknown; pass --node NAME".into()),
+        );
+    };
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    if !manifest.nodes.contains_key(&node) {
+        if !explicit {
+            let note = format!(
+                "host checks skipped: this host ({node}) is not a node of the manifest; pass --node NAME to check it as one"
+            );
+            return (
+                Report {
+                    manifest: Some(manifest),
+                    ..report
+                },
+                None,
+                Some(note),
+            );
+        }
+        let known: Vec<&str> = manifest.nodes.keys().map(String::as_str).collect();
+        problems.push(
+            Diagnostic::error(
+                YamlPath::root().key("nodes"),
+                format!("node `{node}` (from --node) is not in the manifest"),
+            )
+            .at_key()
+            .hint(format!("nodes are {}", quoted_list(&known))),
+        );
+    } else {
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY");
+        let host = Host {
+            net_dir: Path::new("/sys/class/net"),
+            credentials_dir: credentials.as_deref().map(Path::new),
+        };
+        problems = host.check(&manifest, &node);
+    }
+    let tree = Tree::parse(text);
+    let extra = finish(None, problems, tree.as_ref()).problems;
+    let mut all: Vec<Located> = report.problems;
+    all.extend(extra);
+    super::diag::sort(&mut all);
+    let manifest = Some(manifest).filter(|_| !all.iter().any(|p| p.severity == Severity::Error));
+    (
+        Report {
+            manifest,
+            problems: all,
+        },
+        Some(node),
+        None,
+    )
+}
+
+/// The short hostname, which is a node's default name.
+fn hostname() -> Option<String> {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let short = raw.trim().split('.').next()?.to_owned();
+    (!short.is_empty()).then_some(short)
+}
+
+fn counts(report: &Report) -> (usize, usize) {
+    let errors = report.errors();
+    (errors, report.problems.len() - errors)
+}
+
+fn text_output(name: &str, report: &Report, note: Option<&str>) -> String {
+    let mut out: String = report.problems.iter().map(|p| p.render(name)).collect();
+    if let Some(note) = note {
+        let _ = writeln!(out, "{name}: note: {note}");
+    }
+    let (errors, warnings) = counts(report);
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match &report.manifest {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                "{name}: valid: cluster `{}`, {}, {}, {}; {}",
+                m.cluster,
+                plural(m.nodes.len(), "node"),
+                plural(m.heartbeat.links.len(), "link"),
+                plural(m.groups.len(), "group"),
+                plural(warnings, "warning")
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{name}: invalid: {}, {}",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+        }
+    }
+    out
+}
+
+fn json_output(name: &str, report: &Report, node: Option<&str>, note: Option<&str>) -> String {
+    let (errors, warnings) = counts(report);
+    let value = json!({
+        "file": name,
+        "valid": report.manifest.is_some(),
+        "errors": errors,
+        "warnings": warnings,
+        "node": node,
+        "note": note,
+        "problems": report.problems,
+    });
+    format!("{value}\n")
+}

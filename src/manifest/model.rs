@@ -1,0 +1,218 @@
+//! The validated manifest: domain types with every default filled in and every cross-reference
+//! checked. Code past the loader never sees a raw string where a typed value belongs.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A validated cluster manifest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Manifest {
+    /// Cluster name, carried by every heartbeat.
+    pub cluster: String,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, Node>,
+    /// Heartbeat timing and links.
+    pub heartbeat: Heartbeat,
+    /// Where the keys come from.
+    pub auth: KeySource,
+    /// Quorum rules.
+    pub quorum: Quorum,
+    /// Whether taking over a stateful group from a dead node waits for its fence unit.
+    pub fencing_required: bool,
+    /// Connectivity checks.
+    pub connectivity: Connectivity,
+    /// Groups by name.
+    pub groups: BTreeMap<String, Group>,
+}
+
+/// A cluster node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Node {
+    /// Address on each unicast link, by link name.
+    pub addresses: BTreeMap<String, IpAddr>,
+    /// Votes but never holds groups.
+    pub witness: bool,
+    /// Unit that fences this node, if any.
+    pub fence: Option<String>,
+}
+
+/// Heartbeat timing and links.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Heartbeat {
+    /// Time between heartbeats.
+    pub interval: Duration,
+    /// Silence after which a late heartbeat is logged.
+    pub warn_after: Duration,
+    /// Silence after which a node is dead.
+    pub dead_after: Duration,
+    /// Start-up grace period.
+    pub initial_dead: Duration,
+    /// Links, in manifest order.
+    pub links: Vec<Link>,
+}
+
+/// A heartbeat link.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Link {
+    /// Link name.
+    pub name: String,
+    /// Transport and its parameters.
+    pub transport: Transport,
+    /// Interface to bind to, if any.
+    pub interface: Option<String>,
+    /// UDP port.
+    pub port: u16,
+}
+
+/// How a link carries heartbeats.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// To each peer's address on this link.
+    Unicast,
+    /// To a group.
+    Multicast {
+        /// Multicast group address.
+        group: IpAddr,
+        /// TTL / hop limit.
+        ttl: u8,
+    },
+    /// To the interface's IPv4 broadcast address.
+    Broadcast,
+}
+
+/// Where the heartbeat keys come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// A key file on disk.
+    KeyFile(PathBuf),
+    /// A systemd credential, read from `$CREDENTIALS_DIRECTORY`.
+    Credential(String),
+}
+
+/// Quorum rules.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Quorum {
+    /// Tie-breaker of a two-voter cluster (`None` when the cluster has another voter count).
+    pub tie_breaker: Option<TieBreaker>,
+    /// No stateful group starts before every node was seen once.
+    pub wait_for_all: bool,
+}
+
+/// Two-node tie-breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TieBreaker {
+    /// The side reaching the ping targets wins.
+    Ping,
+    /// No tie-breaker; fencing decides.
+    None,
+}
+
+/// Connectivity checks.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Connectivity {
+    /// Targets.
+    pub ping: Vec<IpAddr>,
+    /// Time between pings.
+    pub interval: Duration,
+    /// Unanswered for this long means unreachable.
+    pub timeout: Duration,
+}
+
+/// A resource group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Group {
+    /// Eligible nodes in preference order.
+    pub nodes: Vec<String>,
+    /// Return to a more preferred node when it comes back.
+    pub failback: bool,
+    /// Must never run twice.
+    pub stateful: bool,
+    /// Stop the group when this node loses quorum.
+    pub release_on_quorum_loss: bool,
+    /// Resources in manifest order.
+    pub resources: Vec<Resource>,
+}
+
+/// A resource of a group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Resource {
+    /// Name, unique in the group.
+    pub name: String,
+    /// What it is.
+    pub kind: ResourceKind,
+    /// Indices (into the group's `resources`) that must be up before this one starts.
+    pub after: Vec<usize>,
+}
+
+/// The kind of a resource.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    /// A virtual IP.
+    Vip(Vip),
+    /// A systemd unit.
+    Unit(String),
+}
+
+/// A virtual IP.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Vip {
+    /// The address.
+    pub address: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// Interface it is added to.
+    pub interface: String,
+    /// Address label (IPv4 only).
+    pub label: Option<String>,
+    /// Announcements.
+    pub announce: Announce,
+}
+
+/// VIP announcement settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Announce {
+    /// Burst size on acquire.
+    pub count: u32,
+    /// Spacing inside the burst.
+    pub interval: Duration,
+    /// Periodic refresh while held, if any.
+    pub refresh: Option<Duration>,
+}
+
+impl Manifest {
+    /// Nodes that vote (all of them: witnesses vote too).
+    pub fn voters(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+impl Group {
+    /// A start order in which every resource comes after those it depends on, in manifest
+    /// order where there is a choice. Stopping goes the reverse way.
+    pub fn start_order(&self) -> Vec<usize> {
+        let mut done = vec![false; self.resources.len()];
+        let mut order = Vec::with_capacity(self.resources.len());
+        while order.len() < self.resources.len() {
+            let before = order.len();
+            for (i, r) in self.resources.iter().enumerate() {
+                if !done[i] && r.after.iter().all(|&d| done[d]) {
+                    done[i] = true;
+                    order.push(i);
+                }
+            }
+            // Validation rejects cycles; this guard keeps a bug from looping forever.
+            if order.len() == before {
+                break;
+            }
+        }
+        order
+    }
+}

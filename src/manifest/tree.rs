@@ -1,0 +1,332 @@
+//! A position-only view of the YAML document, so that any problem found after deserialization
+//! (an unknown key, a bad value, a broken reference) can be reported at its line and column.
+//!
+//! The raw serde types stay plain; this tree is read from the same text in a second pass and
+//! answers one question: where does the node at this YAML path start?
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// One step of a YAML path: a mapping key or a sequence index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index, from 0.
+    Index(usize),
+}
+
+/// A path from the document root, printed as `groups.web.resources[1].after`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct YamlPath(pub Vec<Seg>);
+
+impl YamlPath {
+    /// The document root.
+    pub fn root() -> Self {
+        Self(Vec::new())
+    }
+
+    /// This path extended by a mapping key.
+    pub fn key(&self, key: &str) -> Self {
+        let mut segs = self.0.clone();
+        segs.push(Seg::Key(key.to_owned()));
+        Self(segs)
+    }
+
+    /// This path extended by a sequence index.
+    pub fn index(&self, index: usize) -> Self {
+        let mut segs = self.0.clone();
+        segs.push(Seg::Index(index));
+        Self(segs)
+    }
+}
+
+impl fmt::Display for YamlPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(document)");
+        }
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A line and column, both counted from 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pos {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1.
+    pub column: u32,
+}
+
+impl Pos {
+    /// The start of the file: used when nothing better is known.
+    pub const START: Pos = Pos { line: 1, column: 1 };
+
+    fn of(loc: &serde_saphyr::Location) -> Pos {
+        if loc.line() == 0 {
+            return Pos::START;
+        }
+        Pos {
+            line: loc.line() as u32,
+            column: loc.column() as u32,
+        }
+    }
+}
+
+/// A YAML node reduced to where it and its children start.
+#[derive(Debug, Default)]
+pub struct Tree {
+    pos: Option<Pos>,
+    children: Children,
+}
+
+#[derive(Debug, Default)]
+enum Children {
+    #[default]
+    Scalar,
+    /// Entries as (key, where the key starts, value).
+    Map(Vec<(String, Pos, Tree)>),
+    Seq(Vec<Tree>),
+}
+
+impl Tree {
+    /// Reads the positions of every node of `text`; `None` if the text is not YAML (the
+    /// deserializer reports that error with its own position).
+    pub fn parse(text: &str) -> Option<Tree> {
+        let spanned: Spanned<Tree> = serde_saphyr::from_str(text).ok()?;
+        Some(with_pos(spanned))
+    }
+
+    /// Where the value at `path` starts, or where its nearest existing ancestor starts.
+    pub fn value_pos(&self, path: &YamlPath) -> Pos {
+        self.walk(path, false)
+    }
+
+    /// Where the key at `path` is written (its value's position for sequence items), falling
+    /// back to the nearest existing ancestor: the place to point at for an unknown key.
+    pub fn key_pos(&self, path: &YamlPath) -> Pos {
+        self.walk(path, true)
+    }
+
+    fn walk(&self, path: &YamlPath, want_key: bool) -> Pos {
+        let mut node = self;
+        let mut best = self.pos.unwrap_or(Pos::START);
+        for (i, seg) in path.0.iter().enumerate() {
+            let last = i + 1 == path.0.len();
+            let next = match (&node.children, seg) {
+                (Children::Map(entries), Seg::Key(k)) => entries
+                    .iter()
+                    .find(|(name, _, _)| name == k)
+                    .map(|(_, key_pos, child)| (*key_pos, child)),
+                (Children::Seq(items), Seg::Index(n)) => {
+                    items.get(*n).map(|c| (c.pos.unwrap_or(best), c))
+                }
+                _ => None,
+            };
+            let Some((key_pos, child)) = next else {
+                return best;
+            };
+            if last && want_key {
+                return key_pos;
+            }
+            best = child.pos.unwrap_or(key_pos);
+            node = child;
+        }
+        best
+    }
+}
+
+/// Moves the span the deserializer recorded into the tree node itself.
+fn with_pos(spanned: Spanned<Tree>) -> Tree {
+    let mut tree = spanned.value;
+    tree.pos = Some(Pos::of(&spanned.referenced));
+    tree
+}
+
+/// A mapping key of any scalar type, read as text.
+struct Key(String);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
+                Ok(Key("~".to_owned()))
+            }
+        }
+        d.deserialize_any(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TreeVisitor)
+    }
+}
+
+struct TreeVisitor;
+
+impl TreeVisitor {
+    fn scalar<E>(self) -> Result<Tree, E> {
+        Ok(Tree::default())
+    }
+}
+
+impl<'de> Visitor<'de> for TreeVisitor {
+    type Value = Tree;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Tree, E> {
+        self.scalar()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tree, D::Error> {
+        Tree::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Tree>>()? {
+            items.push(with_pos(item));
+        }
+        Ok(Tree {
+            pos: None,
+            children: Children::Seq(items),
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<Key>>()? {
+            let value = with_pos(map.next_value::<Spanned<Tree>>()?);
+            entries.push((key.value.0, Pos::of(&key.referenced), value));
+        }
+        Ok(Tree {
+            pos: None,
+            children: Children::Map(entries),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "cluster: web\nnodes:\n  alpha: { address: 10.0.0.1 }\ngroups:\n  web:\n    resources:\n      - vip: 10.0.0.9/24\n      - unit: a.service\n        after: [x]\n";
+
+    fn path(segs: &[&str]) -> YamlPath {
+        YamlPath(
+            segs.iter()
+                .map(|s| match s.parse() {
+                    Ok(n) => Seg::Index(n),
+                    Err(_) => Seg::Key((*s).to_owned()),
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn finds_values_keys_and_items() {
+        let t = Tree::parse(DOC).unwrap();
+        assert_eq!(
+            t.value_pos(&path(&["cluster"])),
+            Pos {
+                line: 1,
+                column: 10
+            }
+        );
+        assert_eq!(
+            t.key_pos(&path(&["nodes", "alpha"])),
+            Pos { line: 3, column: 3 }
+        );
+        assert_eq!(
+            t.value_pos(&path(&["nodes", "alpha", "address"])),
+            Pos {
+                line: 3,
+                column: 21
+            }
+        );
+        assert_eq!(
+            t.key_pos(&path(&["groups", "web", "resources", "1", "after"])),
+            Pos { line: 9, column: 9 }
+        );
+        assert_eq!(
+            t.value_pos(&path(&["groups", "web", "resources", "1", "after", "0"])),
+            Pos {
+                line: 9,
+                column: 17
+            }
+        );
+    }
+
+    #[test]
+    fn missing_paths_fall_back_to_the_nearest_ancestor() {
+        let t = Tree::parse(DOC).unwrap();
+        let p = path(&["groups", "web", "failback"]);
+        assert_eq!(t.value_pos(&p), t.value_pos(&path(&["groups", "web"])));
+        assert_eq!(
+            t.value_pos(&path(&["groups", "web", "resources", "7"]))
+                .line,
+            7
+        );
+    }
+
+    #[test]
+    fn paths_print_like_yaml_paths() {
+        assert_eq!(
+            path(&["groups", "web", "resources", "1", "after"]).to_string(),
+            "groups.web.resources[1].after"
+        );
+        assert_eq!(YamlPath::root().to_string(), "(document)");
+    }
+}

@@ -1,0 +1,284 @@
+//! The `heartbeat:` section: timers and their relations (after Heartbeat's own rules in
+//! `config.c`), and the links with their transports.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use super::super::diag::Diagnostic;
+use super::super::duration::format as fmt_d;
+use super::super::model::{Heartbeat, Link, Transport};
+use super::super::raw::{RawHeartbeat, RawLink, RawManifest};
+use super::super::tree::YamlPath;
+use super::{Ctx, interface_name};
+
+/// Heartbeat's UDP port, kept so that firewalls written for Heartbeat still apply.
+pub const DEFAULT_PORT: u16 = 694;
+const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+const DEFAULT_DEAD: Duration = Duration::from_secs(3);
+/// Default multicast groups: administratively scoped (RFC 2365) and link-local (RFC 4291).
+const DEFAULT_GROUP_V4: Ipv4Addr = Ipv4Addr::new(239, 0, 0, 94);
+const DEFAULT_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x94);
+
+pub(super) fn heartbeat(cx: &mut Ctx, raw: &RawManifest) -> Heartbeat {
+    let empty = RawHeartbeat::default();
+    let hb = raw.heartbeat.as_ref().unwrap_or(&empty);
+    let path = YamlPath::root().key("heartbeat");
+    let port = port(cx, path.key("port"), hb.port).unwrap_or(DEFAULT_PORT);
+    let interval = cx.duration(path.key("interval"), hb.interval.as_ref(), DEFAULT_INTERVAL);
+    let dead_after = cx.duration(path.key("dead_after"), hb.dead_after.as_ref(), DEFAULT_DEAD);
+    let warn_after = cx.duration(
+        path.key("warn_after"),
+        hb.warn_after.as_ref(),
+        (interval + dead_after) / 2,
+    );
+    let initial_dead = cx.duration(
+        path.key("initial_dead"),
+        hb.initial_dead.as_ref(),
+        dead_after * 2,
+    );
+    let timers = Heartbeat {
+        interval,
+        warn_after,
+        dead_after,
+        initial_dead,
+        links: Vec::new(),
+    };
+    check_timers(cx, &path, hb, &timers);
+    let links = links(cx, &path, hb.links.as_deref(), port);
+    Heartbeat { links, ..timers }
+}
+
+fn port(cx: &mut Ctx, path: YamlPath, port: Option<u32>) -> Option<u16> {
+    let port = port?;
+    match u16::try_from(port) {
+        Ok(p) if p > 0 => Some(p),
+        _ => {
+            cx.push(
+                Diagnostic::error(path, format!("port {port} is out of range"))
+                    .hint("use a UDP port from 1 to 65535"),
+            );
+            None
+        }
+    }
+}
+
+fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat) {
+    if t.interval < Duration::from_millis(10) {
+        cx.push(
+            Diagnostic::error(
+                path.key("interval"),
+                format!("interval {} is below the 10ms minimum", fmt_d(t.interval)),
+            )
+            .hint("use at least `10ms`"),
+        );
+    }
+    // Heartbeat refuses deadtime <= 2 x keepalive: one lost datagram must never kill a node.
+    if t.dead_after <= t.interval * 2 {
+        let at = if hb.dead_after.is_some() {
+            "dead_after"
+        } else {
+            "interval"
+        };
+        cx.push(
+            Diagnostic::error(
+                path.key(at),
+                format!(
+                    "dead_after ({}) must be more than twice interval ({})",
+                    fmt_d(t.dead_after),
+                    fmt_d(t.interval)
+                ),
+            )
+            .hint(format!(
+                "raise dead_after above {} or lower interval",
+                fmt_d(t.interval * 2)
+            )),
+        );
+    } else if t.dead_after < t.interval * 4 {
+        cx.push(
+            Diagnostic::warning(
+                path.key("dead_after"),
+                format!(
+                    "only {} heartbeats fit in dead_after",
+                    t.dead_after.as_millis() / t.interval.as_millis().max(1)
+                ),
+            )
+            .hint(
+                "a short burst of loss will declare a live node dead; 4 or more intervals is safer",
+            ),
+        );
+    }
+    if t.warn_after <= t.interval || t.warn_after >= t.dead_after {
+        cx.push(
+            Diagnostic::error(
+                path.key("warn_after"),
+                format!(
+                    "warn_after ({}) must lie between interval ({}) and dead_after ({})",
+                    fmt_d(t.warn_after),
+                    fmt_d(t.interval),
+                    fmt_d(t.dead_after)
+                ),
+            )
+            .hint("a late-heartbeat warning is only useful before the node is declared dead"),
+        );
+    }
+    if t.initial_dead < t.dead_after {
+        cx.push(
+            Diagnostic::error(
+                path.key("initial_dead"),
+                format!(
+                    "initial_dead ({}) must be at least dead_after ({})",
+                    fmt_d(t.initial_dead),
+                    fmt_d(t.dead_after)
+                ),
+            )
+            .hint(format!(
+                "set initial_dead to {} or more: booting peers need time to appear",
+                fmt_d(t.dead_after)
+            )),
+        );
+    }
+}
+
+fn links(cx: &mut Ctx, path: &YamlPath, raw: Option<&[RawLink]>, port: u16) -> Vec<Link> {
+    let Some(raw) = raw else {
+        // No links given: one unicast link between the nodes' addresses.
+        return vec![Link {
+            name: "link0".into(),
+            transport: Transport::Unicast,
+            interface: None,
+            port,
+        }];
+    };
+    if raw.is_empty() {
+        cx.push(
+            Diagnostic::error(path.key("links"), "no heartbeat links")
+                .hint("add at least `- transport: unicast`"),
+        );
+    }
+    let mut names = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, l) in raw.iter().enumerate() {
+        let lpath = path.key("links").index(i);
+        let name = l.name.clone().unwrap_or_else(|| format!("link{i}"));
+        if l.name.is_some() {
+            cx.name(&lpath.key("name"), &name, "link name");
+        }
+        if !names.insert(name.clone()) {
+            cx.push(
+                Diagnostic::error(lpath.key("name"), format!("duplicate link name `{name}`"))
+                    .hint("give each link its own `name`"),
+            );
+        }
+        if let Some(ifname) = &l.interface {
+            interface_name(cx, lpath.key("interface"), ifname);
+        }
+        let port = port_of(cx, &lpath, l, port);
+        if let Some(transport) = transport(cx, &lpath, l) {
+            out.push(Link {
+                name,
+                transport,
+                interface: l.interface.clone(),
+                port,
+            });
+        }
+    }
+    out
+}
+
+fn port_of(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink, default: u16) -> u16 {
+    port(cx, lpath.key("port"), l.port).unwrap_or(default)
+}
+
+fn transport(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
+    let kind = match &l.transport {
+        Some(t) => cx.choice(
+            lpath.key("transport"),
+            t,
+            &["unicast", "multicast", "broadcast"],
+        )?,
+        None => 0,
+    };
+    if kind != 1 {
+        for (key, set) in [
+            ("group", l.group.is_some()),
+            ("ttl", l.ttl.is_some()),
+            ("family", l.family.is_some()),
+        ] {
+            if set {
+                cx.push(
+                    Diagnostic::error(
+                        lpath.key(key),
+                        format!("`{key}` applies only to multicast links"),
+                    )
+                    .hint(format!("remove `{key}` or set `transport: multicast`")),
+                );
+            }
+        }
+    }
+    match kind {
+        0 => Some(Transport::Unicast),
+        1 => multicast(cx, lpath, l),
+        _ => {
+            if l.interface.is_none() {
+                cx.push(
+                    Diagnostic::error(lpath.clone(), "a broadcast link needs an interface")
+                        .hint("add `interface: eth0` (its IPv4 broadcast address is used)"),
+                );
+            }
+            Some(Transport::Broadcast)
+        }
+    }
+}
+
+fn multicast(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
+    let family = match &l.family {
+        Some(f) => Some(cx.choice(lpath.key("family"), f, &["ipv4", "ipv6"])?),
+        None => None,
+    };
+    let group = match &l.group {
+        Some(text) => {
+            let Ok(group) = text.parse::<IpAddr>() else {
+                cx.push(
+                    Diagnostic::error(lpath.key("group"), format!("`{text}` is not an IP address"))
+                        .hint("use a multicast address such as `239.0.0.94` or `ff02::94`"),
+                );
+                return None;
+            };
+            if !group.is_multicast() {
+                cx.push(Diagnostic::error(lpath.key("group"), format!("{group} is not a multicast address")).hint("use an address in 224.0.0.0/4 (e.g. `239.0.0.94`) or ff00::/8 (e.g. `ff02::94`)"));
+                return None;
+            }
+            if family.is_some_and(|f| (f == 1) != group.is_ipv6()) {
+                cx.push(
+                    Diagnostic::error(
+                        lpath.key("family"),
+                        "`family` does not match the group's address family",
+                    )
+                    .hint("remove `family`: the group decides it"),
+                );
+            }
+            group
+        }
+        None if family == Some(1) => IpAddr::V6(DEFAULT_GROUP_V6),
+        None => IpAddr::V4(DEFAULT_GROUP_V4),
+    };
+    if group.is_ipv6() && l.interface.is_none() {
+        cx.push(
+            Diagnostic::error(lpath.clone(), "an IPv6 multicast link needs an interface")
+                .hint("add `interface: eth0`: IPv6 multicast is joined per interface"),
+        );
+    }
+    let ttl = match l.ttl {
+        None => 1,
+        Some(t @ 1..=255) => t as u8,
+        Some(t) => {
+            cx.push(
+                Diagnostic::error(lpath.key("ttl"), format!("ttl {t} is out of range"))
+                    .hint("use 1 (same segment) up to 255"),
+            );
+            1
+        }
+    };
+    Some(Transport::Multicast { group, ttl })
+}
