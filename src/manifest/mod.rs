@@ -93,7 +93,7 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
 /// Parses and validates a manifest text.
 pub fn parse(text: &str) -> Report {
     let tree = Tree::parse(text);
-    let (raw, mut problems) = deserialize(text);
+    let (raw, mut problems) = deserialize(text, tree.as_ref());
     let manifest = raw.and_then(|raw| {
         let (manifest, found) = validate::validate(&raw);
         problems.extend(found);
@@ -118,7 +118,7 @@ pub(crate) fn finish(
 }
 
 /// The serde layer: the raw manifest, plus every unknown key and the first shape error.
-fn deserialize(text: &str) -> (Option<RawManifest>, Vec<Diagnostic>) {
+fn deserialize(text: &str, tree: Option<&Tree>) -> (Option<RawManifest>, Vec<Diagnostic>) {
     if text.trim().is_empty() {
         let d = Diagnostic::error(YamlPath::root(), "the manifest is empty")
             .hint("start from /usr/share/doc/haagent/examples/two-node-web.yaml");
@@ -132,22 +132,32 @@ fn deserialize(text: &str) -> (Option<RawManifest>, Vec<Diagnostic>) {
     match result {
         Ok(raw) => (Some(raw), problems),
         Err(e) => {
-            problems.push(shape_error(&e));
+            problems.push(shape_error(&e, tree));
             (None, problems)
         }
     }
 }
 
-fn shape_error(e: &serde_saphyr::Error) -> Diagnostic {
-    let mut d = Diagnostic::error(
-        YamlPath::root(),
-        first_line(&e.without_snippet().to_string()),
-    );
-    d.pos = e.location().filter(|l| l.line() > 0).map(|l| Pos {
+fn shape_error(e: &serde_saphyr::Error, tree: Option<&Tree>) -> Diagnostic {
+    let pos = e.location().filter(|l| l.line() > 0).map(|l| Pos {
         line: l.line() as u32,
         column: l.column() as u32,
     });
-    d.hint("fix the YAML here; the rest of the file is checked once it reads")
+    // A syntax error leaves no tree; a type error does, and its position names the key.
+    let path = match (tree, pos) {
+        (Some(t), Some(p)) => t.path_at(p),
+        _ => YamlPath::root(),
+    };
+    let schema: serde_json::Value = serde_json::from_str(&schema::generate()).unwrap_or_default();
+    let hint = match schema::kind_at(&schema, &path) {
+        Some(kind) if !path.0.is_empty() => {
+            format!("`{path}` takes {kind}; the rest of the file is checked once this reads")
+        }
+        _ => "fix the YAML here; the rest of the file is checked once it reads".to_owned(),
+    };
+    let mut d = Diagnostic::error(path, first_line(&e.without_snippet().to_string()));
+    d.pos = pos;
+    d.hint(hint)
 }
 
 /// The message without the position suffix that the deserializer appends (we print our own).
@@ -165,13 +175,35 @@ fn unknown_key(path: YamlPath) -> Diagnostic {
     };
     let schema: serde_json::Value = serde_json::from_str(&schema::generate()).unwrap_or_default();
     let allowed = schema::keys_at(&schema, &parent);
-    let hint = match closest(&key, allowed.iter().map(String::as_str)) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None => format!("keys allowed here: {}", quoted_list(&allowed)),
+    let hint = match (
+        heartbeat_name(&key),
+        closest(&key, allowed.iter().map(String::as_str)),
+    ) {
+        (Some(ours), _) => format!("Heartbeat's `{key}` is `{ours}` here"),
+        (None, Some(near)) => format!("did you mean `{near}`?"),
+        (None, None) => format!("keys allowed here: {}", quoted_list(&allowed)),
     };
     Diagnostic::error(path, format!("unknown key `{key}`"))
         .at_key()
         .hint(hint)
+}
+
+/// ha.cf / haresources words that operators coming from Heartbeat will type.
+fn heartbeat_name(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "keepalive" => "heartbeat.interval",
+        "deadtime" => "heartbeat.dead_after",
+        "warntime" => "heartbeat.warn_after",
+        "initdead" => "heartbeat.initial_dead",
+        "udpport" => "heartbeat.port",
+        "bcast" | "mcast" | "ucast" => "heartbeat.links",
+        "auto_failback" => "groups.NAME.failback",
+        "node" => "nodes",
+        "ping" | "ping_group" => "connectivity.ping",
+        "stonith" | "stonith_host" => "fencing",
+        "authkeys" => "auth.key_file",
+        _ => return None,
+    })
 }
 
 fn yaml_path(p: &serde_ignored::Path<'_>) -> YamlPath {

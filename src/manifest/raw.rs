@@ -37,6 +37,7 @@ pub struct RawManifest {
 /// One cluster node.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Node")]
 pub struct RawNode {
     /// The node's address for unicast heartbeat links (IPv4 or IPv6).
     #[schemars(extend("format" = "ip"))]
@@ -52,6 +53,7 @@ pub struct RawNode {
 /// Heartbeat timing and links.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Heartbeat")]
 pub struct RawHeartbeat {
     /// Default UDP port of every link (694, as Heartbeat).
     #[schemars(range(min = 1, max = 65535))]
@@ -80,6 +82,7 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 /// One heartbeat link.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Link")]
 pub struct RawLink {
     /// Link name, used by `nodes.*.addresses` and in status output. Default `link0`, `link1`...
     pub name: Option<String>,
@@ -106,6 +109,7 @@ pub struct RawLink {
 /// Heartbeat transport.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "Transport")]
 pub enum RawTransport {
     /// To every other node's address on this link.
     Unicast,
@@ -118,6 +122,7 @@ pub enum RawTransport {
 /// IP address family.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "Family")]
 pub enum RawFamily {
     /// IPv4.
     Ipv4,
@@ -128,6 +133,7 @@ pub enum RawFamily {
 /// Authentication keys: exactly one of `key_file` or `credential`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Auth")]
 pub struct RawAuth {
     /// Absolute path of the key file: lines `ID HEX-SECRET`, the first key signs.
     pub key_file: Option<String>,
@@ -138,6 +144,7 @@ pub struct RawAuth {
 /// Quorum settings.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Quorum")]
 pub struct RawQuorum {
     /// Two-voter clusters: how a split between the two nodes is decided.
     pub two_node: Option<RawTwoNode>,
@@ -148,6 +155,7 @@ pub struct RawQuorum {
 /// Two-node tie-breaking.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "TwoNode")]
 pub struct RawTwoNode {
     /// `ping`: the side that reaches the `connectivity.ping` targets wins; `none`: rely on
     /// fencing alone.
@@ -158,6 +166,7 @@ pub struct RawTwoNode {
 /// Two-node tie-breaker.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "TieBreaker")]
 pub enum RawTieBreaker {
     /// The side that reaches the ping targets may run stateful groups.
     Ping,
@@ -168,6 +177,7 @@ pub enum RawTieBreaker {
 /// Fencing settings.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Fencing")]
 pub struct RawFencing {
     /// Unit that fences a node, `%i` standing for its name, e.g. `fence-ipmi@%i.service`.
     pub unit: Option<String>,
@@ -179,6 +189,7 @@ pub struct RawFencing {
 /// Connectivity checks.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Connectivity")]
 pub struct RawConnectivity {
     /// Addresses to ping; a node reaching fewer of them than a peer is not eligible for groups.
     pub ping: Option<Vec<String>>,
@@ -193,6 +204,7 @@ pub struct RawConnectivity {
 /// A resource group.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Group")]
 pub struct RawGroup {
     /// Nodes that may run the group, in order of preference: the first is its home.
     pub nodes: Option<Vec<String>>,
@@ -212,6 +224,7 @@ pub struct RawGroup {
 /// Behaviour on quorum loss.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "QuorumLoss")]
 pub enum RawQuorumLoss {
     /// Stop the group.
     Release,
@@ -222,6 +235,7 @@ pub enum RawQuorumLoss {
 /// A resource: exactly one of `vip` or `unit`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Resource")]
 pub struct RawResource {
     /// A virtual IP with its prefix length, e.g. `192.168.9.19/24` or `2001:db8::19/64`.
     pub vip: Option<String>,
@@ -243,6 +257,7 @@ pub struct RawResource {
 /// VIP announcement settings.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
+#[schemars(rename = "Announce")]
 pub struct RawAnnounce {
     /// Announcements sent when the VIP is acquired. Default 5.
     #[schemars(range(min = 1, max = 100))]

@@ -34,6 +34,37 @@ pub fn keys_at(schema: &Value, path: &YamlPath) -> Vec<String> {
     keys
 }
 
+/// What the schema expects at `path`, in words: "a number", "a mapping"...
+pub fn kind_at(schema: &Value, path: &YamlPath) -> Option<&'static str> {
+    let mut nodes = expand(schema, schema);
+    for seg in &path.0 {
+        nodes = nodes
+            .iter()
+            .filter_map(|n| step(n, seg))
+            .flat_map(|n| expand(schema, n))
+            .collect();
+    }
+    let types = nodes
+        .iter()
+        .filter_map(|n| n.get("type"))
+        .flat_map(|t| match t {
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>(),
+            Value::String(s) => vec![s.as_str()],
+            _ => Vec::new(),
+        });
+    let words: Vec<&'static str> = types
+        .filter_map(|t| match t {
+            "integer" | "number" => Some("a number"),
+            "string" => Some("text"),
+            "boolean" => Some("true or false"),
+            "array" => Some("a list"),
+            "object" => Some("a mapping of keys to values"),
+            _ => None,
+        })
+        .collect();
+    words.first().copied()
+}
+
 /// Follows `$ref` and opens `anyOf` / `oneOf`, giving the concrete alternatives of a node.
 fn expand<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
     if let Some(r) = node.get("$ref").and_then(Value::as_str) {
@@ -76,6 +107,29 @@ mod tests {
             k.contains(&"cluster".to_owned()) && k.contains(&"groups".to_owned()),
             "{k:?}"
         );
+    }
+
+    #[test]
+    fn kinds_in_words() {
+        let schema: Value = serde_json::from_str(&generate()).unwrap();
+        let r = YamlPath::root();
+        assert_eq!(
+            kind_at(&schema, &r.key("heartbeat").key("port")),
+            Some("a number")
+        );
+        assert_eq!(
+            kind_at(&schema, &r.key("nodes")),
+            Some("a mapping of keys to values")
+        );
+        assert_eq!(
+            kind_at(&schema, &r.key("groups").key("g").key("failback")),
+            Some("true or false")
+        );
+        assert_eq!(
+            kind_at(&schema, &r.key("groups").key("g").key("nodes")),
+            Some("a list")
+        );
+        assert_eq!(kind_at(&schema, &r.key("nope")), None);
     }
 
     #[test]

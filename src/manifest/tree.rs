@@ -119,6 +119,39 @@ impl Tree {
         self.walk(path, true)
     }
 
+    /// The path of the last node that starts at or before `pos`: where a deserializer error at
+    /// `pos` belongs.
+    pub fn path_at(&self, pos: Pos) -> YamlPath {
+        let mut best = (Pos::START, YamlPath::root());
+        self.visit(&YamlPath::root(), &mut |path, start| {
+            if start <= pos && start >= best.0 {
+                best = (start, path.clone());
+            }
+        });
+        best.1
+    }
+
+    fn visit(&self, path: &YamlPath, f: &mut dyn FnMut(&YamlPath, Pos)) {
+        if let Some(p) = self.pos {
+            f(path, p);
+        }
+        match &self.children {
+            Children::Scalar => {}
+            Children::Map(entries) => {
+                for (key, key_pos, child) in entries {
+                    let child_path = path.key(key);
+                    f(&child_path, *key_pos);
+                    child.visit(&child_path, f);
+                }
+            }
+            Children::Seq(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    child.visit(&path.index(i), f);
+                }
+            }
+        }
+    }
+
     fn walk(&self, path: &YamlPath, want_key: bool) -> Pos {
         let mut node = self;
         let mut best = self.pos.unwrap_or(Pos::START);
@@ -319,6 +352,28 @@ mod tests {
                 .line,
             7
         );
+    }
+
+    #[test]
+    fn positions_map_back_to_paths() {
+        let t = Tree::parse(DOC).unwrap();
+        assert_eq!(
+            t.path_at(Pos {
+                line: 9,
+                column: 17
+            })
+            .to_string(),
+            "groups.web.resources[1].after[0]"
+        );
+        assert_eq!(
+            t.path_at(Pos {
+                line: 3,
+                column: 25
+            })
+            .to_string(),
+            "nodes.alpha.address"
+        );
+        assert_eq!(t.path_at(Pos { line: 1, column: 1 }).to_string(), "cluster");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::super::raw::{RawConnectivity, RawManifest, RawNode, RawQuorum};
 use super::super::tree::YamlPath;
 use super::Ctx;
 use super::groups::unit_name;
-use crate::text::quoted_list;
+use crate::text::{closest, quoted_list};
 
 pub(super) fn nodes(cx: &mut Ctx, raw: &RawManifest, links: &[Link]) -> BTreeMap<String, Node> {
     let path = YamlPath::root().key("nodes");
@@ -70,11 +70,16 @@ fn addresses(
     for (link, text) in n.addresses.iter().flatten() {
         let apath = npath.key("addresses").key(link);
         if !links.iter().any(|l| &l.name == link) {
-            let names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
+            let mut names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
+            names.dedup();
+            let hint = match closest(link, names.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("links are {}", quoted_list(&names)),
+            };
             cx.push(
                 Diagnostic::error(apath.clone(), format!("unknown link `{link}`"))
                     .at_key()
-                    .hint(format!("links are {}", quoted_list(&names))),
+                    .hint(hint),
             );
         }
         if let Some(addr) = ip(cx, apath, text) {

@@ -140,14 +140,14 @@ fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat)
     }
 }
 
-fn links(cx: &mut Ctx, path: &YamlPath, raw: Option<&[RawLink]>, port: u16) -> Vec<Link> {
+fn links(cx: &mut Ctx, path: &YamlPath, raw: Option<&[RawLink]>, default_port: u16) -> Vec<Link> {
     let Some(raw) = raw else {
         // No links given: one unicast link between the nodes' addresses.
         return vec![Link {
             name: "link0".into(),
             transport: Transport::Unicast,
             interface: None,
-            port,
+            port: default_port,
         }];
     };
     if raw.is_empty() {
@@ -173,32 +173,25 @@ fn links(cx: &mut Ctx, path: &YamlPath, raw: Option<&[RawLink]>, port: u16) -> V
         if let Some(ifname) = &l.interface {
             interface_name(cx, lpath.key("interface"), ifname);
         }
-        let port = port_of(cx, &lpath, l, port);
-        if let Some(transport) = transport(cx, &lpath, l) {
-            out.push(Link {
-                name,
-                transport,
-                interface: l.interface.clone(),
-                port,
-            });
-        }
+        let port = port(cx, lpath.key("port"), l.port).unwrap_or(default_port);
+        let transport = transport(cx, &lpath, l);
+        out.push(Link {
+            name,
+            transport,
+            interface: l.interface.clone(),
+            port,
+        });
     }
     out
 }
 
-fn port_of(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink, default: u16) -> u16 {
-    port(cx, lpath.key("port"), l.port).unwrap_or(default)
-}
-
-fn transport(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
-    let kind = match &l.transport {
-        Some(t) => cx.choice(
-            lpath.key("transport"),
-            t,
-            &["unicast", "multicast", "broadcast"],
-        )?,
-        None => 0,
-    };
+/// The link's transport; after an error (already reported) a stand-in, so that the link's
+/// name stays known to the checks that refer to it.
+fn transport(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Transport {
+    let choices = ["unicast", "multicast", "broadcast"];
+    let kind = l.transport.as_ref().map_or(0, |t| {
+        cx.choice(lpath.key("transport"), t, &choices).unwrap_or(0)
+    });
     if kind != 1 {
         for (key, set) in [
             ("group", l.group.is_some()),
@@ -217,7 +210,7 @@ fn transport(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
         }
     }
     match kind {
-        0 => Some(Transport::Unicast),
+        0 => Transport::Unicast,
         1 => multicast(cx, lpath, l),
         _ => {
             if l.interface.is_none() {
@@ -226,43 +219,24 @@ fn transport(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
                         .hint("add `interface: eth0` (its IPv4 broadcast address is used)"),
                 );
             }
-            Some(Transport::Broadcast)
+            Transport::Broadcast
         }
     }
 }
 
-fn multicast(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
-    let family = match &l.family {
-        Some(f) => Some(cx.choice(lpath.key("family"), f, &["ipv4", "ipv6"])?),
-        None => None,
+fn multicast(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Transport {
+    let family = l
+        .family
+        .as_ref()
+        .and_then(|f| cx.choice(lpath.key("family"), f, &["ipv4", "ipv6"]));
+    let default = if family == Some(1) {
+        IpAddr::V6(DEFAULT_GROUP_V6)
+    } else {
+        IpAddr::V4(DEFAULT_GROUP_V4)
     };
-    let group = match &l.group {
-        Some(text) => {
-            let Ok(group) = text.parse::<IpAddr>() else {
-                cx.push(
-                    Diagnostic::error(lpath.key("group"), format!("`{text}` is not an IP address"))
-                        .hint("use a multicast address such as `239.0.0.94` or `ff02::94`"),
-                );
-                return None;
-            };
-            if !group.is_multicast() {
-                cx.push(Diagnostic::error(lpath.key("group"), format!("{group} is not a multicast address")).hint("use an address in 224.0.0.0/4 (e.g. `239.0.0.94`) or ff00::/8 (e.g. `ff02::94`)"));
-                return None;
-            }
-            if family.is_some_and(|f| (f == 1) != group.is_ipv6()) {
-                cx.push(
-                    Diagnostic::error(
-                        lpath.key("family"),
-                        "`family` does not match the group's address family",
-                    )
-                    .hint("remove `family`: the group decides it"),
-                );
-            }
-            group
-        }
-        None if family == Some(1) => IpAddr::V6(DEFAULT_GROUP_V6),
-        None => IpAddr::V4(DEFAULT_GROUP_V4),
-    };
+    let group = l.group.as_ref().map_or(default, |text| {
+        group(cx, lpath, text, family).unwrap_or(default)
+    });
     if group.is_ipv6() && l.interface.is_none() {
         cx.push(
             Diagnostic::error(lpath.clone(), "an IPv6 multicast link needs an interface")
@@ -280,5 +254,37 @@ fn multicast(cx: &mut Ctx, lpath: &YamlPath, l: &RawLink) -> Option<Transport> {
             1
         }
     };
-    Some(Transport::Multicast { group, ttl })
+    Transport::Multicast { group, ttl }
+}
+
+fn group(cx: &mut Ctx, lpath: &YamlPath, text: &str, family: Option<usize>) -> Option<IpAddr> {
+    let Ok(group) = text.parse::<IpAddr>() else {
+        cx.push(
+            Diagnostic::error(lpath.key("group"), format!("`{text}` is not an IP address"))
+                .hint("use a multicast address such as `239.0.0.94` or `ff02::94`"),
+        );
+        return None;
+    };
+    if !group.is_multicast() {
+        cx.push(
+            Diagnostic::error(
+                lpath.key("group"),
+                format!("{group} is not a multicast address"),
+            )
+            .hint(
+                "use an address in 224.0.0.0/4 (e.g. `239.0.0.94`) or ff00::/8 (e.g. `ff02::94`)",
+            ),
+        );
+        return None;
+    }
+    if family.is_some_and(|f| (f == 1) != group.is_ipv6()) {
+        cx.push(
+            Diagnostic::error(
+                lpath.key("family"),
+                "`family` does not match the group's address family",
+            )
+            .hint("remove `family`: the group decides it"),
+        );
+    }
+    Some(group)
 }
