@@ -11,6 +11,7 @@ pub mod duration;
 mod host;
 pub mod model;
 pub mod raw;
+pub mod reference;
 pub mod schema;
 pub mod tree;
 pub mod validate;

@@ -16,13 +16,14 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, title = "haagent cluster manifest")]
 pub struct RawManifest {
-    /// Cluster name; nodes only accept heartbeats carrying the same name.
+    /// Required. Cluster name; nodes only accept heartbeats carrying the same name.
     pub cluster: Option<String>,
-    /// The nodes, by name. A node's name is its hostname unless `haagent --node` says otherwise.
+    /// Required. The nodes, by name. A node's name is its hostname unless `haagent --node` says
+    /// otherwise.
     pub nodes: Option<BTreeMap<String, RawNode>>,
     /// How nodes exchange heartbeats and when a silent node is declared dead.
     pub heartbeat: Option<RawHeartbeat>,
-    /// Where the heartbeat authentication keys come from.
+    /// Required. Where the heartbeat authentication keys come from.
     pub auth: Option<RawAuth>,
     /// Quorum rules: who may run stateful groups when the cluster splits.
     pub quorum: Option<RawQuorum>,
@@ -182,7 +183,7 @@ pub struct RawFencing {
     /// Unit that fences a node, `%i` standing for its name, e.g. `fence-ipmi@%i.service`.
     pub unit: Option<String>,
     /// Take over a stateful group from a dead node only after its fence unit succeeded.
-    /// Default true.
+    /// Default: true when any node has a fence unit.
     pub required: Option<bool>,
 }
 
@@ -206,7 +207,7 @@ pub struct RawConnectivity {
 #[schemars(deny_unknown_fields)]
 #[schemars(rename = "Group")]
 pub struct RawGroup {
-    /// Nodes that may run the group, in order of preference: the first is its home.
+    /// Required. Nodes that may run the group, in order of preference: the first is its home.
     pub nodes: Option<Vec<String>>,
     /// Move the group back to a more preferred node when it returns (Heartbeat's
     /// `auto_failback`). Default false.
@@ -217,7 +218,7 @@ pub struct RawGroup {
     /// groups) or `keep` (default for VIP-only groups).
     #[schemars(with = "Option<RawQuorumLoss>")]
     pub on_quorum_loss: Option<String>,
-    /// The group's resources, started in dependency order and stopped in reverse.
+    /// Required. The group's resources, started in dependency order and stopped in reverse.
     pub resources: Option<Vec<RawResource>>,
 }
 

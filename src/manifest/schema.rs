@@ -16,15 +16,7 @@ pub fn generate() -> String {
 
 /// The keys the schema allows in the mapping at `path`, sorted.
 pub fn keys_at(schema: &Value, path: &YamlPath) -> Vec<String> {
-    let mut nodes = expand(schema, schema);
-    for seg in &path.0 {
-        nodes = nodes
-            .iter()
-            .filter_map(|n| step(n, seg))
-            .flat_map(|n| expand(schema, n))
-            .collect();
-    }
-    let mut keys: Vec<String> = nodes
+    let mut keys: Vec<String> = nodes_at(schema, path)
         .iter()
         .filter_map(|n| n.get("properties").and_then(Value::as_object))
         .flat_map(|p| p.keys().cloned())
@@ -36,16 +28,8 @@ pub fn keys_at(schema: &Value, path: &YamlPath) -> Vec<String> {
 
 /// What the schema expects at `path`, in words: "a number", "a mapping"...
 pub fn kind_at(schema: &Value, path: &YamlPath) -> Option<&'static str> {
-    let mut nodes = expand(schema, schema);
-    for seg in &path.0 {
-        nodes = nodes
-            .iter()
-            .filter_map(|n| step(n, seg))
-            .flat_map(|n| expand(schema, n))
-            .collect();
-    }
-    let types = nodes
-        .iter()
+    let types = nodes_at(schema, path)
+        .into_iter()
         .filter_map(|n| n.get("type"))
         .flat_map(|t| match t {
             Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>(),
@@ -65,8 +49,21 @@ pub fn kind_at(schema: &Value, path: &YamlPath) -> Option<&'static str> {
     words.first().copied()
 }
 
+/// The schema alternatives that describe the node at `path`.
+fn nodes_at<'a>(schema: &'a Value, path: &YamlPath) -> Vec<&'a Value> {
+    let mut nodes = expand(schema, schema);
+    for seg in &path.0 {
+        nodes = nodes
+            .iter()
+            .filter_map(|n| step(n, seg))
+            .flat_map(|n| expand(schema, n))
+            .collect();
+    }
+    nodes
+}
+
 /// Follows `$ref` and opens `anyOf` / `oneOf`, giving the concrete alternatives of a node.
-fn expand<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
+pub(super) fn expand<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
     if let Some(r) = node.get("$ref").and_then(Value::as_str) {
         let target = r
             .strip_prefix("#/$defs/")

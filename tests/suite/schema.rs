@@ -17,6 +17,20 @@ fn committed_schema_is_up_to_date() {
 }
 
 #[test]
+fn committed_manifest_reference_is_up_to_date() {
+    let path = root().join("docs/manifest.md");
+    let fresh = haagent::manifest::reference::markdown();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/manifest.md is stale: run `UPDATE_SCHEMA=1 cargo test committed_` and commit it"
+    );
+}
+
+#[test]
 fn schema_rejects_unknown_keys_and_bad_choices() {
     let schema: serde_json::Value =
         serde_json::from_str(&haagent::manifest::schema::generate()).unwrap();
