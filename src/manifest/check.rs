@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::host::Host;
-use super::tree::{Tree, YamlPath};
-use super::{Diagnostic, Located, ManifestError, Report, Severity, finish, parse, read};
+use super::tree::YamlPath;
+use super::{Diagnostic, ManifestError, Report, finish, parse, read};
 use crate::text::quoted_list;
 
 /// Exit code: the manifest is valid (warnings allowed).
@@ -43,8 +43,8 @@ pub fn run(opts: &CheckOptions<'_>) -> Outcome {
         Ok(t) => t,
         Err(e) => return unreadable(&name, &e, opts.json),
     };
-    let report = parse(&text);
-    let (report, node, note) = with_host_checks(report, &text, opts.node);
+    let mut report = parse(&text);
+    let (node, note) = add_host_checks(&mut report, opts.node);
     let code = if report.errors() > 0 {
         EXIT_INVALID
     } else {
@@ -77,73 +77,48 @@ fn unreadable(name: &str, e: &ManifestError, json: bool) -> Outcome {
     }
 }
 
-/// Adds the host checks when the manifest is valid and this host is one of its nodes; returns
-/// the node checked, or a note saying why none was.
-fn with_host_checks(
-    report: Report,
-    text: &str,
-    node: Option<&str>,
-) -> (Report, Option<String>, Option<String>) {
-    let Some(manifest) = report.manifest else {
-        return (report, None, None);
+/// Adds the host checks to `report` when its manifest is valid and this host is one of its
+/// nodes; returns the node checked, or a note saying why none was.
+fn add_host_checks(report: &mut Report, node: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(manifest) = &report.manifest else {
+        return (None, None);
     };
     let explicit = node.is_some();
     let Some(node) = node.map(str::to_owned).or_else(hostname) else {
         return (
-            Report {
-                manifest: Some(manifest),
-                ..report
-            },
             None,
             Some("host checks skipped: the hostname is unknown; pass --node NAME".into()),
         );
     };
-    let mut problems: Vec<Diagnostic> = Vec::new();
-    if !manifest.nodes.contains_key(&node) {
-        if !explicit {
-            let note = format!(
-                "host checks skipped: this host ({node}) is not a node of the manifest; pass --node NAME to check it as one"
-            );
-            return (
-                Report {
-                    manifest: Some(manifest),
-                    ..report
-                },
-                None,
-                Some(note),
-            );
-        }
-        let known: Vec<&str> = manifest.nodes.keys().map(String::as_str).collect();
-        problems.push(
-            Diagnostic::error(
-                YamlPath::root().key("nodes"),
-                format!("node `{node}` (from --node) is not in the manifest"),
-            )
-            .at_key()
-            .hint(format!("nodes are {}", quoted_list(&known))),
-        );
-    } else {
+    let problems = if manifest.nodes.contains_key(&node) {
         let credentials = std::env::var_os("CREDENTIALS_DIRECTORY");
         let host = Host {
             net_dir: Path::new("/sys/class/net"),
             credentials_dir: credentials.as_deref().map(Path::new),
         };
-        problems = host.check(&manifest, &node);
+        host.check(manifest, &node)
+    } else if explicit {
+        let known: Vec<&str> = manifest.nodes.keys().map(String::as_str).collect();
+        let message = format!("node `{node}` (from --node) is not in the manifest");
+        vec![
+            Diagnostic::error(YamlPath::root().key("nodes"), message)
+                .at_key()
+                .hint(format!("nodes are {}", quoted_list(&known))),
+        ]
+    } else {
+        let note = format!(
+            "host checks skipped: this host ({node}) is not a node of the manifest; pass --node NAME to check it as one"
+        );
+        return (None, Some(note));
+    };
+    let extra = finish(None, problems, report.tree.take());
+    report.tree = extra.tree;
+    report.problems.extend(extra.problems);
+    super::diag::sort(&mut report.problems);
+    if report.errors() > 0 {
+        report.manifest = None;
     }
-    let tree = Tree::parse(text);
-    let extra = finish(None, problems, tree.as_ref()).problems;
-    let mut all: Vec<Located> = report.problems;
-    all.extend(extra);
-    super::diag::sort(&mut all);
-    let manifest = Some(manifest).filter(|_| !all.iter().any(|p| p.severity == Severity::Error));
-    (
-        Report {
-            manifest,
-            problems: all,
-        },
-        Some(node),
-        None,
-    )
+    (Some(node), None)
 }
 
 /// The short hostname, which is a node's default name.

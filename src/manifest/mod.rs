@@ -6,6 +6,7 @@
 //! shared by `haagentctl validate` and `haagent --check-config`.
 
 pub mod check;
+mod decode;
 pub mod diag;
 pub mod duration;
 mod host;
@@ -21,10 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Located, Severity};
 pub use model::Manifest;
-use raw::RawManifest;
-use tree::{Pos, Seg, Tree, YamlPath};
-
-use crate::text::{closest, quoted_list};
+use tree::Tree;
 
 /// Default manifest location.
 pub const DEFAULT_PATH: &str = "/etc/haagent/cluster.yaml";
@@ -37,6 +35,8 @@ pub struct Report {
     pub manifest: Option<Manifest>,
     /// Problems in file order.
     pub problems: Vec<Located>,
+    /// Positions of the text's nodes, for problems found later (host checks).
+    pub(crate) tree: Option<Tree>,
 }
 
 impl Report {
@@ -94,128 +94,31 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
 /// Parses and validates a manifest text.
 pub fn parse(text: &str) -> Report {
     let tree = Tree::parse(text);
-    let (raw, mut problems) = deserialize(text, tree.as_ref());
+    let (raw, mut problems) = decode::decode(text, tree.as_ref());
     let manifest = raw.and_then(|raw| {
         let (manifest, found) = validate::validate(&raw);
         problems.extend(found);
         manifest
     });
-    finish(manifest, problems, tree.as_ref())
+    finish(manifest, problems, tree)
 }
 
 /// Locates and sorts the problems; drops the manifest if any of them is an error.
 pub(crate) fn finish(
     manifest: Option<Manifest>,
     problems: Vec<Diagnostic>,
-    tree: Option<&Tree>,
+    tree: Option<Tree>,
 ) -> Report {
-    let mut located: Vec<Located> = problems.into_iter().map(|d| d.locate(tree)).collect();
+    let mut located: Vec<Located> = problems
+        .into_iter()
+        .map(|d| d.locate(tree.as_ref()))
+        .collect();
     diag::sort(&mut located);
     let has_error = located.iter().any(|p| p.severity == Severity::Error);
     Report {
         manifest: manifest.filter(|_| !has_error),
         problems: located,
-    }
-}
-
-/// The serde layer: the raw manifest, plus every unknown key and the first shape error.
-fn deserialize(text: &str, tree: Option<&Tree>) -> (Option<RawManifest>, Vec<Diagnostic>) {
-    if text.trim().is_empty() {
-        let d = Diagnostic::error(YamlPath::root(), "the manifest is empty")
-            .hint("start from /usr/share/doc/haagent/examples/two-node-web.yaml");
-        return (None, vec![d]);
-    }
-    let mut unknown = Vec::new();
-    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_ignored::deserialize(de, |p| unknown.push(yaml_path(&p)))
-    });
-    let mut problems: Vec<Diagnostic> = unknown.into_iter().map(unknown_key).collect();
-    match result {
-        Ok(raw) => (Some(raw), problems),
-        Err(e) => {
-            problems.push(shape_error(&e, tree));
-            (None, problems)
-        }
-    }
-}
-
-fn shape_error(e: &serde_saphyr::Error, tree: Option<&Tree>) -> Diagnostic {
-    let pos = e.location().filter(|l| l.line() > 0).map(|l| Pos {
-        line: l.line() as u32,
-        column: l.column() as u32,
-    });
-    // A syntax error leaves no tree; a type error does, and its position names the key.
-    let path = match (tree, pos) {
-        (Some(t), Some(p)) => t.path_at(p),
-        _ => YamlPath::root(),
-    };
-    let schema: serde_json::Value = serde_json::from_str(&schema::generate()).unwrap_or_default();
-    let hint = match schema::kind_at(&schema, &path) {
-        Some(kind) if !path.0.is_empty() => {
-            format!("`{path}` takes {kind}; the rest of the file is checked once this reads")
-        }
-        _ => "fix the YAML here; the rest of the file is checked once it reads".to_owned(),
-    };
-    let mut d = Diagnostic::error(path, first_line(&e.without_snippet().to_string()));
-    d.pos = pos;
-    d.hint(hint)
-}
-
-/// The message without the position suffix that the deserializer appends (we print our own).
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or(message);
-    let line = line.split(" at line ").next().unwrap_or(line);
-    line.trim().trim_end_matches('.').to_owned()
-}
-
-fn unknown_key(path: YamlPath) -> Diagnostic {
-    let mut parent = path.clone();
-    let key = match parent.0.pop() {
-        Some(Seg::Key(k)) => k,
-        _ => String::new(),
-    };
-    let schema: serde_json::Value = serde_json::from_str(&schema::generate()).unwrap_or_default();
-    let allowed = schema::keys_at(&schema, &parent);
-    let hint = match (
-        heartbeat_name(&key),
-        closest(&key, allowed.iter().map(String::as_str)),
-    ) {
-        (Some(ours), _) => format!("Heartbeat's `{key}` is `{ours}` here"),
-        (None, Some(near)) => format!("did you mean `{near}`?"),
-        (None, None) => format!("keys allowed here: {}", quoted_list(&allowed)),
-    };
-    Diagnostic::error(path, format!("unknown key `{key}`"))
-        .at_key()
-        .hint(hint)
-}
-
-/// ha.cf / haresources words that operators coming from Heartbeat will type.
-fn heartbeat_name(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "keepalive" => "heartbeat.interval",
-        "deadtime" => "heartbeat.dead_after",
-        "warntime" => "heartbeat.warn_after",
-        "initdead" => "heartbeat.initial_dead",
-        "udpport" => "heartbeat.port",
-        "bcast" | "mcast" | "ucast" => "heartbeat.links",
-        "auto_failback" => "groups.NAME.failback",
-        "node" => "nodes",
-        "ping" | "ping_group" => "connectivity.ping",
-        "stonith" | "stonith_host" => "fencing",
-        "authkeys" => "auth.key_file",
-        _ => return None,
-    })
-}
-
-fn yaml_path(p: &serde_ignored::Path<'_>) -> YamlPath {
-    use serde_ignored::Path as P;
-    match p {
-        P::Root => YamlPath::root(),
-        P::Seq { parent, index } => yaml_path(parent).index(*index),
-        P::Map { parent, key } => yaml_path(parent).key(key),
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
-            yaml_path(parent)
-        }
+        tree,
     }
 }
 

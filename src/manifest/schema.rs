@@ -14,6 +14,11 @@ pub fn generate() -> String {
     text
 }
 
+/// The schema as a JSON value.
+pub fn value() -> Value {
+    serde_json::to_value(schemars::schema_for!(RawManifest)).expect("a schema always serializes")
+}
+
 /// The keys the schema allows in the mapping at `path`, sorted.
 pub fn keys_at(schema: &Value, path: &YamlPath) -> Vec<String> {
     let mut keys: Vec<String> = nodes_at(schema, path)

@@ -249,9 +249,16 @@ pub(super) fn quorum(
             );
         }
     }
+    let wait_for_all = q.wait_for_all.unwrap_or(true);
+    if !wait_for_all && nodes.len() == 2 {
+        cx.push(
+            Diagnostic::warning(path.key("wait_for_all"), "wait_for_all is off in a two-node cluster")
+                .hint("two nodes booting apart (e.g. after a switch failure) may each start the stateful groups; turn it off only for a one-time recovery"),
+        );
+    }
     Quorum {
         tie_breaker,
-        wait_for_all: q.wait_for_all.unwrap_or(true),
+        wait_for_all,
     }
 }
 

@@ -95,6 +95,14 @@ fn members(
             Diagnostic::error(gpath.key("nodes"), "the group has no node that can run it")
                 .hint("list at least one non-witness node"),
         );
+    } else if out.len() == 1 && list.len() == 1 {
+        cx.push(
+            Diagnostic::warning(
+                gpath.key("nodes"),
+                format!("the group can only run on `{}`", out[0]),
+            )
+            .hint("list a second node, or it stops when this node fails"),
+        );
     }
     out
 }

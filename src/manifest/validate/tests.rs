@@ -404,6 +404,35 @@ fn fencing_units_per_node() {
 }
 
 #[test]
+fn questionable_settings_warn_but_stay_valid() {
+    let one = BASE.replace("nodes: [alpha, beta]", "nodes: [alpha]");
+    let report = parse(&one);
+    assert!(report.manifest.is_some());
+    assert_eq!(
+        report.problems[0].message,
+        "the group can only run on `alpha`"
+    );
+    let wfa = BASE.replace(
+        "quorum: { two_node: { tie_breaker: ping } }",
+        "quorum: { wait_for_all: false, two_node: { tie_breaker: ping } }",
+    );
+    let warnings = problems(&wfa, Severity::Warning);
+    assert_eq!(
+        warnings[0].message,
+        "wait_for_all is off in a two-node cluster"
+    );
+    assert_eq!(warnings[0].path, "quorum.wait_for_all");
+    let off = BASE.replace(
+        "        interface: eth0\n",
+        "        interface: eth0\n        announce: { refresh: off }\n",
+    );
+    assert_eq!(
+        problems(&off, Severity::Warning)[0].message,
+        "periodic announcements are off"
+    );
+}
+
+#[test]
 fn quorum_loss_policy() {
     assert_error(
         "    nodes: [alpha, beta]\n",
