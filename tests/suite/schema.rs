@@ -2,31 +2,33 @@
 
 use super::root;
 
-#[test]
-fn committed_schema_is_up_to_date() {
-    let path = root().join("schema/haagent.schema.json");
-    let fresh = haagent::manifest::schema::generate();
+/// Fails when the committed `file` differs from what the code generates; `UPDATE_SCHEMA=1`
+/// rewrites it.
+fn assert_fresh(file: &str, fresh: &str) {
+    let path = root().join(file);
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        std::fs::write(&path, &fresh).unwrap();
+        std::fs::write(&path, fresh).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "schema/haagent.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test committed_schema` and commit it"
+        "{file} is stale: run `UPDATE_SCHEMA=1 cargo test committed_` and commit it"
+    );
+}
+
+#[test]
+fn committed_schema_is_up_to_date() {
+    assert_fresh(
+        "schema/haagent.schema.json",
+        &haagent::manifest::schema::generate(),
     );
 }
 
 #[test]
 fn committed_manifest_reference_is_up_to_date() {
-    let path = root().join("docs/manifest.md");
-    let fresh = haagent::manifest::reference::markdown();
-    if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        std::fs::write(&path, &fresh).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == fresh,
-        "docs/manifest.md is stale: run `UPDATE_SCHEMA=1 cargo test committed_` and commit it"
+    assert_fresh(
+        "docs/manifest.md",
+        &haagent::manifest::reference::markdown(),
     );
 }
 
