@@ -4,6 +4,7 @@ mod cli;
 mod examples;
 mod invalid;
 mod schema;
+mod testbed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
