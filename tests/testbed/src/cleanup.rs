@@ -16,13 +16,17 @@ pub fn cgroup_base() -> PathBuf {
     }
     let own = fs::read_to_string("/proc/self/cgroup")
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("0::").map(str::to_owned)))
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
+        })
         .unwrap_or_default();
     Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'))
 }
 
 fn populated(cg: &Path) -> bool {
-    fs::read_to_string(cg.join("cgroup.events")).is_ok_and(|e| e.lines().any(|l| l == "populated 1"))
+    fs::read_to_string(cg.join("cgroup.events"))
+        .is_ok_and(|e| e.lines().any(|l| l == "populated 1"))
 }
 
 /// Waits up to `grace` for the cgroup to empty, then kills what is left and waits for that.
@@ -62,14 +66,24 @@ pub fn remove_cgroup(cg: &Path) {
 fn bed_cgroups(prefix: &str) -> Vec<PathBuf> {
     let tag = format!("{prefix}-");
     fs::read_dir(cgroup_base())
-        .map(|rd| rd.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&tag)).map(|e| e.path()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&tag))
+                .map(|e| e.path())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn bed_netns(prefix: &str) -> Vec<String> {
     let tag = format!("{prefix}-");
     fs::read_dir("/run/netns")
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&tag)).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&tag))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -95,14 +109,32 @@ pub fn teardown(prefix: &str, state: &Path) {
 
 /// Everything of the bed that still exists, in words; empty after a clean teardown.
 pub fn leftovers(prefix: &str, state: &Path) -> Vec<String> {
-    let mut left: Vec<String> = bed_netns(prefix).into_iter().map(|n| format!("netns {n}")).collect();
-    left.extend(bed_cgroups(prefix).into_iter().map(|c| format!("cgroup {}", c.display())));
+    let mut left: Vec<String> = bed_netns(prefix)
+        .into_iter()
+        .map(|n| format!("netns {n}"))
+        .collect();
+    left.extend(
+        bed_cgroups(prefix)
+            .into_iter()
+            .map(|c| format!("cgroup {}", c.display())),
+    );
     let state_str = state.to_string_lossy();
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    left.extend(mounts.lines().filter(|l| l.contains(state_str.as_ref())).map(|l| format!("mount {l}")));
-    let links = String::from_utf8_lossy(&run_output("ip", &["-o", "link", "show"]).stdout).into_owned();
+    left.extend(
+        mounts
+            .lines()
+            .filter(|l| l.contains(state_str.as_ref()))
+            .map(|l| format!("mount {l}")),
+    );
+    let links =
+        String::from_utf8_lossy(&run_output("ip", &["-o", "link", "show"]).stdout).into_owned();
     let tag = format!(": {prefix}-");
-    left.extend(links.lines().filter(|l| l.contains(&tag)).map(|l| format!("link {l}")));
+    left.extend(
+        links
+            .lines()
+            .filter(|l| l.contains(&tag))
+            .map(|l| format!("link {l}")),
+    );
     if state.exists() {
         left.push(format!("state directory {}", state.display()));
     }

@@ -56,18 +56,41 @@ impl Host {
 
     /// Writes the state directory and starts `host-init.sh` as PID 1 of new namespaces.
     pub(crate) fn launch(&mut self, cfg: &Config) -> Result<()> {
-        self.prepare(cfg).map_err(|e| format!("host {}: cannot prepare {}: {e}", self.name, self.state.display()))?;
-        fs::create_dir_all(&self.cgroup).map_err(|e| format!("cannot create cgroup {}: {e}", self.cgroup.display()))?;
+        self.prepare(cfg).map_err(|e| {
+            format!(
+                "host {}: cannot prepare {}: {e}",
+                self.name,
+                self.state.display()
+            )
+        })?;
+        fs::create_dir_all(&self.cgroup)
+            .map_err(|e| format!("cannot create cgroup {}: {e}", self.cgroup.display()))?;
         let log = fs::File::create(self.state.join("init.log")).map_err(|e| e.to_string())?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let private = cfg.private_dirs.join(" ");
         let cow = if cfg.cow_root { "1" } else { "0" };
         let child = Command::new("setsid")
             .args(["nsenter", &format!("--net=/run/netns/{}", self.netns), "--"])
-            .args(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--mount", "--uts", "--ipc", "--"])
+            .args([
+                "unshare",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--mount",
+                "--uts",
+                "--ipc",
+                "--",
+            ])
             .arg("sh")
             .arg(self.state.join("host-init.sh"))
-            .args([self.name.as_str(), path_str(&self.state), path_str(&self.cgroup), private.as_str(), cow])
+            .args([
+                self.name.as_str(),
+                path_str(&self.state),
+                path_str(&self.cgroup),
+                private.as_str(),
+                cow,
+            ])
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .stdin(Stdio::null())
@@ -85,14 +108,27 @@ impl Host {
         let _ = fs::remove_dir_all(&units);
         fs::create_dir_all(units.join("tb-host.target.wants"))?;
         fs::write(self.state.join("hostname"), format!("{}\n", self.name))?;
-        fs::write(self.state.join("machine-id"), format!("{}\n", random_hex(16)?))?;
+        fs::write(
+            self.state.join("machine-id"),
+            format!("{}\n", random_hex(16)?),
+        )?;
         fs::write(self.state.join("host-init.sh"), HOST_INIT)?;
         fs::create_dir_all(self.state.join("run"))?;
-        fs::write(self.state.join("run").join(crate::probe::ECHO_SCRIPT_NAME), crate::probe::ECHO_SCRIPT)?;
-        for unit in cfg.units.iter().filter(|u| u.hosts.as_ref().is_none_or(|h| h.contains(&self.name))) {
+        fs::write(
+            self.state.join("run").join(crate::probe::ECHO_SCRIPT_NAME),
+            crate::probe::ECHO_SCRIPT,
+        )?;
+        for unit in cfg
+            .units
+            .iter()
+            .filter(|u| u.hosts.as_ref().is_none_or(|h| h.contains(&self.name)))
+        {
             fs::write(units.join(&unit.name), &unit.text)?;
             if unit.at_boot {
-                std::os::unix::fs::symlink(format!("../{}", unit.name), units.join("tb-host.target.wants").join(&unit.name))?;
+                std::os::unix::fs::symlink(
+                    format!("../{}", unit.name),
+                    units.join("tb-host.target.wants").join(&unit.name),
+                )?;
             }
         }
         Ok(())
@@ -101,34 +137,52 @@ impl Host {
     /// Waits until the host's systemd reports `running` (or `degraded`, which is an error too).
     pub(crate) fn wait_booted(&mut self, deadline: Instant) -> Result<()> {
         let pid = loop {
-            if let Some(pid) = self.init_pid() {
-                if Path::new(&format!("/proc/{pid}/root/run/systemd/private")).exists() {
-                    break pid;
-                }
+            if let Some(pid) = self.init_pid()
+                && Path::new(&format!("/proc/{pid}/root/run/systemd/private")).exists()
+            {
+                break pid;
             }
             self.check_launcher()?;
             if Instant::now() > deadline {
-                return Err(format!("host {} did not start systemd in time; {}", self.name, self.init_log()));
+                return Err(format!(
+                    "host {} did not start systemd in time; {}",
+                    self.name,
+                    self.init_log()
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         };
         self.pid = Some(pid);
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs().max(1).to_string();
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .max(1)
+            .to_string();
         let out = self.exec(&["timeout", &left, "systemctl", "is-system-running", "--wait"]);
         let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         if state != "running" {
-            let failed = String::from_utf8_lossy(&self.exec(&["systemctl", "--failed", "--no-legend"]).stdout).into_owned();
-            return Err(format!("host {} booted into state `{state}`; failed units: {failed}", self.name));
+            let failed = String::from_utf8_lossy(
+                &self.exec(&["systemctl", "--failed", "--no-legend"]).stdout,
+            )
+            .into_owned();
+            return Err(format!(
+                "host {} booted into state `{state}`; failed units: {failed}",
+                self.name
+            ));
         }
         Ok(())
     }
 
     /// The launcher exits early only when host-init failed.
     fn check_launcher(&mut self) -> Result<()> {
-        if let Some(child) = &mut self.launcher {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("host {} exited during boot ({status}); {}", self.name, self.init_log()));
-            }
+        if let Some(child) = &mut self.launcher
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            return Err(format!(
+                "host {} exited during boot ({status}); {}",
+                self.name,
+                self.init_log()
+            ));
         }
         Ok(())
     }
@@ -145,13 +199,25 @@ impl Host {
     }
 
     fn running_pid(&self) -> u32 {
-        self.pid.unwrap_or_else(|| panic!("host {} is not running", self.name))
+        self.pid
+            .unwrap_or_else(|| panic!("host {} is not running", self.name))
     }
 
     /// Runs a command inside the host (all its namespaces), with a clean environment.
     pub fn exec(&self, args: &[&str]) -> Output {
         let pid = self.running_pid().to_string();
-        let mut all = vec!["-t", pid.as_str(), "-a", "--wd=/", "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=dumb", "SYSTEMD_PAGER=cat"];
+        let mut all = vec![
+            "-t",
+            pid.as_str(),
+            "-a",
+            "--wd=/",
+            "--",
+            "env",
+            "-i",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=dumb",
+            "SYSTEMD_PAGER=cat",
+        ];
         all.extend_from_slice(args);
         run_output("nsenter", &all)
     }
@@ -163,7 +229,12 @@ impl Host {
         if out.status.success() {
             Ok(stdout)
         } else {
-            Err(format!("host {}: `{script}` failed ({}): {stdout}{}", self.name, out.status, String::from_utf8_lossy(&out.stderr)))
+            Err(format!(
+                "host {}: `{script}` failed ({}): {stdout}{}",
+                self.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
         }
     }
 

@@ -89,7 +89,12 @@ impl Config {
 
     /// The same bed with a unit for every host.
     pub fn unit(mut self, name: &str, text: &str, at_boot: bool) -> Config {
-        self.units.push(UnitFile { name: name.into(), text: text.into(), at_boot, hosts: None });
+        self.units.push(UnitFile {
+            name: name.into(),
+            text: text.into(),
+            at_boot,
+            hosts: None,
+        });
         self
     }
 }
@@ -106,10 +111,16 @@ impl TestBed {
     /// each is `running`. Leftovers of an earlier bed with the same prefix are removed first.
     pub fn up(cfg: Config) -> Result<TestBed> {
         preflight::check(&cfg)?;
-        let state = std::env::temp_dir().join(format!("haagent-testbed-{}", cfg.prefix));
+        let state = state_path(&cfg.prefix);
         cleanup::teardown(&cfg.prefix, &state);
-        std::fs::create_dir_all(&state).map_err(|e| format!("cannot create {}: {e}", state.display()))?;
-        let hosts = cfg.hosts.iter().enumerate().map(|(i, name)| Host::new(&cfg, &state, name, i as u8 + 1)).collect();
+        std::fs::create_dir_all(&state)
+            .map_err(|e| format!("cannot create {}: {e}", state.display()))?;
+        let hosts = cfg
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Host::new(&cfg, &state, name, i as u8 + 1))
+            .collect();
         let mut bed = TestBed { cfg, state, hosts };
         net::switch(&bed.cfg)?;
         net::client(&bed.cfg)?;
@@ -137,11 +148,17 @@ impl TestBed {
 
     /// A host by name.
     pub fn host(&self, name: &str) -> &Host {
-        self.hosts.iter().find(|h| h.name() == name).unwrap_or_else(|| panic!("no host {name} in this bed"))
+        self.hosts
+            .iter()
+            .find(|h| h.name() == name)
+            .unwrap_or_else(|| panic!("no host {name} in this bed"))
     }
 
     fn host_mut(&mut self, name: &str) -> &mut Host {
-        self.hosts.iter_mut().find(|h| h.name() == name).unwrap_or_else(|| panic!("no host {name} in this bed"))
+        self.hosts
+            .iter_mut()
+            .find(|h| h.name() == name)
+            .unwrap_or_else(|| panic!("no host {name} in this bed"))
     }
 
     /// All hosts.
@@ -230,7 +247,11 @@ impl TestBed {
 
     /// Drops `percent` of the packets arriving at a host (nftables in its netns).
     pub fn loss(&self, name: &str, percent: u8) -> Result<()> {
-        net::nft_rule(&self.cfg.prefix, name, &format!("numgen random mod 100 < {percent} drop"))
+        net::nft_rule(
+            &self.cfg.prefix,
+            name,
+            &format!("numgen random mod 100 < {percent} drop"),
+        )
     }
 
     /// Drops everything a host receives from `from`: a one-way cut.
@@ -267,10 +288,18 @@ impl Drop for TestBed {
         if !self.hosts.is_empty() {
             let left = self.teardown();
             if !left.is_empty() {
-                eprintln!("test bed {}: left behind after teardown: {left:?}", self.cfg.prefix);
+                eprintln!(
+                    "test bed {}: left behind after teardown: {left:?}",
+                    self.cfg.prefix
+                );
             }
         }
     }
+}
+
+/// The state directory of the bed with this prefix.
+pub fn state_path(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("haagent-testbed-{prefix}"))
 }
 
 /// Runs a command with no stdin and returns its output.
@@ -289,6 +318,10 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }

@@ -27,14 +27,27 @@ fn bridge(prefix: &str) -> String {
 
 /// A MAC unique per bed and host, locally administered: readable in `ip neigh` output.
 pub fn mac(prefix: &str, index: u8) -> String {
-    let tag = prefix.bytes().fold(0u8, |acc, b| acc.wrapping_mul(31).wrapping_add(b));
+    let tag = prefix
+        .bytes()
+        .fold(0u8, |acc, b| acc.wrapping_mul(31).wrapping_add(b));
     format!("02:{tag:02x}:00:00:00:{index:02x}")
 }
 
 fn quiet_netns(ns: &str) -> Result<()> {
     run("ip", &["netns", "add", ns])?;
     // IPv6 off keeps the wire quiet; tests that need IPv6 turn it on per host.
-    run("ip", &["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])?;
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ],
+    )?;
     run("ip", &["-n", ns, "link", "set", "lo", "up"])
 }
 
@@ -43,7 +56,20 @@ pub fn switch(cfg: &Config) -> Result<()> {
     let sw = netns(&cfg.prefix, "sw");
     quiet_netns(&sw)?;
     let br = bridge(&cfg.prefix);
-    run("ip", &["-n", &sw, "link", "add", &br, "type", "bridge", "mcast_snooping", "0"])?;
+    run(
+        "ip",
+        &[
+            "-n",
+            &sw,
+            "link",
+            "add",
+            &br,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ],
+    )?;
     run("ip", &["-n", &sw, "link", "set", &br, "up"])
 }
 
@@ -59,13 +85,34 @@ pub fn plug(cfg: &Config, name: &str, index: u8) -> Result<()> {
     quiet_netns(&ns)?;
     let port = netns(&cfg.prefix, name);
     let mac = mac(&cfg.prefix, index);
-    run("ip", &["link", "add", "eth0", "netns", &ns, "address", &mac, "type", "veth", "peer", "name", &port, "netns", &sw])?;
-    run("ip", &["-n", &sw, "link", "set", &port, "master", &bridge(&cfg.prefix), "up"])?;
+    run(
+        "ip",
+        &[
+            "link", "add", "eth0", "netns", &ns, "address", &mac, "type", "veth", "peer", "name",
+            &port, "netns", &sw,
+        ],
+    )?;
+    run(
+        "ip",
+        &[
+            "-n",
+            &sw,
+            "link",
+            "set",
+            &port,
+            "master",
+            &bridge(&cfg.prefix),
+            "up",
+        ],
+    )?;
     let cidr = format!("{}/24", addr(cfg, index));
     run("ip", &["-n", &ns, "addr", "add", &cidr, "dev", "eth0"])?;
     run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
     // No default route here: multicast needs a route of its own or sends fail with ENETUNREACH.
-    run("ip", &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])
+    run(
+        "ip",
+        &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
+    )
 }
 
 /// Deletes a host's namespace (its veth pair goes with it): a dead host must stop answering
@@ -77,14 +124,38 @@ pub fn unplug(prefix: &str, name: &str) {
 /// Sets a host's switch port up or down.
 pub fn port(prefix: &str, name: &str, up: bool) -> Result<()> {
     let state = if up { "up" } else { "down" };
-    run("ip", &["-n", &netns(prefix, "sw"), "link", "set", &netns(prefix, name), state])
+    run(
+        "ip",
+        &[
+            "-n",
+            &netns(prefix, "sw"),
+            "link",
+            "set",
+            &netns(prefix, name),
+            state,
+        ],
+    )
 }
 
 /// Bridge port isolation: isolated ports cannot talk to each other, only to the others.
 pub fn isolate(prefix: &str, names: &[&str], on: bool) -> Result<()> {
     let flag = if on { "on" } else { "off" };
     for name in names {
-        run("ip", &["-n", &netns(prefix, "sw"), "link", "set", "dev", &netns(prefix, name), "type", "bridge_slave", "isolated", flag])?;
+        run(
+            "ip",
+            &[
+                "-n",
+                &netns(prefix, "sw"),
+                "link",
+                "set",
+                "dev",
+                &netns(prefix, name),
+                "type",
+                "bridge_slave",
+                "isolated",
+                flag,
+            ],
+        )?;
     }
     Ok(())
 }
@@ -97,7 +168,17 @@ pub fn nft_rule(prefix: &str, name: &str, rule: &str) -> Result<()> {
     );
     let path = std::env::temp_dir().join(format!("{ns}-nft-{}", std::process::id()));
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let result = run("ip", &["netns", "exec", &ns, "nft", "-f", path.to_str().unwrap_or_default()]);
+    let result = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns,
+            "nft",
+            "-f",
+            path.to_str().unwrap_or_default(),
+        ],
+    );
     let _ = std::fs::remove_file(&path);
     result
 }
@@ -107,7 +188,10 @@ pub fn nft_clear(prefix: &str, name: &str) -> Result<()> {
     let ns = netns(prefix, name);
     let out = run_output("ip", &["netns", "exec", &ns, "nft", "list", "tables"]);
     if String::from_utf8_lossy(&out.stdout).contains("inet tb") {
-        run("ip", &["netns", "exec", &ns, "nft", "delete", "table", "inet", "tb"])?;
+        run(
+            "ip",
+            &["netns", "exec", &ns, "nft", "delete", "table", "inet", "tb"],
+        )?;
     }
     Ok(())
 }

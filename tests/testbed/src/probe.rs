@@ -62,7 +62,8 @@ pub struct Probe {
 impl Probe {
     /// Starts probing `target` from network namespace `netns` every `every`.
     pub fn start(netns: &str, target: SocketAddrV4, mode: Mode, every: Duration) -> Result<Probe> {
-        let ns = File::open(format!("/run/netns/{netns}")).map_err(|e| format!("netns {netns}: {e}"))?;
+        let ns =
+            File::open(format!("/run/netns/{netns}")).map_err(|e| format!("netns {netns}: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -79,11 +80,19 @@ impl Probe {
     /// Stops the probe and returns what it saw.
     pub fn stop(self) -> Result<ProbeReport> {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().map_err(|_| "probe thread panicked".to_owned())?
+        self.handle
+            .join()
+            .map_err(|_| "probe thread panicked".to_owned())?
     }
 
     /// Probes for `duration` and returns what it saw.
-    pub fn run_for(netns: &str, target: SocketAddrV4, mode: Mode, every: Duration, duration: Duration) -> Result<ProbeReport> {
+    pub fn run_for(
+        netns: &str,
+        target: SocketAddrV4,
+        mode: Mode,
+        every: Duration,
+        duration: Duration,
+    ) -> Result<ProbeReport> {
         let probe = Probe::start(netns, target, mode, every)?;
         std::thread::sleep(duration);
         probe.stop()
@@ -95,12 +104,18 @@ fn enter(ns: &File) -> Result<()> {
     // SAFETY: setns takes a valid open namespace fd and a flag; it changes only this thread's
     // network namespace, which is what the probe thread exists for.
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc == 0 { Ok(()) } else { Err(format!("setns: {}", std::io::Error::last_os_error())) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!("setns: {}", std::io::Error::last_os_error()))
+    }
 }
 
 fn run(target: SocketAddrV4, mode: Mode, every: Duration, stop: &AtomicBool) -> ProbeReport {
     let mut report = ProbeReport::default();
-    let udp = (mode == Mode::Udp).then(|| udp_socket(target, every)).flatten();
+    let udp = (mode == Mode::Udp)
+        .then(|| udp_socket(target, every))
+        .flatten();
     let start = Instant::now();
     let mut last_answer = start;
     let mut seq = 0u64;
@@ -133,7 +148,8 @@ fn run(target: SocketAddrV4, mode: Mode, every: Duration, stop: &AtomicBool) -> 
 fn udp_socket(target: SocketAddrV4, every: Duration) -> Option<UdpSocket> {
     let sock = UdpSocket::bind("0.0.0.0:0").ok()?;
     sock.connect(target).ok()?;
-    sock.set_read_timeout(Some(every.max(Duration::from_millis(1)))).ok()?;
+    sock.set_read_timeout(Some(every.max(Duration::from_millis(1))))
+        .ok()?;
     Some(sock)
 }
 
@@ -146,10 +162,10 @@ fn ask_udp(sock: &UdpSocket, seq: u64, every: Duration) -> Option<String> {
     while Instant::now() < deadline {
         let n = sock.recv(&mut buf).ok()?;
         let text = String::from_utf8_lossy(&buf[..n]);
-        if let Some((host, s)) = text.rsplit_once(' ') {
-            if s == question {
-                return Some(host.to_owned());
-            }
+        if let Some((host, s)) = text.rsplit_once(' ')
+            && s == question
+        {
+            return Some(host.to_owned());
         }
     }
     None
@@ -166,10 +182,12 @@ fn ask_tcp(target: SocketAddrV4, every: Duration) -> Option<String> {
 
 /// Asks the echo server at `target` how many datagrams it has received, from netns `netns`.
 pub fn echo_count(netns: &str, target: SocketAddrV4) -> Result<u64> {
-    let ns = File::open(format!("/run/netns/{netns}")).map_err(|e| format!("netns {netns}: {e}"))?;
+    let ns =
+        File::open(format!("/run/netns/{netns}")).map_err(|e| format!("netns {netns}: {e}"))?;
     std::thread::spawn(move || {
         enter(&ns)?;
-        let sock = udp_socket(target, Duration::from_millis(500)).ok_or("cannot open a UDP socket")?;
+        let sock =
+            udp_socket(target, Duration::from_millis(500)).ok_or("cannot open a UDP socket")?;
         for _ in 0..5 {
             let _ = sock.send(b"stats");
             let mut buf = [0u8; 512];
