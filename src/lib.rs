@@ -23,5 +23,6 @@
 //! and returns actions, so that it can be tested and simulated without sockets or clocks.
 
 pub mod auth;
+pub mod heartbeat;
 pub mod manifest;
 pub mod text;
