@@ -23,6 +23,8 @@
 //! and returns actions, so that it can be tested and simulated without sockets or clocks.
 
 pub mod auth;
+pub mod engine;
 pub mod heartbeat;
 pub mod manifest;
+pub mod sim;
 pub mod text;

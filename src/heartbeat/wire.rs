@@ -7,7 +7,7 @@
 //! 8   cluster (str)        .. sender (str)
 //! ..  generation (u64)     .. sequence (u64)
 //! ..  connectivity (u16)   .. flags (u8: 1 standby, 2 quorate)
-//! ..  seen peers           (u8 count, str each)
+//! ..  seen peers           (u8 count; str name + u64 last sequence heard from it, each)
 //! ..  groups               (u8 count, str name + u8 state each)
 //! ..  intents              (u8 count, see `Intent`)
 //! end-32  HMAC-SHA256 of everything before it
@@ -55,6 +55,8 @@ pub enum GroupState {
     Stopping = 3,
     /// A start or a resource failed here; the node is not eligible for it for a while.
     Failed = 4,
+    /// The sender means to start the group once every live peer has seen this claim.
+    Claiming = 5,
 }
 
 /// When an operator intent was issued: ordered by (generation, sequence, origin) so every node
@@ -117,8 +119,9 @@ pub struct Datagram {
     pub standby: bool,
     /// The sender has quorum.
     pub quorate: bool,
-    /// Peers the sender sees alive.
-    pub seen: Vec<String>,
+    /// Peers the sender hears, each with the last sequence number it received from them: a
+    /// node knows a peer has seen its claim once that number reaches the claim's.
+    pub seen: Vec<(String, u64)>,
     /// Groups the sender is starting, running, stopping or failed with.
     pub groups: Vec<(String, GroupState)>,
     /// Operator intents the sender knows.
@@ -182,7 +185,10 @@ pub fn encode(d: &Datagram, key: &Key) -> Vec<u8> {
     w.extend_from_slice(&d.seq.to_be_bytes());
     w.extend_from_slice(&d.connectivity.to_be_bytes());
     w.push(u8::from(d.standby) | u8::from(d.quorate) << 1);
-    put_list(&mut w, &d.seen, |w, s| put_str(w, s));
+    put_list(&mut w, &d.seen, |w, (s, seq)| {
+        put_str(w, s);
+        w.extend_from_slice(&seq.to_be_bytes());
+    });
     put_list(&mut w, &d.groups, |w, (g, s)| {
         put_str(w, g);
         w.push(*s as u8);
@@ -290,7 +296,7 @@ fn parse(body: &[u8]) -> Result<Datagram, DecodeError> {
     let (generation, seq) = (r.u64()?, r.u64()?);
     let connectivity = r.u16()?;
     let flags = r.u8()?;
-    let seen = r.list(Reader::str)?;
+    let seen = r.list(|r| Ok((r.str()?, r.u64()?)))?;
     let groups = r.list(|r| {
         let name = r.str()?;
         let state = match r.u8()? {
@@ -298,6 +304,7 @@ fn parse(body: &[u8]) -> Result<Datagram, DecodeError> {
             2 => GroupState::Running,
             3 => GroupState::Stopping,
             4 => GroupState::Failed,
+            5 => GroupState::Claiming,
             _ => return Err(DecodeError::Malformed),
         };
         Ok((name, state))

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A validated cluster manifest.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Cluster name, carried by every heartbeat.
     pub cluster: String,
@@ -30,7 +30,7 @@ pub struct Manifest {
 }
 
 /// A cluster node.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Address on each unicast link, by link name.
     pub addresses: BTreeMap<String, IpAddr>,
@@ -41,7 +41,7 @@ pub struct Node {
 }
 
 /// Heartbeat timing and links.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
     /// Time between heartbeats.
     pub interval: Duration,
@@ -56,7 +56,7 @@ pub struct Heartbeat {
 }
 
 /// A heartbeat link.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Link {
     /// Link name.
     pub name: String,
@@ -69,7 +69,7 @@ pub struct Link {
 }
 
 /// How a link carries heartbeats.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// To each peer's address on this link.
@@ -86,7 +86,7 @@ pub enum Transport {
 }
 
 /// Where the heartbeat keys come from.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeySource {
     /// A key file on disk.
@@ -96,7 +96,7 @@ pub enum KeySource {
 }
 
 /// Quorum rules.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quorum {
     /// Tie-breaker of a two-voter cluster (`None` when the cluster has another voter count).
     pub tie_breaker: Option<TieBreaker>,
@@ -105,7 +105,7 @@ pub struct Quorum {
 }
 
 /// Two-node tie-breaker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TieBreaker {
     /// The side reaching the ping targets wins.
@@ -115,7 +115,7 @@ pub enum TieBreaker {
 }
 
 /// Connectivity checks.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Connectivity {
     /// Targets.
     pub ping: Vec<IpAddr>,
@@ -126,7 +126,7 @@ pub struct Connectivity {
 }
 
 /// A resource group.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     /// Eligible nodes in preference order.
     pub nodes: Vec<String>,
@@ -141,7 +141,7 @@ pub struct Group {
 }
 
 /// A resource of a group.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     /// Name, unique in the group.
     pub name: String,
@@ -152,7 +152,7 @@ pub struct Resource {
 }
 
 /// The kind of a resource.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResourceKind {
     /// A virtual IP.
@@ -162,7 +162,7 @@ pub enum ResourceKind {
 }
 
 /// A virtual IP.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Vip {
     /// The address.
     pub address: IpAddr,
@@ -177,7 +177,7 @@ pub struct Vip {
 }
 
 /// VIP announcement settings.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Announce {
     /// Burst size on acquire.
     pub count: u32,

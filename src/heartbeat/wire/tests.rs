@@ -23,7 +23,7 @@ fn minimal() -> Datagram {
         connectivity: 1,
         standby: false,
         quorate: true,
-        seen: vec!["beta".into()],
+        seen: vec![("beta".into(), 9)],
         groups: vec![("web".into(), GroupState::Running)],
         intents: vec![],
     }
@@ -84,14 +84,14 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn encodes_to_the_documented_bytes() {
     let bytes = encode(&minimal(), keys().signing());
-    let body = "48414147 01 01 07 00 03776562 05616c706861 0000000000000003 000000000000002a 0001 02 01 0462657461 01 03776562 02 00";
+    let body = "48414147 01 01 07 00 03776562 05616c706861 0000000000000003 000000000000002a 0001 02 01 0462657461 0000000000000009 01 03776562 02 00";
     let body = body.replace(' ', "");
     assert_eq!(hex(&bytes[..bytes.len() - MAC_LEN]), body);
     // HMAC-SHA256 of the body with key 7's secret, computed independently with Python's
     // `hmac.new(bytes(range(32)), body, hashlib.sha256)`.
     assert_eq!(
         hex(&bytes[bytes.len() - MAC_LEN..]),
-        "da5934ee264405143069fd0a944ea0ecf10f6c644932e04f25a3e00f77d88019"
+        "c1ad2cb1533cebef8ee2ee295c56bbe5fe1761fca8a2d8083dc631b9855ae894"
     );
 }
 
@@ -210,7 +210,7 @@ fn never_panics_on_mutated_or_random_authenticated_input() {
 #[test]
 fn long_fields_are_cut_to_fit() {
     let mut d = minimal();
-    d.seen = (0..300).map(|i| format!("{i:-<60}")).collect();
+    d.seen = (0..300).map(|i| (format!("{i:-<60}"), i)).collect();
     let bytes = encode(&d, keys().signing());
     assert!(bytes.len() <= MAX_LEN);
     let back = decode(&bytes, &keys(), "web").unwrap();

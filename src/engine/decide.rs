@@ -1,0 +1,290 @@
+//! After every input: quorum, the owner of each group, and what this node does about it.
+//!
+//! Safety rules, in the order they apply:
+//! - a node releases a group whose owner is no longer itself (moved, failed back, standby, no
+//!   quorum for a stateful group, shutdown);
+//! - quorum counts only peers heard within `warn_after`, while takeover waits `dead_after`: a
+//!   node cut off from the majority starts releasing before the majority may start the group;
+//! - a node acquires only when no live peer still runs, starts or stops the group (handoff: a
+//!   planned move has no overlap), after `wait_for_all` for stateful groups, and after fencing a
+//!   dead previous holder when fencing is required.
+
+use super::election::{self, ClusterView, NodeView};
+use super::membership::PeerState;
+use super::runner::{Phase, Res};
+use super::{Action, Engine, EventKind, Fence, Kind, Notify, Time};
+use crate::heartbeat::wire::GroupState;
+use crate::manifest::model::{Group, ResourceKind};
+
+impl Engine {
+    pub(super) fn tick(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.failed_until.retain(|_, until| *until > now);
+        let events = self.members.tick(now, &self.m.heartbeat);
+        out.extend(events.into_iter().map(Action::Log));
+        self.update_quorum(now, out);
+        self.decide(now, out);
+        self.refresh_due(now, out);
+        if now >= self.next_send && !self.exited {
+            self.send(now, Kind::Heartbeat, out);
+            self.next_send = now.plus(self.m.heartbeat.interval);
+        }
+        self.finish_shutdown(now, out);
+        // Every change of role, peer or quorum is logged; only then can the status change.
+        if self.status.is_empty() || out.iter().any(|a| matches!(a, Action::Log(_))) {
+            self.update_status(out);
+        }
+    }
+
+    fn update_quorum(&mut self, now: Time, out: &mut Vec<Action>) {
+        // A peer counts if it is Up (late peers do not: see the module comment) and has
+        // acknowledged a datagram this node sent within warn_after. A live peer whose
+        // acknowledgements stall no longer hears us and will soon act as if we were dead; this
+        // clock is ours, so the delay of the peer's datagrams does not shorten the margin.
+        let warn = self.m.heartbeat.warn_after;
+        let fresh = |p: &super::membership::Peer| self.acked_at(p).is_some_and(|t| now.since(t) <= warn);
+        let peers = self.members.peers().values();
+        let mutual = peers.clone().filter(|p| p.state == PeerState::Up && fresh(p)).count();
+        let shunned = peers.filter(|p| p.state.alive() && !fresh(p)).count() > 0;
+        let quorate = election::quorate(&self.m, 1 + mutual, self.connectivity, shunned);
+        if quorate != self.quorate {
+            self.quorate = quorate;
+            self.quorate_since = quorate.then_some(now);
+            let (kind, what) = if quorate { (EventKind::QuorumGained, "gained") } else { (EventKind::QuorumLost, "lost") };
+            let reason = format!("quorum {what}: {} of {} voters in touch, {} ping targets reached", 1 + mutual, self.m.nodes.len(), self.connectivity);
+            out.push(self.event(kind, None, reason));
+        }
+    }
+
+    /// This node's picture of the cluster, itself included.
+    pub(super) fn view(&self) -> ClusterView {
+        let mut view = ClusterView::new();
+        let mut mine: std::collections::BTreeMap<String, GroupState> =
+            self.runners.iter().filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s))).collect();
+        for g in self.failed_until.keys() {
+            mine.entry(g.clone()).or_insert(GroupState::Failed);
+        }
+        let me = NodeView { alive: true, quorate: self.quorate, standby: self.intents.standby(&self.me), connectivity: self.connectivity, groups: mine };
+        view.insert(self.me.clone(), me);
+        // A peer some directly heard peer still hears is alive, even if we do not hear it (a
+        // one-way or non-transitive cut): it may still run what it ran, so nothing is taken.
+        let heard_by_others = |name: &str| {
+            self.members.peers().values().any(|q| q.state == PeerState::Up && q.view.as_ref().is_some_and(|d| d.seen.iter().any(|(n, _)| n == name)))
+        };
+        for (name, p) in self.members.peers() {
+            let v = match &p.view {
+                Some(d) => NodeView {
+                    alive: p.state.alive() || heard_by_others(name),
+                    quorate: d.quorate,
+                    standby: d.standby || self.intents.standby(name),
+                    connectivity: d.connectivity,
+                    groups: d.groups.iter().cloned().collect(),
+                },
+                None => NodeView::default(),
+            };
+            view.insert(name.clone(), v);
+        }
+        view
+    }
+
+    fn decide(&mut self, now: Time, out: &mut Vec<Action>) {
+        let settled = self.members.settled(now, &self.m.heartbeat);
+        if settled && !self.ready {
+            self.ready = true;
+            out.push(Action::Notify(Notify::Ready));
+        }
+        let view = self.view();
+        let m = std::sync::Arc::clone(&self.m);
+        for (name, g) in &m.groups {
+            let owner = if self.shutting_down { None } else { election::owner(&m, name, g, &view, &self.intents) };
+            let mine = owner.as_deref() == Some(self.me.as_str());
+            let phase = self.runners.get(name).map_or(Phase::Idle, |r| r.phase);
+            match phase {
+                Phase::Starting | Phase::Running if !mine => {
+                    let reason = self.release_reason(name, g, owner.as_deref());
+                    out.push(self.event(EventKind::Release, Some(name), reason));
+                    if let Some(r) = self.runners.get_mut(name) {
+                        let (actions, outcome) = r.stop(name, g);
+                        out.extend(actions);
+                        self.outcome(now, name, outcome, out);
+                    }
+                }
+                Phase::Idle if mine && settled => self.claim(now, name, g, &view, out),
+                Phase::Idle => {
+                    self.claims.remove(name);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Claims `name`, then starts it once every live peer has seen the claim and none claims,
+    /// runs or stops it: two nodes with briefly different views cannot both start it. Of two
+    /// simultaneous claimants the one earlier in the group's `nodes` keeps its claim.
+    fn claim(&mut self, now: Time, name: &str, g: &Group, view: &ClusterView, out: &mut Vec<Action>) {
+        if !self.clear_to_acquire(now, name, g, view, out) {
+            self.claims.remove(name);
+            return;
+        }
+        let Some(&claim) = self.claims.get(name) else {
+            // The next datagram carries the claim; send it now rather than at the next interval.
+            self.claims.insert(name.to_owned(), self.seq + 1);
+            self.next_send = now;
+            return;
+        };
+        let rank = |n: &str| g.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
+        let mut acked = true;
+        for (peer, p) in self.members.peers() {
+            if !p.state.alive() {
+                continue;
+            }
+            let Some(d) = &p.view else { return };
+            if d.groups.iter().any(|(n, s)| n == name && *s == GroupState::Claiming) && rank(peer) < rank(&self.me) {
+                self.claims.remove(name);
+                return;
+            }
+            let heard = d.seen.iter().any(|(n, seq)| *n == self.me && *seq >= claim);
+            let busy = d.groups.iter().any(|(n, s)| n == name && *s != GroupState::Failed);
+            acked &= heard && !busy;
+        }
+        if acked {
+            self.claims.remove(name);
+            let reason = self.acquire_reason(name, view);
+            out.push(self.event(EventKind::Acquire, Some(name), reason));
+            if let Some(r) = self.runners.get_mut(name) {
+                out.extend(r.start(name, g));
+            }
+        }
+    }
+
+    /// Whether nothing stands in the way of starting `name` here.
+    fn clear_to_acquire(&mut self, now: Time, name: &str, g: &Group, view: &ClusterView, out: &mut Vec<Action>) -> bool {
+        let busy_elsewhere = view.iter().any(|(n, v)| *n != self.me && v.alive && matches!(v.groups.get(name), Some(GroupState::Starting | GroupState::Running | GroupState::Stopping)));
+        if busy_elsewhere {
+            return false;
+        }
+        if g.stateful && self.m.quorum.wait_for_all && !self.wfa_override && !self.members.peers().keys().all(|p| self.seen.contains(p)) {
+            return false;
+        }
+        if !g.stateful {
+            return true;
+        }
+        // A peer we do not hear may have held quorum on its own until we gained it, and may
+        // have started the group meanwhile (a partition that healed as it froze, say). Unless
+        // every peer is heard, wait until such a peer must have released it or been killed by
+        // its watchdog: `dead_after` of continuous quorum.
+        let all_heard = self.members.peers().values().all(|p| p.state.alive());
+        let since = self.quorate_since.unwrap_or(now);
+        if !all_heard && now.since(since) < self.m.heartbeat.dead_after {
+            return false;
+        }
+        let holders = self.dead_holders(name, view);
+        if self.m.fencing_required && !holders.is_empty() {
+            return self.fence_holders(name, holders, out);
+        }
+        true
+    }
+
+    /// Peers not alive (not even heard by others) whose last word was that they ran `name`.
+    fn dead_holders(&self, name: &str, view: &ClusterView) -> Vec<String> {
+        self.members
+            .peers()
+            .iter()
+            .filter(|(n, p)| matches!(p.state, PeerState::Dead | PeerState::Unknown) && !view.get(*n).is_some_and(|v| v.alive))
+            .filter(|(_, p)| p.view.as_ref().is_some_and(|d| d.groups.iter().any(|(g, s)| g == name && *s != GroupState::Failed)))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Fences every dead holder of `name`; true once all are off.
+    fn fence_holders(&mut self, name: &str, holders: Vec<String>, out: &mut Vec<Action>) -> bool {
+        let mut clear = true;
+        for peer in holders {
+            match self.fences.get(&peer) {
+                Some(Fence::Done) => {}
+                Some(Fence::Pending) => clear = false,
+                None => {
+                    clear = false;
+                    if let Some(unit) = self.m.nodes.get(&peer).and_then(|n| n.fence.clone()) {
+                        self.fences.insert(peer.clone(), Fence::Pending);
+                        out.push(self.event(EventKind::Fence, Some(name), format!("fencing {peer} with {unit} before taking over")));
+                        out.push(Action::Fence { node: peer, unit });
+                    }
+                }
+            }
+        }
+        clear
+    }
+
+    fn acquire_reason(&self, name: &str, view: &ClusterView) -> String {
+        if self.intents.moved_to(name) == Some(self.me.as_str()) {
+            return "moved here by an operator".into();
+        }
+        let previous = self.members.peers().iter().find(|(_, p)| p.view.as_ref().is_some_and(|d| d.groups.iter().any(|(g, _)| g == name)));
+        match previous {
+            Some((peer, p)) if !p.state.alive() => format!("taking over from {peer} ({:?})", p.state).to_lowercase(),
+            Some((peer, _)) => format!("{peer} released it"),
+            None if view.len() == 1 => "single node".into(),
+            None => "this node is first in preference among eligible nodes".into(),
+        }
+    }
+
+    fn release_reason(&self, name: &str, g: &Group, owner: Option<&str>) -> String {
+        if self.shutting_down {
+            return "shutting down".into();
+        }
+        if self.intents.standby(&self.me) {
+            return "this node is in standby".into();
+        }
+        if (g.stateful || g.release_on_quorum_loss) && !self.quorate {
+            return "quorum lost".into();
+        }
+        match owner {
+            Some(o) if self.intents.moved_to(name) == Some(o) => format!("moved to {o} by an operator"),
+            Some(o) => format!("{o} is preferred and eligible"),
+            None => "no longer eligible here".into(),
+        }
+    }
+
+    fn refresh_due(&mut self, now: Time, out: &mut Vec<Action>) {
+        let due: Vec<(String, usize)> = self.refresh.iter().filter(|(_, at)| **at <= now).map(|(k, _)| k.clone()).collect();
+        for (group, i) in due {
+            let held = self.runners.get(&group).is_some_and(|r| r.res.get(i) == Some(&Res::Up));
+            let vip = self.m.groups.get(&group).and_then(|g| g.resources.get(i)).and_then(|r| match &r.kind {
+                ResourceKind::Vip(v) => Some(v.clone()),
+                ResourceKind::Unit(_) => None,
+            });
+            match (held, vip) {
+                (true, Some(vip)) => {
+                    let every = vip.announce.refresh.unwrap_or(self.m.heartbeat.dead_after);
+                    self.refresh.insert((group.clone(), i), now.plus(every));
+                    out.push(Action::Announce { group, resource: i, vip });
+                }
+                _ => {
+                    self.refresh.remove(&(group, i));
+                }
+            }
+        }
+    }
+
+    fn finish_shutdown(&mut self, now: Time, out: &mut Vec<Action>) {
+        let idle = self.runners.values().all(|r| r.phase == Phase::Idle) && self.retiring.is_empty();
+        if self.shutting_down && idle && !self.exited {
+            // Peers take over at once instead of waiting for dead_after.
+            self.send(now, Kind::Leaving, out);
+            self.exited = true;
+            out.push(Action::Exit);
+        }
+    }
+
+    fn update_status(&mut self, out: &mut Vec<Action>) {
+        let running: Vec<String> = self.runners.iter().filter(|(_, r)| r.phase != Phase::Idle).map(|(n, r)| format!("{n} {:?}", r.phase).to_lowercase()).collect();
+        let peers: Vec<String> = self.members.peers().iter().map(|(n, p)| format!("{n} {:?}", p.state).to_lowercase()).collect();
+        let role = if running.is_empty() { "standby".to_owned() } else { running.join(", ") };
+        let quorum = if self.quorate { "quorate" } else { "no quorum" };
+        let status = format!("{role}; {quorum}; peers: {}", if peers.is_empty() { "none".into() } else { peers.join(", ") });
+        if status != self.status {
+            self.status = status.clone();
+            out.push(Action::Notify(Notify::Status(status)));
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Operator intents (moves, standby), gossiped in every heartbeat until a newer one replaces
+//! them, so a command given on any node reaches every node and survives the node it was given
+//! on. The newest stamp wins, the same way everywhere.
+
+use std::collections::BTreeMap;
+
+use crate::heartbeat::wire::{Intent, IntentKind, Stamp};
+
+/// What an intent is about: one slot per group (moves) and per node (standby).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Move(String),
+    Standby(String),
+}
+
+fn slot(what: &IntentKind) -> Slot {
+    match what {
+        IntentKind::Move { group, .. } => Slot::Move(group.clone()),
+        IntentKind::Standby { node, .. } => Slot::Standby(node.clone()),
+    }
+}
+
+/// The newest intent per slot.
+#[derive(Clone, Debug, Default)]
+pub struct Intents {
+    latest: BTreeMap<Slot, Intent>,
+}
+
+impl Intents {
+    /// Takes `intent` if it is newer than what its slot holds; returns whether it did.
+    pub fn merge(&mut self, intent: &Intent) -> bool {
+        let s = slot(&intent.what);
+        if self.latest.get(&s).is_some_and(|cur| cur.stamp >= intent.stamp) {
+            return false;
+        }
+        self.latest.insert(s, intent.clone());
+        true
+    }
+
+    /// Issues a new intent with `stamp`.
+    pub fn issue(&mut self, stamp: Stamp, what: IntentKind) -> Intent {
+        let intent = Intent { stamp, what };
+        self.merge(&intent);
+        intent
+    }
+
+    /// The node a group was moved to, if any.
+    pub fn moved_to(&self, group: &str) -> Option<&str> {
+        match self.latest.get(&Slot::Move(group.to_owned())).map(|i| &i.what) {
+            Some(IntentKind::Move { to, .. }) => to.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The stamp of the newest move (or clear) of a group.
+    pub fn move_stamp(&self, group: &str) -> Option<&Stamp> {
+        self.latest.get(&Slot::Move(group.to_owned())).map(|i| &i.stamp)
+    }
+
+    /// Whether an operator put `node` in standby.
+    pub fn standby(&self, node: &str) -> bool {
+        matches!(self.latest.get(&Slot::Standby(node.to_owned())).map(|i| &i.what), Some(IntentKind::Standby { on: true, .. }))
+    }
+
+    /// All intents, for the heartbeat.
+    pub fn all(&self) -> Vec<Intent> {
+        self.latest.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(generation: u64, seq: u64, origin: &str) -> Stamp {
+        Stamp { generation, seq, origin: origin.into() }
+    }
+
+    fn mv(group: &str, to: Option<&str>) -> IntentKind {
+        IntentKind::Move { group: group.into(), to: to.map(str::to_owned) }
+    }
+
+    #[test]
+    fn the_newest_intent_wins_whatever_the_order() {
+        let a = Intent { stamp: stamp(1, 5, "alpha"), what: mv("web", Some("beta")) };
+        let b = Intent { stamp: stamp(1, 6, "alpha"), what: mv("web", None) };
+        let c = Intent { stamp: stamp(2, 1, "beta"), what: mv("web", Some("gamma")) };
+        for order in [[&a, &b, &c], [&c, &b, &a], [&b, &c, &a]] {
+            let mut i = Intents::default();
+            for x in order {
+                i.merge(x);
+            }
+            assert_eq!(i.moved_to("web"), Some("gamma"));
+        }
+        let mut i = Intents::default();
+        i.merge(&a);
+        assert!(i.merge(&b));
+        assert!(!i.merge(&a), "an older intent is ignored");
+        assert_eq!(i.moved_to("web"), None, "cleared");
+    }
+
+    #[test]
+    fn standby_and_moves_are_separate_slots() {
+        let mut i = Intents::default();
+        i.issue(stamp(1, 1, "a"), IntentKind::Standby { node: "beta".into(), on: true });
+        i.issue(stamp(1, 2, "a"), mv("web", Some("beta")));
+        assert!(i.standby("beta") && !i.standby("alpha"));
+        assert_eq!(i.all().len(), 2);
+        i.issue(stamp(1, 3, "a"), IntentKind::Standby { node: "beta".into(), on: false });
+        assert!(!i.standby("beta"));
+    }
+}

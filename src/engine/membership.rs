@@ -1,0 +1,273 @@
+//! Who is alive: per peer and per link, from the time of the last valid datagram.
+//!
+//! A peer is `Up` while datagrams arrive on any link, `Late` after `warn_after` of silence
+//! (logged once), `Dead` after `dead_after`, or `Left` when it said goodbye. A peer never heard
+//! since start-up is `Unknown` until `initial_dead` has passed (Heartbeat's `initdead`), so a
+//! booting cluster does not take over groups from nodes that are merely slower to start.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::types::{Event, EventKind, Time};
+use crate::heartbeat::wire::{Datagram, Kind};
+use crate::manifest::model::Heartbeat;
+
+/// A peer's state as this node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerState {
+    /// Not heard since start-up, still within `initial_dead`.
+    Unknown,
+    /// Heartbeats arrive.
+    Up,
+    /// Silent for more than `warn_after`.
+    Late,
+    /// Silent for more than `dead_after` (or never heard within `initial_dead`).
+    Dead,
+    /// Said it was leaving and released everything.
+    Left,
+}
+
+impl PeerState {
+    /// Counts as alive (votes, may hold groups).
+    pub fn alive(self) -> bool {
+        matches!(self, PeerState::Up | PeerState::Late)
+    }
+}
+
+/// What this node knows of one peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Current state.
+    pub state: PeerState,
+    /// Last valid datagram, any link.
+    pub last: Option<Time>,
+    /// Last valid datagram per link, and whether that link is counted up.
+    pub links: BTreeMap<String, (Time, bool)>,
+    /// The latest datagram: the peer's view of the cluster.
+    pub view: Option<Datagram>,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        Peer { state: PeerState::Unknown, last: None, links: BTreeMap::new(), view: None }
+    }
+}
+
+/// All peers.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    started: Time,
+    peers: BTreeMap<String, Peer>,
+}
+
+fn event(kind: EventKind, node: &str, reason: String) -> Event {
+    Event { kind, node: Some(node.to_owned()), group: None, reason }
+}
+
+impl Membership {
+    /// Peers named in `names`, none heard yet.
+    pub fn new(now: Time, names: impl IntoIterator<Item = String>) -> Membership {
+        Membership { started: now, peers: names.into_iter().map(|n| (n, Peer::new())).collect() }
+    }
+
+    /// Follows a reload: peers no longer in the manifest are forgotten, new ones start unknown.
+    pub fn set_peers(&mut self, names: Vec<String>) {
+        self.peers.retain(|n, _| names.contains(n));
+        for n in names {
+            self.peers.entry(n).or_insert_with(Peer::new);
+        }
+    }
+
+    /// The peers.
+    pub fn peers(&self) -> &BTreeMap<String, Peer> {
+        &self.peers
+    }
+
+    /// A peer's state (`Dead` for names not in the manifest).
+    pub fn state(&self, name: &str) -> PeerState {
+        self.peers.get(name).map_or(PeerState::Dead, |p| p.state)
+    }
+
+    /// Whether start-up is over: every peer heard, or `initial_dead` passed.
+    pub fn settled(&self, now: Time, t: &Heartbeat) -> bool {
+        now.since(self.started) >= t.initial_dead || self.peers.values().all(|p| p.last.is_some())
+    }
+
+    /// Records a valid datagram; returns events for state changes.
+    pub fn heard(&mut self, now: Time, link: &str, d: Datagram) -> Vec<Event> {
+        let Some(p) = self.peers.get_mut(&d.sender) else { return Vec::new() };
+        let mut out = Vec::new();
+        let leaving = d.kind == Kind::Leaving;
+        let link_was_up = p.links.get(link).is_some_and(|(_, up)| *up);
+        if !link_was_up && p.state.alive() {
+            out.push(event(EventKind::LinkUp, &d.sender, format!("link {link} carries heartbeats again")));
+        }
+        p.links.insert(link.to_owned(), (now, true));
+        p.last = Some(now);
+        let next = if leaving { PeerState::Left } else { PeerState::Up };
+        if p.state != next {
+            let (kind, why) = match (p.state, next) {
+                (_, PeerState::Left) => (EventKind::PeerLeft, "announced it is leaving".to_owned()),
+                (PeerState::Late, _) => (EventKind::PeerUp, "heartbeats resumed".to_owned()),
+                (PeerState::Dead | PeerState::Left, _) => (EventKind::PeerUp, format!("back (generation {})", d.generation)),
+                _ => (EventKind::PeerUp, format!("first heartbeat on {link}")),
+            };
+            out.push(event(kind, &d.sender, why));
+            p.state = next;
+        }
+        p.view = Some(d);
+        out
+    }
+
+    /// Moves peers to `Late` or `Dead` by the time passed; returns events for changes.
+    pub fn tick(&mut self, now: Time, t: &Heartbeat) -> Vec<Event> {
+        let mut out = Vec::new();
+        let initial_over = now.since(self.started) >= t.initial_dead;
+        for (name, p) in &mut self.peers {
+            for (link, (at, up)) in &mut p.links {
+                if *up && now.since(*at) > t.dead_after {
+                    *up = false;
+                    if p.state.alive() {
+                        out.push(event(EventKind::LinkDown, name, format!("no heartbeat on {link} for {}ms", now.since(*at).as_millis())));
+                    }
+                }
+            }
+            let silence = p.last.map(|l| now.since(l));
+            let next = match (p.state, silence) {
+                (PeerState::Left, _) => PeerState::Left,
+                (PeerState::Unknown, None) if initial_over => PeerState::Dead,
+                (state, None) => state,
+                (_, Some(s)) if s > t.dead_after => PeerState::Dead,
+                (_, Some(s)) if s > t.warn_after => PeerState::Late,
+                (_, Some(_)) => PeerState::Up,
+            };
+            if next != p.state {
+                let reason = match silence {
+                    Some(s) => format!("no heartbeat for {}ms", s.as_millis()),
+                    None => format!("not heard within initial_dead ({}ms)", t.initial_dead.as_millis()),
+                };
+                match next {
+                    PeerState::Late => out.push(event(EventKind::PeerLate, name, reason)),
+                    PeerState::Dead => out.push(event(EventKind::PeerDead, name, reason)),
+                    _ => {}
+                }
+                p.state = next;
+            }
+        }
+        out
+    }
+
+    /// The next time a peer's state can change by silence alone.
+    pub fn next_deadline(&self, t: &Heartbeat) -> Option<Time> {
+        let mut next: Option<Time> = None;
+        let mut consider = |at: Time| next = Some(next.map_or(at, |n| n.min(at)));
+        for p in self.peers.values() {
+            match (p.state, p.last) {
+                (PeerState::Unknown, None) => consider(self.started.plus(t.initial_dead)),
+                (PeerState::Up, Some(l)) => consider(l.plus(t.warn_after).plus(std::time::Duration::from_millis(1))),
+                (PeerState::Late, Some(l)) => consider(l.plus(t.dead_after).plus(std::time::Duration::from_millis(1))),
+                _ => {}
+            }
+            for (at, up) in p.links.values() {
+                if *up {
+                    consider(at.plus(t.dead_after).plus(std::time::Duration::from_millis(1)));
+                }
+            }
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::heartbeat::wire::Datagram;
+
+    fn timers() -> Heartbeat {
+        Heartbeat {
+            interval: Duration::from_millis(100),
+            warn_after: Duration::from_millis(300),
+            dead_after: Duration::from_millis(500),
+            initial_dead: Duration::from_millis(1000),
+            links: vec![],
+        }
+    }
+
+    fn hb(sender: &str, kind: Kind) -> Datagram {
+        Datagram {
+            kind,
+            cluster: "c".into(),
+            sender: sender.into(),
+            generation: 1,
+            seq: 1,
+            connectivity: 0,
+            standby: false,
+            quorate: true,
+            seen: vec![],
+            groups: vec![],
+            intents: vec![],
+        }
+    }
+
+    fn kinds(events: &[Event]) -> Vec<EventKind> {
+        events.iter().map(|e| e.kind).collect()
+    }
+
+    #[test]
+    fn up_late_dead_and_back() {
+        let t = timers();
+        let mut m = Membership::new(Time(0), ["b".to_owned()]);
+        assert_eq!(m.state("b"), PeerState::Unknown);
+        assert_eq!(kinds(&m.heard(Time(10), "lan", hb("b", Kind::Heartbeat))), [EventKind::PeerUp]);
+        assert!(m.tick(Time(300), &t).is_empty(), "300ms of silence is not late yet");
+        assert_eq!(kinds(&m.tick(Time(311), &t)), [EventKind::PeerLate]);
+        assert!(m.tick(Time(400), &t).is_empty(), "late is logged once");
+        assert_eq!(kinds(&m.tick(Time(511), &t)), [EventKind::LinkDown, EventKind::PeerDead]);
+        assert_eq!(kinds(&m.heard(Time(600), "lan", hb("b", Kind::Heartbeat))), [EventKind::PeerUp]);
+        assert_eq!(m.state("b"), PeerState::Up);
+    }
+
+    #[test]
+    fn never_heard_peers_die_after_initial_dead() {
+        let t = timers();
+        let mut m = Membership::new(Time(0), ["b".to_owned()]);
+        assert!(!m.settled(Time(999), &t));
+        assert_eq!(m.next_deadline(&t), Some(Time(1000)));
+        assert!(m.tick(Time(999), &t).is_empty());
+        assert_eq!(kinds(&m.tick(Time(1000), &t)), [EventKind::PeerDead]);
+        assert!(m.settled(Time(1000), &t));
+    }
+
+    #[test]
+    fn a_dead_link_on_a_live_peer_is_reported() {
+        let t = timers();
+        let mut m = Membership::new(Time(0), ["b".to_owned()]);
+        m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
+        m.heard(Time(0), "san", hb("b", Kind::Heartbeat));
+        for now in (100..=600).step_by(100) {
+            m.heard(Time(now), "lan", hb("b", Kind::Heartbeat));
+            let events = m.tick(Time(now + 1), &t);
+            if now == 500 {
+                assert_eq!(kinds(&events), [EventKind::LinkDown], "at {now}");
+            }
+        }
+        assert_eq!(m.state("b"), PeerState::Up);
+        assert!(!m.peers()["b"].links["san"].1);
+        assert_eq!(kinds(&m.heard(Time(700), "san", hb("b", Kind::Heartbeat))), [EventKind::LinkUp]);
+    }
+
+    #[test]
+    fn leaving_is_immediate() {
+        let t = timers();
+        let mut m = Membership::new(Time(0), ["b".to_owned()]);
+        m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
+        assert_eq!(kinds(&m.heard(Time(50), "lan", hb("b", Kind::Leaving))), [EventKind::PeerLeft]);
+        assert!(!m.state("b").alive());
+        assert!(kinds(&m.tick(Time(5000), &t)).iter().all(|k| *k == EventKind::LinkDown));
+        assert_eq!(m.state("b"), PeerState::Left);
+    }
+}

@@ -1,0 +1,252 @@
+//! Starting and stopping one group's resources here: each starts once everything it comes
+//! `after` is up (independent ones in parallel), and stops once nothing that depends on it is
+//! still up (the reverse order). A failed start stops what was started and leaves the group
+//! failed on this node.
+
+use serde::Serialize;
+
+use super::types::{Action, Op};
+use crate::heartbeat::wire::GroupState;
+use crate::manifest::model::{Group, ResourceKind};
+
+/// One resource here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Res {
+    /// Not running.
+    Down,
+    /// Start requested.
+    Starting,
+    /// Running.
+    Up,
+    /// Stop requested.
+    Stopping,
+}
+
+/// What this node is doing with the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Nothing runs here.
+    Idle,
+    /// Starting resources.
+    Starting,
+    /// Everything is up.
+    Running,
+    /// Stopping resources; `failed` when a failure caused it.
+    Stopping {
+        /// A start or a resource failed.
+        failed: bool,
+    },
+}
+
+/// The group's resources on this node.
+#[derive(Clone, Debug)]
+pub struct Runner {
+    /// The phase.
+    pub phase: Phase,
+    /// Each resource.
+    pub res: Vec<Res>,
+}
+
+/// What a finished step changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every resource is up.
+    Running,
+    /// Every resource is down after a release.
+    Released,
+    /// Every resource is down after a failure.
+    Failed,
+}
+
+impl Runner {
+    /// A group with nothing running.
+    pub fn idle(g: &Group) -> Runner {
+        Runner { phase: Phase::Idle, res: vec![Res::Down; g.resources.len()] }
+    }
+
+    /// What peers are told.
+    pub fn advertised(&self) -> Option<GroupState> {
+        match self.phase {
+            Phase::Idle => None,
+            Phase::Starting => Some(GroupState::Starting),
+            Phase::Running => Some(GroupState::Running),
+            Phase::Stopping { .. } => Some(GroupState::Stopping),
+        }
+    }
+
+    /// Begins starting (from idle) and issues the first starts.
+    pub fn start(&mut self, name: &str, g: &Group) -> Vec<Action> {
+        if self.phase == Phase::Idle {
+            self.phase = Phase::Starting;
+        }
+        self.step(name, g).0
+    }
+
+    /// Begins stopping (a release, not a failure) and issues the first stops.
+    pub fn stop(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
+        if matches!(self.phase, Phase::Starting | Phase::Running) {
+            self.phase = Phase::Stopping { failed: false };
+        }
+        self.step(name, g)
+    }
+
+    /// Records a finished action and issues what can follow.
+    pub fn done(&mut self, name: &str, g: &Group, i: usize, op: Op, ok: bool) -> (Vec<Action>, Option<Outcome>) {
+        match (op, ok) {
+            (Op::Start, true) => self.res[i] = Res::Up,
+            (Op::Start, false) => {
+                self.res[i] = Res::Down;
+                self.phase = Phase::Stopping { failed: true };
+            }
+            // A failed stop still ends the attempt: systemd leaves the unit failed, not running.
+            (Op::Stop, _) => self.res[i] = Res::Down,
+        }
+        self.step(name, g)
+    }
+
+    /// A resource went down on its own: a VIP is put back; a unit failing fails the group here.
+    pub fn lost(&mut self, name: &str, g: &Group, i: usize) -> (Vec<Action>, Option<Outcome>) {
+        if self.res[i] != Res::Up || !matches!(self.phase, Phase::Running | Phase::Starting) {
+            return (Vec::new(), None);
+        }
+        if let ResourceKind::Vip(vip) = &g.resources[i].kind {
+            self.res[i] = Res::Starting;
+            return (vec![Action::AddVip { group: name.to_owned(), resource: i, vip: vip.clone() }], None);
+        }
+        self.res[i] = Res::Down;
+        self.phase = Phase::Stopping { failed: true };
+        self.step(name, g)
+    }
+
+    /// Issues every start or stop that is possible now; reports when the phase ends.
+    fn step(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
+        let mut out = Vec::new();
+        match self.phase {
+            Phase::Idle | Phase::Running => {}
+            Phase::Starting => {
+                for (i, r) in g.resources.iter().enumerate() {
+                    if self.res[i] == Res::Down && r.after.iter().all(|&d| self.res[d] == Res::Up) {
+                        self.res[i] = Res::Starting;
+                        out.push(action(name, g, i, Op::Start));
+                    }
+                }
+                if self.res.iter().all(|r| *r == Res::Up) {
+                    self.phase = Phase::Running;
+                    return (out, Some(Outcome::Running));
+                }
+            }
+            Phase::Stopping { failed } => {
+                for i in (0..g.resources.len()).rev() {
+                    let dependents_down = g.resources.iter().enumerate().all(|(j, r)| !r.after.contains(&i) || self.res[j] == Res::Down);
+                    if self.res[i] == Res::Up && dependents_down {
+                        self.res[i] = Res::Stopping;
+                        out.push(action(name, g, i, Op::Stop));
+                    }
+                }
+                if self.res.iter().all(|r| *r == Res::Down) {
+                    self.phase = Phase::Idle;
+                    return (out, Some(if failed { Outcome::Failed } else { Outcome::Released }));
+                }
+            }
+        }
+        (out, None)
+    }
+}
+
+fn action(name: &str, g: &Group, i: usize, op: Op) -> Action {
+    let (group, resource) = (name.to_owned(), i);
+    match (&g.resources[i].kind, op) {
+        (ResourceKind::Vip(vip), Op::Start) => Action::AddVip { group, resource, vip: vip.clone() },
+        (ResourceKind::Vip(vip), Op::Stop) => Action::RemoveVip { group, resource, vip: vip.clone() },
+        (ResourceKind::Unit(unit), Op::Start) => Action::StartUnit { group, resource, unit: unit.clone() },
+        (ResourceKind::Unit(unit), Op::Stop) => Action::StopUnit { group, resource, unit: unit.clone() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(resources: &str) -> Group {
+        let text = format!(
+            "cluster: c\nnodes: {{ a: {{ address: 10.0.0.1 }} }}\nauth: {{ key_file: /k }}\ngroups:\n  g:\n    nodes: [a]\n    resources:\n{resources}"
+        );
+        crate::manifest::parse(&text).manifest.expect("valid").groups["g"].clone()
+    }
+
+    fn names(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::AddVip { resource, .. } => format!("+vip{resource}"),
+                Action::RemoveVip { resource, .. } => format!("-vip{resource}"),
+                Action::StartUnit { unit, .. } => format!("+{unit}"),
+                Action::StopUnit { unit, .. } => format!("-{unit}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    const CHAIN: &str = "      - { vip: 10.0.0.10/24, interface: eth0 }\n      - unit: a.service\n      - unit: b.service\n";
+
+    #[test]
+    fn a_chain_starts_in_order_and_stops_in_reverse() {
+        let g = group(CHAIN);
+        let mut r = Runner::idle(&g);
+        assert_eq!(names(&r.start("g", &g)), ["+vip0"]);
+        assert_eq!(names(&r.done("g", &g, 0, Op::Start, true).0), ["+a.service"]);
+        assert_eq!(names(&r.done("g", &g, 1, Op::Start, true).0), ["+b.service"]);
+        assert_eq!(r.done("g", &g, 2, Op::Start, true), (vec![], Some(Outcome::Running)));
+        assert_eq!(names(&r.stop("g", &g).0), ["-b.service"]);
+        assert_eq!(names(&r.done("g", &g, 2, Op::Stop, true).0), ["-a.service"]);
+        assert_eq!(names(&r.done("g", &g, 1, Op::Stop, true).0), ["-vip0"]);
+        assert_eq!(r.done("g", &g, 0, Op::Stop, true).1, Some(Outcome::Released));
+        assert_eq!(r.phase, Phase::Idle);
+    }
+
+    #[test]
+    fn independent_resources_start_together() {
+        let g = group("      - { vip: 10.0.0.10/24, interface: eth0 }\n      - { unit: a.service }\n      - { unit: b.service, after: [10.0.0.10] }\n      - { unit: c.service, after: [] }\n");
+        let mut r = Runner::idle(&g);
+        assert_eq!(names(&r.start("g", &g)), ["+vip0", "+c.service"]);
+        assert_eq!(names(&r.done("g", &g, 0, Op::Start, true).0), ["+a.service", "+b.service"]);
+    }
+
+    #[test]
+    fn a_failed_start_stops_what_was_started() {
+        let g = group(CHAIN);
+        let mut r = Runner::idle(&g);
+        r.start("g", &g);
+        r.done("g", &g, 0, Op::Start, true);
+        let (actions, outcome) = r.done("g", &g, 1, Op::Start, false);
+        assert_eq!((names(&actions), outcome), (vec!["-vip0".to_owned()], None));
+        assert_eq!(r.done("g", &g, 0, Op::Stop, true).1, Some(Outcome::Failed));
+    }
+
+    #[test]
+    fn a_lost_vip_is_restored_and_a_lost_unit_fails_the_group() {
+        let g = group(CHAIN);
+        let mut r = Runner::idle(&g);
+        r.start("g", &g);
+        for i in 0..3 {
+            r.done("g", &g, i, Op::Start, true);
+        }
+        assert_eq!(names(&r.lost("g", &g, 0).0), ["+vip0"]);
+        r.done("g", &g, 0, Op::Start, true);
+        // a.service is down: b (which needs it) and the VIP (which nothing up needs) stop together.
+        assert_eq!(names(&r.lost("g", &g, 1).0), ["-b.service", "-vip0"]);
+        assert_eq!(r.phase, Phase::Stopping { failed: true });
+    }
+
+    #[test]
+    fn a_release_during_start_waits_for_pending_starts() {
+        let g = group(CHAIN);
+        let mut r = Runner::idle(&g);
+        r.start("g", &g);
+        assert_eq!(r.stop("g", &g), (vec![], None), "the VIP is still being added");
+        assert_eq!(names(&r.done("g", &g, 0, Op::Start, true).0), ["-vip0"]);
+        assert_eq!(r.done("g", &g, 0, Op::Stop, true).1, Some(Outcome::Released));
+    }
+}

@@ -1,0 +1,1 @@
+//! Engine scenarios: several engines wired together in memory.

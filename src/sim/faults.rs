@@ -1,0 +1,382 @@
+//! Faults: the simulated network's state, the fault schedule drawn from the seed, and how each
+//! fault acts on the world.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::rng::Rng;
+use super::{Ev, SimConfig, World};
+use crate::engine::{Command, Input, Op, Time};
+use crate::manifest::Manifest;
+use crate::manifest::model::ResourceKind;
+
+/// The kinds of fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Power cut of a node; it boots again later.
+    Crash,
+    /// The agent freezes (a paused VM); past the watchdog time it is killed with its units.
+    Pause,
+    /// Graceful stop of the agent; it starts again later.
+    Stop,
+    /// The nodes split in two sides; the ping targets are on one of them.
+    Partition,
+    /// One node stops receiving from another.
+    OneWay,
+    /// Datagrams are lost at random.
+    Loss,
+    /// The next start of a resource fails.
+    StartFail,
+    /// A running unit dies.
+    UnitDies,
+    /// An operator moves a group, later clears the move.
+    Move,
+    /// (internal) boot a node.
+    Restart,
+    /// (internal) end of a partition, cut or loss.
+    Heal,
+    /// (internal) end of every fault: all nodes up, network whole, failures cleared.
+    HealAll,
+    /// (internal) a fence unit acting on a node.
+    Fence,
+    /// (internal) the watchdog kills a frozen agent.
+    Watchdog,
+    /// (internal) a frozen agent resumes.
+    Thaw,
+    /// (internal) a resource action completes.
+    ResourceDone {
+        /// Start or stop.
+        op: Op,
+        /// Whether it worked.
+        ok: bool,
+        /// The node's generation when it was issued.
+        generation: u64,
+    },
+}
+
+impl FaultKind {
+    /// Every fault a schedule may draw.
+    pub const ALL: [FaultKind; 9] =
+        [FaultKind::Crash, FaultKind::Pause, FaultKind::Stop, FaultKind::Partition, FaultKind::OneWay, FaultKind::Loss, FaultKind::StartFail, FaultKind::UnitDies, FaultKind::Move];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Pause => "pause",
+            FaultKind::Stop => "stop",
+            FaultKind::Partition => "partition",
+            FaultKind::OneWay => "one-way",
+            FaultKind::Loss => "loss",
+            FaultKind::StartFail => "start-fail",
+            FaultKind::UnitDies => "unit-dies",
+            FaultKind::Move => "move",
+            _ => "internal",
+        }
+    }
+
+    /// The fault named `name`.
+    pub fn parse(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// One scheduled fault.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// When.
+    pub at: Time,
+    /// What.
+    pub kind: FaultKind,
+    /// The node it acts on.
+    pub node: Option<String>,
+    /// A second node (one-way cuts: the sender; fences: who asked).
+    pub by: Option<String>,
+    /// The group it acts on.
+    pub group: Option<String>,
+    /// Resource index.
+    pub resource: usize,
+    /// How long it lasts.
+    pub lasts: Duration,
+    /// Partition: the side with the ping targets.
+    pub side: BTreeSet<String>,
+    /// Loss probability in percent.
+    pub percent: u8,
+    /// Text for results.
+    pub detail: String,
+}
+
+impl Default for Fault {
+    fn default() -> Fault {
+        Fault { at: Time(0), kind: FaultKind::Heal, node: None, by: None, group: None, resource: 0, lasts: Duration::ZERO, side: BTreeSet::new(), percent: 0, detail: String::new() }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "t={}ms {}", self.at.0, self.kind.name())?;
+        for (k, v) in [("node", &self.node), ("from", &self.by), ("group", &self.group)] {
+            if let Some(v) = v {
+                write!(f, " {k}={v}")?;
+            }
+        }
+        if !self.side.is_empty() {
+            write!(f, " side={:?}", self.side)?;
+        }
+        if self.percent > 0 {
+            write!(f, " loss={}%", self.percent)?;
+        }
+        if !self.lasts.is_zero() {
+            write!(f, " for={}ms", self.lasts.as_millis())?;
+        }
+        Ok(())
+    }
+}
+
+/// The network's faults now.
+#[derive(Clone, Debug, Default)]
+pub struct Net {
+    /// Nodes on the side with the ping targets; empty when there is no partition.
+    side: BTreeSet<String>,
+    partitioned: bool,
+    /// (from, to) pairs that are cut.
+    cut: BTreeSet<(String, String)>,
+    loss: u8,
+}
+
+impl Net {
+    /// Whether a datagram from `from` reaches `to`.
+    pub fn passes(&self, from: &str, to: &str, rng: &mut Rng) -> bool {
+        if self.partitioned && self.side.contains(from) != self.side.contains(to) {
+            return false;
+        }
+        if self.cut.contains(&(from.to_owned(), to.to_owned())) {
+            return false;
+        }
+        !(self.loss > 0 && rng.chance(f64::from(self.loss) / 100.0))
+    }
+
+    /// Whether `node` reaches the ping targets.
+    pub fn reaches_targets(&self, node: &str) -> bool {
+        !self.partitioned || self.side.contains(node)
+    }
+}
+
+/// Draws the fault schedule of one run between `from` and `to`.
+pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) -> Vec<Fault> {
+    let names: Vec<String> = m.nodes.keys().cloned().collect();
+    let groups: Vec<String> = m.groups.keys().cloned().collect();
+    let dead = m.heartbeat.dead_after.as_millis() as u64;
+    let mut out = Vec::new();
+    if cfg.faults.is_empty() || to <= from {
+        return out;
+    }
+    for _ in 0..rng.range(1, 6) {
+        let at = Time(rng.range(from.0, to.0 - 1));
+        let kind = *rng.pick(&cfg.faults);
+        let lasts = Duration::from_millis(rng.range(m.heartbeat.interval.as_millis() as u64, dead * 4));
+        let node = Some(rng.pick(&names).clone());
+        let mut f = Fault { at, kind, node, lasts, ..Fault::default() };
+        match kind {
+            FaultKind::Partition => {
+                f.side = names.iter().filter(|_| rng.chance(0.5)).cloned().collect();
+                f.node = None;
+            }
+            FaultKind::OneWay => f.by = Some(rng.pick(&names).clone()),
+            FaultKind::Loss => {
+                f.percent = rng.range(10, 60) as u8;
+                f.node = None;
+            }
+            FaultKind::StartFail | FaultKind::UnitDies | FaultKind::Move if !groups.is_empty() => {
+                let g = rng.pick(&groups).clone();
+                let def = &m.groups[&g];
+                f.resource = rng.range(0, def.resources.len() as u64 - 1) as usize;
+                if kind == FaultKind::Move {
+                    f.by = Some(rng.pick(&def.nodes).clone());
+                }
+                f.group = Some(g);
+            }
+            _ => {}
+        }
+        if kind != FaultKind::StartFail && kind != FaultKind::UnitDies || f.group.is_some() {
+            out.push(f);
+        }
+    }
+    out.sort_by_key(|f| f.at);
+    out
+}
+
+impl World {
+    pub(super) fn fault(&mut self, f: Fault) {
+        let node = f.node.clone().unwrap_or_default();
+        let later = self.now.plus(f.lasts);
+        match f.kind {
+            FaultKind::Restart => self.boot(&node),
+            FaultKind::Crash => {
+                self.report.fault(self.now, &f, self.holds_any(&node));
+                self.crash(&node);
+                self.at(later, restart(later, &node));
+            }
+            FaultKind::Stop => {
+                self.report.fault(self.now, &f, false);
+                self.input(&node, Input::Shutdown, false);
+                // Booted again later, if it finished stopping by then (else it is booted at heal).
+                self.at(later, restart(later, &node));
+            }
+            FaultKind::Pause => self.pause(&f, &node, later),
+            FaultKind::Watchdog => {
+                if self.nodes[&node].frozen_until.is_some_and(|t| t > self.now) {
+                    self.crash(&node);
+                }
+            }
+            FaultKind::Thaw => self.thaw(&node),
+            FaultKind::Partition => {
+                self.report.fault(self.now, &f, false);
+                self.net.partitioned = true;
+                self.net.side = f.side.clone();
+                self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Heal, detail: "partition".into(), ..Fault::default() }));
+            }
+            FaultKind::OneWay => {
+                let from = f.by.clone().unwrap_or_default();
+                // Two one-way cuts facing each other would be a partition; partitions are drawn
+                // as such, with the ping targets on one side (the tie-breaker's assumption).
+                if from == node || self.net.cut.contains(&(node.clone(), from.clone())) {
+                    return;
+                }
+                self.report.fault(self.now, &f, false);
+                self.net.cut.insert((from, node.clone()));
+                self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Heal, detail: "cut".into(), ..f.clone() }));
+            }
+            FaultKind::Loss => {
+                self.report.fault(self.now, &f, false);
+                self.net.loss = f.percent;
+                self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Heal, detail: "loss".into(), ..Fault::default() }));
+            }
+            FaultKind::Heal => match f.detail.as_str() {
+                "partition" => {
+                    self.net.partitioned = false;
+                    self.net.side.clear();
+                }
+                "cut" => {
+                    self.net.cut.remove(&(f.by.clone().unwrap_or_default(), node));
+                }
+                _ => self.net.loss = 0,
+            },
+            FaultKind::StartFail => {
+                self.report.fault(self.now, &f, false);
+                let key = (f.group.clone().unwrap_or_default(), f.resource);
+                self.nodes.get_mut(&node).expect("known node").fail_next_start.insert(key);
+            }
+            FaultKind::UnitDies => self.unit_dies(&f),
+            FaultKind::Move => {
+                self.report.fault(self.now, &f, false);
+                let (group, to) = (f.group.clone().unwrap_or_default(), f.by.clone().unwrap_or_default());
+                self.input(&node, Input::Control(Command::Failover { group: group.clone(), to }), false);
+                self.at(later, Ev::Input { to: node.clone(), generation: self.nodes[&node].generation, input: Input::Control(Command::Clear { group }) });
+            }
+            FaultKind::HealAll => self.heal_all(),
+            FaultKind::Fence => {
+                self.report.fault(self.now, &f, self.holds_any(&node));
+                self.crash(&node);
+                let by = f.by.clone().unwrap_or_default();
+                let generation = self.nodes[&by].generation;
+                self.at(self.now, Ev::Input { to: by, generation, input: Input::Fenced { node: node.clone(), ok: true } });
+                // A fenced machine reboots.
+                let back = self.now.plus(self.m.heartbeat.dead_after * 2);
+                self.at(back, restart(back, &node));
+            }
+            FaultKind::ResourceDone { op, ok, generation } => self.resource_done(&f, &node, op, ok, generation),
+        }
+    }
+
+    fn holds_any(&self, node: &str) -> bool {
+        !self.nodes[node].active.is_empty()
+    }
+
+    fn pause(&mut self, f: &Fault, node: &str, later: Time) {
+        if self.nodes[node].engine.is_none() {
+            return;
+        }
+        self.report.fault(self.now, f, self.holds_any(node));
+        self.nodes.get_mut(node).expect("known node").frozen_until = Some(later);
+        // The agent's watchdog is `warn_after`: a longer freeze gets it killed with its units
+        // (they are bound to the agent), so a frozen holder cannot outlive its quorum.
+        let watchdog = self.now.plus(self.m.heartbeat.warn_after);
+        if later > watchdog {
+            self.at(watchdog, Ev::Fault(Fault { at: watchdog, kind: FaultKind::Watchdog, node: Some(node.to_owned()), ..Fault::default() }));
+            self.at(later, restart(later, node));
+        } else {
+            self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Thaw, node: Some(node.to_owned()), ..Fault::default() }));
+        }
+    }
+
+    fn thaw(&mut self, node: &str) {
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.frozen_until = None;
+        let held = std::mem::take(&mut n.held_inputs);
+        for input in held {
+            self.input(node, input, false);
+        }
+        self.input(node, Input::Tick, true);
+    }
+
+    fn unit_dies(&mut self, f: &Fault) {
+        let group = f.group.clone().unwrap_or_default();
+        let Some(def) = self.m.groups.get(&group) else { return };
+        let unit = def.resources.iter().position(|r| matches!(r.kind, ResourceKind::Unit(_)));
+        let Some(i) = unit else { return };
+        let holder = self.nodes.iter().find(|(_, n)| n.up.contains(&(group.clone(), i))).map(|(k, _)| k.clone());
+        let Some(holder) = holder else { return };
+        self.report.fault(self.now, &Fault { node: Some(holder.clone()), ..f.clone() }, true);
+        self.changed = true;
+        let n = self.nodes.get_mut(&holder).expect("known node");
+        n.up.remove(&(group.clone(), i));
+        n.active.remove(&(group.clone(), i));
+        self.input(&holder, Input::Lost { group, resource: i, detail: "simulated unit failure".into() }, false);
+    }
+
+    fn resource_done(&mut self, f: &Fault, node: &str, op: Op, ok: bool, generation: u64) {
+        let n = self.nodes.get_mut(node).expect("known node");
+        if n.generation != generation {
+            return; // the process that asked is gone; a crash already stopped everything
+        }
+        self.changed = true;
+        let key = (f.group.clone().unwrap_or_default(), f.resource);
+        match (op, ok) {
+            (Op::Start, true) => {
+                n.up.insert(key.clone());
+            }
+            (Op::Start, false) | (Op::Stop, _) => {
+                n.up.remove(&key);
+                n.active.remove(&key);
+            }
+        }
+        let input = Input::Done { group: key.0, resource: key.1, op, ok, detail: f.detail.clone() };
+        self.input(node, input, false);
+    }
+
+    /// The end of the fault phase: the network is whole, every node runs, failures are cleared.
+    fn heal_all(&mut self) {
+        self.healed = true;
+        self.net = Net::default();
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for n in &names {
+            self.nodes.get_mut(n).expect("known node").fail_next_start.clear();
+            if self.nodes[n].frozen_until.is_some() {
+                self.thaw(n);
+            }
+            self.boot(n);
+        }
+        let groups: Vec<String> = self.m.groups.keys().cloned().collect();
+        if let Some(first) = names.first() {
+            for g in groups {
+                self.input(first, Input::Control(Command::Clear { group: g }), false);
+            }
+        }
+    }
+}
+
+pub(super) fn restart(at: Time, node: &str) -> Ev {
+    Ev::Fault(Fault { at, kind: FaultKind::Restart, node: Some(node.to_owned()), ..Fault::default() })
+}
+

@@ -1,0 +1,382 @@
+//! A deterministic simulation of a whole cluster: one [`Engine`] per node, a simulated network
+//! (delay, loss, duplication, reordering, partitions, one-way cuts), simulated resources that
+//! take time and can fail, and faults (crash, pause, graceful stop, operator moves) drawn from a
+//! seed. Invariants are checked at every step; the same seed replays the same run.
+//!
+//! Files: `faults.rs` draws and applies faults, `report.rs` checks invariants and measures
+//! failover gaps, `rng.rs` is the generator.
+
+mod faults;
+mod report;
+pub mod rng;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+pub use faults::{Fault, FaultKind};
+pub use report::{GroupStats, RunResult, Summary, Violation};
+
+use crate::auth::KeyRing;
+use crate::engine::{Action, Engine, EventKind, Input, Op, Time};
+use crate::manifest::Manifest;
+use rng::Rng;
+
+/// How a simulation runs.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed: everything random comes from it.
+    pub seed: u64,
+    /// Kinds of fault to draw from.
+    pub faults: Vec<FaultKind>,
+    /// How long faults are injected, after the cluster first settles.
+    pub fault_phase: Duration,
+    /// How long a resource start or stop takes: from, to (ms).
+    pub resource_ms: (u64, u64),
+    /// How long a fence unit takes (ms).
+    pub fence_ms: u64,
+}
+
+impl SimConfig {
+    /// Defaults for a manifest: faults during 20 × `dead_after`, resources 10-50 ms.
+    pub fn new(m: &Manifest, seed: u64) -> SimConfig {
+        SimConfig { seed, faults: FaultKind::ALL.to_vec(), fault_phase: m.heartbeat.dead_after * 20, resource_ms: (10, 50), fence_ms: 200 }
+    }
+}
+
+/// A node of the simulation.
+struct Node {
+    engine: Option<Engine>,
+    generation: u64,
+    frozen_until: Option<Time>,
+    held_inputs: Vec<Input>,
+    /// Resources that may be running (start issued, stop not finished): what overlap counts.
+    active: BTreeSet<(String, usize)>,
+    /// Resources that are up.
+    up: BTreeSet<(String, usize)>,
+    fail_next_start: BTreeSet<(String, usize)>,
+}
+
+/// Something scheduled.
+#[derive(Clone, Debug)]
+enum Ev {
+    Deliver { to: String, link: String, bytes: Vec<u8> },
+    Input { to: String, generation: u64, input: Input },
+    Wake { to: String },
+    Ping,
+    Fault(Fault),
+}
+
+/// The simulated world.
+pub struct World {
+    m: Manifest,
+    keys: KeyRing,
+    cfg: SimConfig,
+    now: Time,
+    rng: Rng,
+    queue: BTreeMap<(Time, u64), Ev>,
+    next_id: u64,
+    nodes: BTreeMap<String, Node>,
+    net: faults::Net,
+    report: report::Tracker,
+    /// The fault phase is over: a node that finishes stopping boots again at once.
+    healed: bool,
+    /// Some resource changed state since the invariants were last checked.
+    changed: bool,
+}
+
+/// Runs one seed of the simulation of `m`.
+pub fn run(m: &Manifest, cfg: SimConfig) -> RunResult {
+    let mut w = World::new(m.clone(), cfg);
+    w.run()
+}
+
+impl World {
+    fn new(m: Manifest, cfg: SimConfig) -> World {
+        // Heartbeats are authenticated in the simulation too; the key is fixed, not secret.
+        let keys = KeyRing::parse("1 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n").expect("fixed key");
+        let nodes = m
+            .nodes
+            .keys()
+            .map(|n| {
+                let node = Node {
+                    engine: None,
+                    generation: 0,
+                    frozen_until: None,
+                    held_inputs: Vec::new(),
+                    active: BTreeSet::new(),
+                    up: BTreeSet::new(),
+                    fail_next_start: BTreeSet::new(),
+                };
+                (n.clone(), node)
+            })
+            .collect();
+        let report = report::Tracker::new(&m);
+        World { rng: Rng::new(cfg.seed), net: faults::Net::default(), m, keys, cfg, now: Time(0), queue: BTreeMap::new(), next_id: 0, nodes, report, healed: false, changed: true }
+    }
+
+    fn at(&mut self, t: Time, ev: Ev) {
+        self.next_id += 1;
+        self.queue.insert((t, self.next_id), ev);
+    }
+
+    fn run(&mut self) -> RunResult {
+        let t = self.m.heartbeat.clone();
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for (i, n) in names.iter().enumerate() {
+            // Nodes boot a little apart, as real ones do.
+            let at = Time(i as u64 * self.rng.range(0, t.interval.as_millis() as u64));
+            self.at(at, Ev::Fault(Fault { at, kind: FaultKind::Restart, node: Some(n.clone()), ..Fault::default() }));
+        }
+        if !self.m.connectivity.ping.is_empty() {
+            self.at(Time(0), Ev::Ping);
+        }
+        let settle = t.initial_dead + t.dead_after * 2;
+        let heal_at = Time(0).plus(settle + self.cfg.fault_phase);
+        let schedule = faults::draw(&mut self.rng, &self.m, &self.cfg, Time(0).plus(settle), heal_at);
+        for f in &schedule {
+            self.at(f.at, Ev::Fault(f.clone()));
+        }
+        self.at(heal_at, Ev::Fault(Fault { at: heal_at, kind: FaultKind::HealAll, ..Fault::default() }));
+        let bound = t.initial_dead.max(t.dead_after) + t.interval * 2 + self.resource_budget() + Duration::from_millis(self.cfg.fence_ms);
+        let check_at = heal_at.plus(bound);
+        let end = check_at.plus(t.dead_after * 10);
+        self.report.schedule = schedule;
+        self.report.settled_at = Time(0).plus(settle);
+        self.report.stable_from = check_at;
+        let mut checked = false;
+        while let Some(((time, _), ev)) = self.queue.pop_first() {
+            if time > end || self.report.violation.is_some() {
+                break;
+            }
+            if !checked && time > check_at {
+                checked = true;
+                self.now = check_at;
+                self.report.check_converged(check_at, &self.owners());
+            }
+            self.now = time;
+            self.event(ev);
+            if self.changed {
+                self.changed = false;
+                let owners = self.owners();
+                let actives = self.actives();
+                self.report.observe(self.now, &self.m, &owners, &actives);
+            }
+        }
+        self.report.finish(self.cfg.seed, self.now)
+    }
+
+    /// Time to start or stop every resource of the largest group, one after the other.
+    fn resource_budget(&self) -> Duration {
+        let most = self.m.groups.values().map(|g| g.resources.len()).max().unwrap_or(0) as u64;
+        Duration::from_millis(self.cfg.resource_ms.1 * most * 2)
+    }
+
+    fn event(&mut self, ev: Ev) {
+        match ev {
+            Ev::Deliver { to, link, bytes } => self.input(&to, Input::Datagram { link, bytes }, true),
+            Ev::Input { to, generation, input } => {
+                if self.nodes.get(&to).is_some_and(|n| n.generation == generation) {
+                    self.input(&to, input, false);
+                }
+            }
+            Ev::Wake { to } => {
+                let due = self.nodes.get(&to).and_then(|n| n.engine.as_ref()).and_then(Engine::next_deadline).is_some_and(|d| d <= self.now);
+                if due {
+                    self.input(&to, Input::Tick, true);
+                }
+            }
+            Ev::Ping => self.ping(),
+            Ev::Fault(f) => self.fault(f),
+        }
+    }
+
+    /// Feeds an input to a node's engine; a frozen node drops datagrams and ticks and keeps
+    /// other inputs for when it wakes.
+    fn input(&mut self, name: &str, input: Input, droppable: bool) {
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(name) else { return };
+        if node.engine.is_none() {
+            return;
+        }
+        if node.frozen_until.is_some_and(|t| t > now) {
+            if !droppable {
+                node.held_inputs.push(input);
+            }
+            return;
+        }
+        let dbg = std::env::var_os("SIMDBG").is_some();
+        if dbg {
+            if let Input::Datagram { bytes, .. } = &input {
+                let d = crate::heartbeat::wire::decode(bytes, &self.keys, &self.m.cluster);
+                if let Ok(d) = d { eprintln!("t={} {name} <- {} seq={} seen={:?} groups={:?} q={}", now.0, d.sender, d.seq, d.seen, d.groups, d.quorate); }
+            } else { eprintln!("t={} {name} input {:?}", now.0, input); }
+        }
+        let actions = node.engine.as_mut().map(|e| e.handle(now, input)).unwrap_or_default();
+        if dbg { for a in &actions { if !matches!(a, Action::Send{..}) { eprintln!("t={} {name} -> {:?}", now.0, a); } } }
+        self.apply(name, actions);
+        self.schedule_wake(name);
+    }
+
+    fn schedule_wake(&mut self, name: &str) {
+        let next = self.nodes.get(name).and_then(|n| n.engine.as_ref()).and_then(Engine::next_deadline);
+        if let Some(t) = next {
+            let t = if t <= self.now { self.now.plus(Duration::from_millis(1)) } else { t };
+            self.at(t, Ev::Wake { to: name.to_owned() });
+        }
+    }
+
+    fn apply(&mut self, name: &str, actions: Vec<Action>) {
+        let generation = self.nodes[name].generation;
+        for a in actions {
+            match a {
+                Action::Send { link, bytes } => self.send(name, &link, bytes),
+                Action::AddVip { group, resource, .. } | Action::StartUnit { group, resource, .. } => self.resource(name, generation, group, resource, Op::Start),
+                Action::RemoveVip { group, resource, .. } | Action::StopUnit { group, resource, .. } => self.resource(name, generation, group, resource, Op::Stop),
+                Action::Fence { node, .. } => {
+                    let at = self.now.plus(Duration::from_millis(self.cfg.fence_ms));
+                    self.at(at, Ev::Fault(Fault { at, kind: FaultKind::Fence, node: Some(node.clone()), by: Some(name.to_owned()), ..Fault::default() }));
+                }
+                Action::Log(e) => {
+                    if matches!(e.kind, EventKind::Acquire | EventKind::Release) {
+                        self.report.ownership_event(self.now);
+                    }
+                    self.report.log(self.now, name, &e);
+                }
+                Action::Exit => {
+                    let node = self.nodes.get_mut(name).expect("known node");
+                    node.engine = None;
+                    if self.healed {
+                        let at = self.now.plus(Duration::from_millis(1));
+                        self.at(at, faults::restart(at, name));
+                    }
+                }
+                Action::Announce { .. } | Action::Notify(_) => {}
+            }
+        }
+    }
+
+    fn send(&mut self, from: &str, link: &str, bytes: Vec<u8>) {
+        let peers: Vec<String> = self.nodes.keys().filter(|n| *n != from).cloned().collect();
+        for to in peers {
+            if !self.net.passes(from, &to, &mut self.rng) {
+                continue;
+            }
+            let copies = if self.rng.chance(0.01) { 2 } else { 1 };
+            for _ in 0..copies {
+                // Mostly 1-3 ms; sometimes late enough to arrive after the next datagram.
+                let mut delay = self.rng.range(1, 3);
+                if self.rng.chance(0.02) {
+                    delay += self.rng.range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
+                }
+                let at = self.now.plus(Duration::from_millis(delay));
+                self.at(at, Ev::Deliver { to: to.clone(), link: link.to_owned(), bytes: bytes.clone() });
+            }
+        }
+    }
+
+    fn resource(&mut self, name: &str, generation: u64, group: String, resource: usize, op: Op) {
+        self.changed = true;
+        let node = self.nodes.get_mut(name).expect("known node");
+        let key = (group.clone(), resource);
+        let ok = match op {
+            Op::Start => {
+                node.active.insert(key.clone());
+                !node.fail_next_start.remove(&key)
+            }
+            Op::Stop => true,
+        };
+        let (lo, hi) = self.cfg.resource_ms;
+        let at = self.now.plus(Duration::from_millis(self.rng.range(lo, hi)));
+        let detail = if ok { String::new() } else { "simulated start failure".into() };
+        self.at(at, Ev::Fault(Fault { at, kind: FaultKind::ResourceDone { op, ok, generation }, node: Some(name.to_owned()), group: Some(group.clone()), resource, detail, ..Fault::default() }));
+    }
+
+    fn ping(&mut self) {
+        let targets = self.m.connectivity.ping.len() as u16;
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for n in names {
+            let reachable = if self.net.reaches_targets(&n) { targets } else { 0 };
+            self.input(&n, Input::Ping { reachable }, true);
+        }
+        let at = self.now.plus(self.m.connectivity.interval);
+        self.at(at, Ev::Ping);
+    }
+
+    /// Nodes where each group is fully up.
+    fn owners(&self) -> BTreeMap<String, Vec<String>> {
+        self.m
+            .groups
+            .iter()
+            .map(|(g, def)| {
+                let holders = self.nodes.iter().filter(|(_, n)| (0..def.resources.len()).all(|i| n.up.contains(&(g.clone(), i)))).map(|(k, _)| k.clone()).collect();
+                (g.clone(), holders)
+            })
+            .collect()
+    }
+
+    /// Nodes where each group has anything that may be running.
+    fn actives(&self) -> BTreeMap<String, Vec<String>> {
+        self.m
+            .groups
+            .keys()
+            .map(|g| {
+                let holders = self.nodes.iter().filter(|(_, n)| n.active.iter().any(|(ag, _)| ag == g)).map(|(k, _)| k.clone()).collect();
+                (g.clone(), holders)
+            })
+            .collect()
+    }
+
+    fn boot(&mut self, name: &str) {
+        let keys = self.keys.clone();
+        let m = self.m.clone();
+        let now = self.now;
+        let node = self.nodes.get_mut(name).expect("known node");
+        if node.engine.is_some() {
+            return;
+        }
+        node.generation += 1;
+        node.frozen_until = None;
+        node.held_inputs.clear();
+        node.engine = Some(Engine::new(now, name, m, keys, node.generation));
+        self.input(name, Input::Tick, true);
+    }
+
+    /// Power cut: the engine and every resource stop at once.
+    fn crash(&mut self, name: &str) {
+        self.changed = true;
+        let node = self.nodes.get_mut(name).expect("known node");
+        node.engine = None;
+        node.frozen_until = None;
+        node.held_inputs.clear();
+        node.active.clear();
+        node.up.clear();
+        node.generation += 1; // late completions of the old process are ignored
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Runs seeds `seeds` of `m` with the fault kinds `faults` on every core and sums them up.
+pub fn simulate(m: &Manifest, seeds: std::ops::Range<u64>, faults: &[FaultKind]) -> Summary {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1) as u64;
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let seeds = seeds.clone();
+                s.spawn(move || {
+                    seeds
+                        .filter(|seed| seed % threads == t)
+                        .map(|seed| {
+                            let mut cfg = SimConfig::new(m, seed);
+                            cfg.faults = faults.to_vec();
+                            run(m, cfg)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a simulation thread panicked")).collect::<Vec<_>>()
+    });
+    Summary::of(results)
+}

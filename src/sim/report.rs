@@ -1,0 +1,252 @@
+//! Invariants and measurements of a simulation run, and their summary over many seeds.
+//!
+//! - Safety, at every step: no stateful group may be active (anything started and not yet
+//!   stopped) on two nodes at once. Groups allowed to run twice report how long they did.
+//! - Liveness: after every fault heals, each group is fully up on exactly one node within the
+//!   bound `max(initial_dead, dead_after) + 2 x interval + resource and fence time`.
+//! - Stability: after that, nothing changes owner while nothing fails.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+use super::faults::{Fault, FaultKind};
+use crate::engine::{Event, Time};
+use crate::manifest::Manifest;
+
+/// A broken invariant, with what is needed to replay it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Violation {
+    /// The seed that reproduces it.
+    pub seed: u64,
+    /// Which invariant.
+    pub invariant: String,
+    /// The fault schedule and the last events before the violation.
+    pub trace: String,
+}
+
+/// The outcome of one seed.
+#[derive(Clone, Debug, Default)]
+pub struct RunResult {
+    /// The seed.
+    pub seed: u64,
+    /// The first broken invariant, if any.
+    pub violation: Option<Violation>,
+    /// Per group: each stretch of time with no node running it (ms).
+    pub gaps: BTreeMap<String, Vec<u64>>,
+    /// Per group: the stretches that began with the crash of the node running it (ms).
+    pub crash_gaps: BTreeMap<String, Vec<u64>>,
+    /// Per group: time it was active on more than one node (ms).
+    pub overlap_ms: BTreeMap<String, u64>,
+}
+
+/// Records a run as it happens.
+pub(super) struct Tracker {
+    pub schedule: Vec<Fault>,
+    pub settled_at: Time,
+    pub stable_from: Time,
+    pub violation: Option<(String, Time)>,
+    stateful: BTreeMap<String, bool>,
+    log: VecDeque<String>,
+    gap_start: BTreeMap<String, (Time, bool)>,
+    crash_at: BTreeMap<String, Time>,
+    overlap_since: BTreeMap<String, Time>,
+    result: RunResult,
+}
+
+impl Tracker {
+    pub fn new(m: &Manifest) -> Tracker {
+        Tracker {
+            schedule: Vec::new(),
+            settled_at: Time(0),
+            stable_from: Time(u64::MAX),
+            violation: None,
+            stateful: m.groups.iter().map(|(n, g)| (n.clone(), g.stateful)).collect(),
+            log: VecDeque::new(),
+            gap_start: BTreeMap::new(),
+            crash_at: BTreeMap::new(),
+            overlap_since: BTreeMap::new(),
+            result: RunResult::default(),
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        if self.log.len() == 60 {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+    }
+
+    fn violate(&mut self, now: Time, what: String) {
+        if self.violation.is_none() {
+            self.violation = Some((what, now));
+        }
+    }
+
+    pub fn log(&mut self, now: Time, node: &str, e: &Event) {
+        let group = e.group.as_deref().map(|g| format!(" {g}")).unwrap_or_default();
+        self.note(format!("t={} {node} {:?}{group}: {}", now.0, e.kind, e.reason));
+    }
+
+    /// A fault hit; `holder` when it took down a node that ran resources.
+    pub fn fault(&mut self, now: Time, f: &Fault, holder: bool) {
+        self.note(format!("fault {f}"));
+        if holder && matches!(f.kind, FaultKind::Crash | FaultKind::Fence | FaultKind::Pause) {
+            let groups: Vec<String> = self.stateful.keys().cloned().collect();
+            for g in groups {
+                self.crash_at.insert(g, now);
+            }
+        }
+    }
+
+    pub fn ownership_event(&mut self, now: Time) {
+        if now > self.stable_from {
+            self.violate(now, "ownership changed while nothing failed (flapping)".into());
+        }
+    }
+
+    /// Called after every event with who runs (fully) and who has anything of each group.
+    pub fn observe(&mut self, now: Time, m: &Manifest, owners: &BTreeMap<String, Vec<String>>, actives: &BTreeMap<String, Vec<String>>) {
+        for (g, nodes) in actives {
+            let stateful = self.stateful.get(g).copied().unwrap_or(true);
+            if nodes.len() > 1 && stateful {
+                self.violate(now, format!("stateful group {g} active on {nodes:?} at once"));
+            }
+            match (nodes.len() > 1, self.overlap_since.get(g).copied()) {
+                (true, None) => {
+                    self.overlap_since.insert(g.clone(), now);
+                }
+                (false, Some(since)) => {
+                    self.overlap_since.remove(g);
+                    *self.result.overlap_ms.entry(g.clone()).or_default() += now.0 - since.0;
+                }
+                _ => {}
+            }
+        }
+        if now < self.settled_at {
+            return;
+        }
+        for g in m.groups.keys() {
+            let held = owners.get(g).is_some_and(|o| !o.is_empty());
+            match (held, self.gap_start.get(g).copied()) {
+                (false, None) => {
+                    let after_crash = self.crash_at.get(g) == Some(&now);
+                    self.gap_start.insert(g.clone(), (now, after_crash));
+                }
+                (true, Some((start, after_crash))) => {
+                    self.gap_start.remove(g);
+                    let ms = now.0 - start.0;
+                    self.result.gaps.entry(g.clone()).or_default().push(ms);
+                    if after_crash {
+                        self.result.crash_gaps.entry(g.clone()).or_default().push(ms);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The liveness check after every fault healed.
+    pub fn check_converged(&mut self, now: Time, owners: &BTreeMap<String, Vec<String>>) {
+        for (g, nodes) in owners {
+            if nodes.len() != 1 {
+                self.violate(now, format!("group {g} runs on {nodes:?} after the faults healed, not on exactly one node"));
+            }
+        }
+    }
+
+    pub fn finish(&mut self, seed: u64, _now: Time) -> RunResult {
+        let mut result = std::mem::take(&mut self.result);
+        result.seed = seed;
+        if let Some((invariant, at)) = self.violation.take() {
+            let faults: Vec<String> = self.schedule.iter().map(ToString::to_string).collect();
+            let trace = format!(
+                "seed {seed}; violated at t={}ms\nfault schedule:\n  {}\nlast events:\n  {}",
+                at.0,
+                faults.join("\n  "),
+                self.log.iter().cloned().collect::<Vec<_>>().join("\n  ")
+            );
+            result.violation = Some(Violation { seed, invariant, trace });
+        }
+        result
+    }
+}
+
+/// Failover figures of one group over many runs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GroupStats {
+    /// Time with no node running the group after a fault: p50, p99, max (ms).
+    pub failover_ms: Percentiles,
+    /// The same, only for stretches that began with the crash of the node running it.
+    pub crash_failover_ms: Percentiles,
+    /// Total time the group was active on two nodes at once (ms); nonzero only for groups
+    /// allowed to run twice.
+    pub overlap_ms: u64,
+}
+
+/// p50 / p99 / max.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Maximum.
+    pub max: u64,
+    /// Number of samples.
+    pub samples: usize,
+}
+
+impl Percentiles {
+    fn of(mut v: Vec<u64>) -> Percentiles {
+        if v.is_empty() {
+            return Percentiles::default();
+        }
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        Percentiles { p50: at(0.5), p99: at(0.99), max: *v.last().unwrap_or(&0), samples: v.len() }
+    }
+}
+
+/// Many runs together.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Runs.
+    pub schedules: usize,
+    /// Every violation found.
+    pub violations: Vec<Violation>,
+    /// Per group figures.
+    pub groups: BTreeMap<String, GroupStats>,
+}
+
+impl Summary {
+    /// Combines run results.
+    pub fn of(results: Vec<RunResult>) -> Summary {
+        let mut gaps: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let mut crash: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let mut overlap: BTreeMap<String, u64> = BTreeMap::new();
+        let mut s = Summary { schedules: results.len(), ..Summary::default() };
+        for r in results {
+            for (g, v) in r.gaps {
+                gaps.entry(g).or_default().extend(v);
+            }
+            for (g, v) in r.crash_gaps {
+                crash.entry(g).or_default().extend(v);
+            }
+            for (g, ms) in r.overlap_ms {
+                *overlap.entry(g).or_default() += ms;
+            }
+            s.violations.extend(r.violation);
+        }
+        let names: std::collections::BTreeSet<String> = gaps.keys().chain(crash.keys()).chain(overlap.keys()).cloned().collect();
+        for g in names {
+            let stats = GroupStats {
+                failover_ms: Percentiles::of(gaps.remove(&g).unwrap_or_default()),
+                crash_failover_ms: Percentiles::of(crash.remove(&g).unwrap_or_default()),
+                overlap_ms: overlap.get(&g).copied().unwrap_or(0),
+            };
+            s.groups.insert(g, stats);
+        }
+        s
+    }
+}
