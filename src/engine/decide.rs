@@ -134,10 +134,11 @@ impl Engine {
         let rank = |n: &str| g.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
         let mut acked = true;
         for (peer, p) in self.members.peers() {
-            if !p.state.alive() {
+            // Peers alive only by hearsay must ack too: their own word is the one that counts.
+            if !view.get(peer).is_some_and(|v| v.alive) {
                 continue;
             }
-            let Some(d) = &p.view else { return };
+            let Some(d) = p.view.as_ref().filter(|_| p.state.alive()) else { return };
             if d.groups.iter().any(|(n, s)| n == name && *s == GroupState::Claiming) && rank(peer) < rank(&self.me) {
                 self.claims.remove(name);
                 return;
@@ -177,25 +178,21 @@ impl Engine {
         if !all_heard && now.since(since) < self.m.heartbeat.dead_after {
             return false;
         }
-        let holders = self.dead_holders(name, view);
-        if self.m.fencing_required && !holders.is_empty() {
-            return self.fence_holders(name, holders, out);
+        if self.m.fencing_required {
+            // Any node of the group that vanished without saying goodbye may still run it,
+            // whatever it last said: fence it first (Pacemaker fences unclean nodes likewise).
+            let unclean: Vec<String> = g
+                .nodes
+                .iter()
+                .filter(|n| **n != self.me && !view.get(*n).is_some_and(|v| v.alive) && self.members.state(n) != PeerState::Left)
+                .cloned()
+                .collect();
+            return self.fence_holders(name, unclean, out);
         }
         true
     }
 
-    /// Peers not alive (not even heard by others) whose last word was that they ran `name`.
-    fn dead_holders(&self, name: &str, view: &ClusterView) -> Vec<String> {
-        self.members
-            .peers()
-            .iter()
-            .filter(|(n, p)| matches!(p.state, PeerState::Dead | PeerState::Unknown) && !view.get(*n).is_some_and(|v| v.alive))
-            .filter(|(_, p)| p.view.as_ref().is_some_and(|d| d.groups.iter().any(|(g, s)| g == name && *s != GroupState::Failed)))
-            .map(|(n, _)| n.clone())
-            .collect()
-    }
-
-    /// Fences every dead holder of `name`; true once all are off.
+    /// Fences each of `nodes` (once per disappearance); true once all are off.
     fn fence_holders(&mut self, name: &str, holders: Vec<String>, out: &mut Vec<Action>) -> bool {
         let mut clear = true;
         for peer in holders {

@@ -154,7 +154,7 @@ mod tests {
         let m = three();
         let g = &m.groups["g"];
         let mut i = Intents::default();
-        i.issue(Stamp { generation: 1, seq: 1, origin: "a".into() }, IntentKind::Move { group: "g".into(), to: Some("c".into()) });
+        i.issue(Stamp { clock: 1, origin: "a".into() }, IntentKind::Move { group: "g".into(), to: Some("c".into()) });
         let v = view(&[("a", up(&[("g", GroupState::Running)])), ("b", up(&[])), ("c", up(&[]))]);
         assert_eq!(owner(&m, "g", g, &v, &i).as_deref(), Some("c"));
         let v = view(&[("a", up(&[("g", GroupState::Running)])), ("b", up(&[])), ("c", NodeView { alive: false, ..up(&[]) })]);

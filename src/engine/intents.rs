@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn stamp(generation: u64, seq: u64, origin: &str) -> Stamp {
-        Stamp { generation, seq, origin: origin.into() }
+        Stamp { clock: generation * 1000 + seq, origin: origin.into() }
     }
 
     fn mv(group: &str, to: Option<&str>) -> IntentKind {

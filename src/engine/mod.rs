@@ -53,6 +53,8 @@ pub struct Engine {
     retiring: BTreeMap<String, (crate::manifest::model::Group, Runner)>,
     failed_until: BTreeMap<String, Time>,
     intents: Intents,
+    /// Lamport clock of operator intents.
+    clock: u64,
     connectivity: u16,
     quorate: bool,
     quorate_since: Option<Time>,
@@ -90,6 +92,7 @@ impl Engine {
             retiring: BTreeMap::new(),
             failed_until: BTreeMap::new(),
             intents: Intents::default(),
+            clock: 0,
             connectivity: 0,
             quorate: false,
             quorate_since: None,
@@ -195,6 +198,7 @@ impl Engine {
             return self.drop(e, out);
         }
         for intent in &d.intents {
+            self.clock = self.clock.max(intent.stamp.clock);
             if self.intents.merge(intent) {
                 self.apply_intent(intent);
             }
@@ -298,8 +302,8 @@ impl Engine {
     }
 
     fn command(&mut self, cmd: Command, out: &mut Vec<Action>) {
-        self.seq += 1;
-        let stamp = Stamp { generation: self.generation, seq: self.seq, origin: self.me.clone() };
+        self.clock += 1;
+        let stamp = Stamp { clock: self.clock, origin: self.me.clone() };
         let (what, text) = match cmd {
             Command::Failover { group, to } => (IntentKind::Move { group: group.clone(), to: Some(to.clone()) }, format!("move {group} to {to}")),
             Command::Clear { group } => (IntentKind::Move { group: group.clone(), to: None }, format!("clear moves and failures of {group}")),

@@ -59,14 +59,13 @@ pub enum GroupState {
     Claiming = 5,
 }
 
-/// When an operator intent was issued: ordered by (generation, sequence, origin) so every node
-/// picks the same latest intent.
+/// When an operator intent was issued: a Lamport clock (every node moves its clock past every
+/// stamp it sees, and a new intent gets the next tick), then the origin to break ties, so every
+/// node picks the same latest intent.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Stamp {
-    /// Generation of the node that issued it.
-    pub generation: u64,
-    /// Its sequence number at the time.
-    pub seq: u64,
+    /// The issuing node's Lamport clock.
+    pub clock: u64,
     /// The node that issued it.
     pub origin: String,
 }
@@ -236,8 +235,7 @@ fn put_list<T>(w: &mut Vec<u8>, items: &[T], mut put: impl FnMut(&mut Vec<u8>, &
 }
 
 fn put_intent(w: &mut Vec<u8>, i: &Intent) {
-    w.extend_from_slice(&i.stamp.generation.to_be_bytes());
-    w.extend_from_slice(&i.stamp.seq.to_be_bytes());
+    w.extend_from_slice(&i.stamp.clock.to_be_bytes());
     put_str(w, &i.stamp.origin);
     match &i.what {
         IntentKind::Move { group, to } => {
@@ -375,11 +373,7 @@ impl Reader<'_> {
     }
 
     fn intent(&mut self) -> Result<Intent, DecodeError> {
-        let stamp = Stamp {
-            generation: self.u64()?,
-            seq: self.u64()?,
-            origin: self.str()?,
-        };
+        let stamp = Stamp { clock: self.u64()?, origin: self.str()? };
         let what = match self.u8()? {
             1 => {
                 let group = self.str()?;

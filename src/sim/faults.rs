@@ -37,6 +37,8 @@ pub enum FaultKind {
     Heal,
     /// (internal) end of every fault: all nodes up, network whole, failures cleared.
     HealAll,
+    /// (internal) an operator clears every group's failures and moves.
+    ClearAll,
     /// (internal) a fence unit acting on a node.
     Fence,
     /// (internal) the watchdog kills a frozen agent.
@@ -275,6 +277,7 @@ impl World {
                 self.at(later, Ev::Input { to: node.clone(), generation: self.nodes[&node].generation, input: Input::Control(Command::Clear { group }) });
             }
             FaultKind::HealAll => self.heal_all(),
+            FaultKind::ClearAll => self.clear_all(),
             FaultKind::Fence => {
                 self.report.fault(self.now, &f, self.holds_any(&node));
                 self.crash(&node);
@@ -367,10 +370,15 @@ impl World {
             }
             self.boot(n);
         }
+        self.clear_all();
+    }
+
+    fn clear_all(&mut self) {
         let groups: Vec<String> = self.m.groups.keys().cloned().collect();
-        if let Some(first) = names.first() {
+        let first = self.nodes.iter().find(|(_, n)| n.engine.is_some()).map(|(k, _)| k.clone());
+        if let Some(first) = first {
             for g in groups {
-                self.input(first, Input::Control(Command::Clear { group: g }), false);
+                self.input(&first, Input::Control(Command::Clear { group: g }), false);
             }
         }
     }

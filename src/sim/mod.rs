@@ -137,8 +137,11 @@ impl World {
             self.at(f.at, Ev::Fault(f.clone()));
         }
         self.at(heal_at, Ev::Fault(Fault { at: heal_at, kind: FaultKind::HealAll, ..Fault::default() }));
+        // Actions in flight at the heal may still end in a failure mark: clear them once more.
+        let reclear = heal_at.plus(self.resource_budget() + t.interval * 2);
+        self.at(reclear, Ev::Fault(Fault { at: reclear, kind: FaultKind::ClearAll, ..Fault::default() }));
         let bound = t.initial_dead.max(t.dead_after) + t.interval * 2 + self.resource_budget() + Duration::from_millis(self.cfg.fence_ms);
-        let check_at = heal_at.plus(bound);
+        let check_at = reclear.plus(bound);
         let end = check_at.plus(t.dead_after * 10);
         self.report.schedule = schedule;
         self.report.settled_at = Time(0).plus(settle);

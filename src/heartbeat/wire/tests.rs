@@ -18,8 +18,7 @@ fn minimal() -> Datagram {
         kind: Kind::Heartbeat,
         cluster: "web".into(),
         sender: "alpha".into(),
-        generation: 3,
-        seq: 42,
+        clock: 342,
         connectivity: 1,
         standby: false,
         quorate: true,
@@ -41,8 +40,7 @@ fn full() -> Datagram {
         intents: vec![
             Intent {
                 stamp: Stamp {
-                    generation: 2,
-                    seq: 7,
+                    clock: 207,
                     origin: "beta".into(),
                 },
                 what: IntentKind::Move {
@@ -52,8 +50,7 @@ fn full() -> Datagram {
             },
             Intent {
                 stamp: Stamp {
-                    generation: 2,
-                    seq: 8,
+                    clock: 208,
                     origin: "beta".into(),
                 },
                 what: IntentKind::Move {
@@ -63,8 +60,7 @@ fn full() -> Datagram {
             },
             Intent {
                 stamp: Stamp {
-                    generation: 1,
-                    seq: 1,
+                    clock: 101,
                     origin: "alpha".into(),
                 },
                 what: IntentKind::Standby {
