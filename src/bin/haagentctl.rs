@@ -105,7 +105,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { files, seeds, seed, faults, json } => simulate(&files, seed..seed + seeds, &faults, json),
+        Command::Simulate {
+            files,
+            seeds,
+            seed,
+            faults,
+            json,
+        } => simulate(&files, seed..seed + seeds, &faults, json),
         Command::Schema => {
             print!("{}", manifest::schema::generate());
             Ok(ExitCode::SUCCESS)
@@ -113,19 +119,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn simulate(files: &[PathBuf], seeds: std::ops::Range<u64>, faults: &[String], json: bool) -> anyhow::Result<ExitCode> {
+fn simulate(
+    files: &[PathBuf],
+    seeds: std::ops::Range<u64>,
+    faults: &[String],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     use haagent::sim::{self, FaultKind};
     let kinds: Vec<FaultKind> = if faults.is_empty() {
         FaultKind::ALL.to_vec()
     } else {
         faults
             .iter()
-            .map(|f| FaultKind::parse(f).ok_or_else(|| anyhow::anyhow!("unknown fault `{f}`; faults are {}", FaultKind::ALL.map(FaultKind::name).join(", "))))
+            .map(|f| {
+                FaultKind::parse(f).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "unknown fault `{f}`; faults are {}",
+                        FaultKind::ALL.map(FaultKind::name).join(", ")
+                    )
+                })
+            })
             .collect::<anyhow::Result<_>>()?
     };
     let mut violated = false;
     for file in files {
-        let (m, _) = manifest::load(file).map_err(|e| anyhow::anyhow!("{e}; `haagentctl validate {}` shows why", file.display()))?;
+        let (m, _) = manifest::load(file).map_err(|e| {
+            anyhow::anyhow!("{e}; `haagentctl validate {}` shows why", file.display())
+        })?;
         let started = std::time::Instant::now();
         let summary = sim::simulate(&m, seeds.clone(), &kinds);
         violated |= !summary.violations.is_empty();
@@ -137,17 +157,35 @@ fn simulate(files: &[PathBuf], seeds: std::ops::Range<u64>, faults: &[String], j
             print_summary(&file.display().to_string(), &summary, started.elapsed());
         }
     }
-    Ok(if violated { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if violated {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_summary(file: &str, s: &haagent::sim::Summary, took: std::time::Duration) {
-    println!("{file}: {} schedules in {:.1}s, {} violations", s.schedules, took.as_secs_f64(), s.violations.len());
+    println!(
+        "{file}: {} schedules in {:.1}s, {} violations",
+        s.schedules,
+        took.as_secs_f64(),
+        s.violations.len()
+    );
     for (g, st) in &s.groups {
         let (f, c) = (&st.failover_ms, &st.crash_failover_ms);
-        println!("  {g}: time without an owner after a fault: p50 {}ms, p99 {}ms, max {}ms ({} times)", f.p50, f.p99, f.max, f.samples);
-        println!("  {g}: after a crash of its node (cluster otherwise healthy): p50 {}ms, p99 {}ms, max {}ms ({} times)", c.p50, c.p99, c.max, c.samples);
+        println!(
+            "  {g}: time without an owner after a fault: p50 {}ms, p99 {}ms, max {}ms ({} times)",
+            f.p50, f.p99, f.max, f.samples
+        );
+        println!(
+            "  {g}: after a crash of its node (cluster otherwise healthy): p50 {}ms, p99 {}ms, max {}ms ({} times)",
+            c.p50, c.p99, c.max, c.samples
+        );
         if st.overlap_ms > 0 {
-            println!("  {g}: ran on two nodes at once for {}ms in all (allowed: not stateful)", st.overlap_ms);
+            println!(
+                "  {g}: ran on two nodes at once for {}ms in all (allowed: not stateful)",
+                st.overlap_ms
+            );
         }
     }
     for v in s.violations.iter().take(3) {

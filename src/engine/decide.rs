@@ -41,16 +41,52 @@ impl Engine {
         // acknowledgements stall no longer hears us and will soon act as if we were dead; this
         // clock is ours, so the delay of the peer's datagrams does not shorten the margin.
         let warn = self.m.heartbeat.warn_after;
-        let fresh = |p: &super::membership::Peer| self.acked_at(p).is_some_and(|t| now.since(t) <= warn);
+        let fresh =
+            |p: &super::membership::Peer| self.acked_at(p).is_some_and(|t| now.since(t) <= warn);
         let peers = self.members.peers().values();
-        let mutual = peers.clone().filter(|p| p.state == PeerState::Up && fresh(p)).count();
-        let shunned = peers.filter(|p| p.state.alive() && !fresh(p)).count() > 0;
-        let quorate = election::quorate(&self.m, 1 + mutual, self.connectivity, shunned);
+        let mutual = peers
+            .clone()
+            .filter(|p| p.state == PeerState::Up && fresh(p))
+            .count();
+        // Deaf: heard lately, around long enough to have heard us, and still talking well after
+        // the last datagram of ours it acknowledges. (A merely silent peer is not deaf: it may
+        // be dead, and the tie-breaker decides.)
+        let deaf = |p: &super::membership::Peer| {
+            let talking_past_ack = match (p.last, self.acked_at(p)) {
+                (Some(last), Some(acked)) => last.since(acked) > warn,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            p.state == PeerState::Up
+                && p.alive_since.is_some_and(|t| now.since(t) > warn)
+                && talking_past_ack
+        };
+        let shunned = peers.filter(|p| deaf(p)).count() > 0;
+        // As a tie-breaker, reaching the targets counts only once it has lasted dead_after: a
+        // flaky network (heavy loss) must not make both sides of a two-node cluster quorate.
+        let steady = self
+            .ping_ok_since
+            .is_some_and(|t| now.since(t) >= self.m.heartbeat.dead_after);
+        let quorate = election::quorate(
+            &self.m,
+            1 + mutual,
+            if steady { self.connectivity } else { 0 },
+            shunned,
+        );
         if quorate != self.quorate {
             self.quorate = quorate;
             self.quorate_since = quorate.then_some(now);
-            let (kind, what) = if quorate { (EventKind::QuorumGained, "gained") } else { (EventKind::QuorumLost, "lost") };
-            let reason = format!("quorum {what}: {} of {} voters in touch, {} ping targets reached", 1 + mutual, self.m.nodes.len(), self.connectivity);
+            let (kind, what) = if quorate {
+                (EventKind::QuorumGained, "gained")
+            } else {
+                (EventKind::QuorumLost, "lost")
+            };
+            let reason = format!(
+                "quorum {what}: {} of {} voters in touch, {} ping targets reached",
+                1 + mutual,
+                self.m.nodes.len(),
+                self.connectivity
+            );
             out.push(self.event(kind, None, reason));
         }
     }
@@ -58,17 +94,31 @@ impl Engine {
     /// This node's picture of the cluster, itself included.
     pub(super) fn view(&self) -> ClusterView {
         let mut view = ClusterView::new();
-        let mut mine: std::collections::BTreeMap<String, GroupState> =
-            self.runners.iter().filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s))).collect();
+        let mut mine: std::collections::BTreeMap<String, GroupState> = self
+            .runners
+            .iter()
+            .filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s)))
+            .collect();
         for g in self.failed_until.keys() {
             mine.entry(g.clone()).or_insert(GroupState::Failed);
         }
-        let me = NodeView { alive: true, quorate: self.quorate, standby: self.intents.standby(&self.me), connectivity: self.connectivity, groups: mine };
+        let me = NodeView {
+            alive: true,
+            quorate: self.quorate,
+            standby: self.intents.standby(&self.me),
+            connectivity: self.connectivity,
+            groups: mine,
+        };
         view.insert(self.me.clone(), me);
         // A peer some directly heard peer still hears is alive, even if we do not hear it (a
         // one-way or non-transitive cut): it may still run what it ran, so nothing is taken.
         let heard_by_others = |name: &str| {
-            self.members.peers().values().any(|q| q.state == PeerState::Up && q.view.as_ref().is_some_and(|d| d.seen.iter().any(|(n, _)| n == name)))
+            self.members.peers().values().any(|q| {
+                q.state == PeerState::Up
+                    && q.view
+                        .as_ref()
+                        .is_some_and(|d| d.seen.iter().any(|(n, _)| n == name))
+            })
         };
         for (name, p) in self.members.peers() {
             let v = match &p.view {
@@ -95,7 +145,11 @@ impl Engine {
         let view = self.view();
         let m = std::sync::Arc::clone(&self.m);
         for (name, g) in &m.groups {
-            let owner = if self.shutting_down { None } else { election::owner(&m, name, g, &view, &self.intents) };
+            let owner = if self.shutting_down {
+                None
+            } else {
+                election::owner(&m, name, g, &view, &self.intents)
+            };
             let mine = owner.as_deref() == Some(self.me.as_str());
             let phase = self.runners.get(name).map_or(Phase::Idle, |r| r.phase);
             match phase {
@@ -120,7 +174,14 @@ impl Engine {
     /// Claims `name`, then starts it once every live peer has seen the claim and none claims,
     /// runs or stops it: two nodes with briefly different views cannot both start it. Of two
     /// simultaneous claimants the one earlier in the group's `nodes` keeps its claim.
-    fn claim(&mut self, now: Time, name: &str, g: &Group, view: &ClusterView, out: &mut Vec<Action>) {
+    fn claim(
+        &mut self,
+        now: Time,
+        name: &str,
+        g: &Group,
+        view: &ClusterView,
+        out: &mut Vec<Action>,
+    ) {
         if !self.clear_to_acquire(now, name, g, view, out) {
             self.claims.remove(name);
             return;
@@ -138,13 +199,22 @@ impl Engine {
             if !view.get(peer).is_some_and(|v| v.alive) {
                 continue;
             }
-            let Some(d) = p.view.as_ref().filter(|_| p.state.alive()) else { return };
-            if d.groups.iter().any(|(n, s)| n == name && *s == GroupState::Claiming) && rank(peer) < rank(&self.me) {
+            let Some(d) = p.view.as_ref().filter(|_| p.state.alive()) else {
+                return;
+            };
+            if d.groups
+                .iter()
+                .any(|(n, s)| n == name && *s == GroupState::Claiming)
+                && rank(peer) < rank(&self.me)
+            {
                 self.claims.remove(name);
                 return;
             }
             let heard = d.seen.iter().any(|(n, seq)| *n == self.me && *seq >= claim);
-            let busy = d.groups.iter().any(|(n, s)| n == name && *s != GroupState::Failed);
+            let busy = d
+                .groups
+                .iter()
+                .any(|(n, s)| n == name && *s != GroupState::Failed);
             acked &= heard && !busy;
         }
         if acked {
@@ -158,12 +228,30 @@ impl Engine {
     }
 
     /// Whether nothing stands in the way of starting `name` here.
-    fn clear_to_acquire(&mut self, now: Time, name: &str, g: &Group, view: &ClusterView, out: &mut Vec<Action>) -> bool {
-        let busy_elsewhere = view.iter().any(|(n, v)| *n != self.me && v.alive && matches!(v.groups.get(name), Some(GroupState::Starting | GroupState::Running | GroupState::Stopping)));
+    fn clear_to_acquire(
+        &mut self,
+        now: Time,
+        name: &str,
+        g: &Group,
+        view: &ClusterView,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let busy_elsewhere = view.iter().any(|(n, v)| {
+            *n != self.me
+                && v.alive
+                && matches!(
+                    v.groups.get(name),
+                    Some(GroupState::Starting | GroupState::Running | GroupState::Stopping)
+                )
+        });
         if busy_elsewhere {
             return false;
         }
-        if g.stateful && self.m.quorum.wait_for_all && !self.wfa_override && !self.members.peers().keys().all(|p| self.seen.contains(p)) {
+        if g.stateful
+            && self.m.quorum.wait_for_all
+            && !self.wfa_override
+            && !self.members.peers().keys().all(|p| self.seen.contains(p))
+        {
             return false;
         }
         if !g.stateful {
@@ -184,7 +272,11 @@ impl Engine {
             let unclean: Vec<String> = g
                 .nodes
                 .iter()
-                .filter(|n| **n != self.me && !view.get(*n).is_some_and(|v| v.alive) && self.members.state(n) != PeerState::Left)
+                .filter(|n| {
+                    **n != self.me
+                        && !view.get(*n).is_some_and(|v| v.alive)
+                        && self.members.state(n) != PeerState::Left
+                })
                 .cloned()
                 .collect();
             return self.fence_holders(name, unclean, out);
@@ -203,7 +295,11 @@ impl Engine {
                     clear = false;
                     if let Some(unit) = self.m.nodes.get(&peer).and_then(|n| n.fence.clone()) {
                         self.fences.insert(peer.clone(), Fence::Pending);
-                        out.push(self.event(EventKind::Fence, Some(name), format!("fencing {peer} with {unit} before taking over")));
+                        out.push(self.event(
+                            EventKind::Fence,
+                            Some(name),
+                            format!("fencing {peer} with {unit} before taking over"),
+                        ));
                         out.push(Action::Fence { node: peer, unit });
                     }
                 }
@@ -216,9 +312,15 @@ impl Engine {
         if self.intents.moved_to(name) == Some(self.me.as_str()) {
             return "moved here by an operator".into();
         }
-        let previous = self.members.peers().iter().find(|(_, p)| p.view.as_ref().is_some_and(|d| d.groups.iter().any(|(g, _)| g == name)));
+        let previous = self.members.peers().iter().find(|(_, p)| {
+            p.view
+                .as_ref()
+                .is_some_and(|d| d.groups.iter().any(|(g, _)| g == name))
+        });
         match previous {
-            Some((peer, p)) if !p.state.alive() => format!("taking over from {peer} ({:?})", p.state).to_lowercase(),
+            Some((peer, p)) if !p.state.alive() => {
+                format!("taking over from {peer} ({:?})", p.state).to_lowercase()
+            }
             Some((peer, _)) => format!("{peer} released it"),
             None if view.len() == 1 => "single node".into(),
             None => "this node is first in preference among eligible nodes".into(),
@@ -236,25 +338,44 @@ impl Engine {
             return "quorum lost".into();
         }
         match owner {
-            Some(o) if self.intents.moved_to(name) == Some(o) => format!("moved to {o} by an operator"),
+            Some(o) if self.intents.moved_to(name) == Some(o) => {
+                format!("moved to {o} by an operator")
+            }
             Some(o) => format!("{o} is preferred and eligible"),
             None => "no longer eligible here".into(),
         }
     }
 
     fn refresh_due(&mut self, now: Time, out: &mut Vec<Action>) {
-        let due: Vec<(String, usize)> = self.refresh.iter().filter(|(_, at)| **at <= now).map(|(k, _)| k.clone()).collect();
+        let due: Vec<(String, usize)> = self
+            .refresh
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
         for (group, i) in due {
-            let held = self.runners.get(&group).is_some_and(|r| r.res.get(i) == Some(&Res::Up));
-            let vip = self.m.groups.get(&group).and_then(|g| g.resources.get(i)).and_then(|r| match &r.kind {
-                ResourceKind::Vip(v) => Some(v.clone()),
-                ResourceKind::Unit(_) => None,
-            });
+            let held = self
+                .runners
+                .get(&group)
+                .is_some_and(|r| r.res.get(i) == Some(&Res::Up));
+            let vip = self
+                .m
+                .groups
+                .get(&group)
+                .and_then(|g| g.resources.get(i))
+                .and_then(|r| match &r.kind {
+                    ResourceKind::Vip(v) => Some(v.clone()),
+                    ResourceKind::Unit(_) => None,
+                });
             match (held, vip) {
                 (true, Some(vip)) => {
                     let every = vip.announce.refresh.unwrap_or(self.m.heartbeat.dead_after);
                     self.refresh.insert((group.clone(), i), now.plus(every));
-                    out.push(Action::Announce { group, resource: i, vip });
+                    out.push(Action::Announce {
+                        group,
+                        resource: i,
+                        vip,
+                    });
                 }
                 _ => {
                     self.refresh.remove(&(group, i));
@@ -264,7 +385,8 @@ impl Engine {
     }
 
     fn finish_shutdown(&mut self, now: Time, out: &mut Vec<Action>) {
-        let idle = self.runners.values().all(|r| r.phase == Phase::Idle) && self.retiring.is_empty();
+        let idle =
+            self.runners.values().all(|r| r.phase == Phase::Idle) && self.retiring.is_empty();
         if self.shutting_down && idle && !self.exited {
             // Peers take over at once instead of waiting for dead_after.
             self.send(now, Kind::Leaving, out);
@@ -274,11 +396,32 @@ impl Engine {
     }
 
     fn update_status(&mut self, out: &mut Vec<Action>) {
-        let running: Vec<String> = self.runners.iter().filter(|(_, r)| r.phase != Phase::Idle).map(|(n, r)| format!("{n} {:?}", r.phase).to_lowercase()).collect();
-        let peers: Vec<String> = self.members.peers().iter().map(|(n, p)| format!("{n} {:?}", p.state).to_lowercase()).collect();
-        let role = if running.is_empty() { "standby".to_owned() } else { running.join(", ") };
+        let running: Vec<String> = self
+            .runners
+            .iter()
+            .filter(|(_, r)| r.phase != Phase::Idle)
+            .map(|(n, r)| format!("{n} {:?}", r.phase).to_lowercase())
+            .collect();
+        let peers: Vec<String> = self
+            .members
+            .peers()
+            .iter()
+            .map(|(n, p)| format!("{n} {:?}", p.state).to_lowercase())
+            .collect();
+        let role = if running.is_empty() {
+            "standby".to_owned()
+        } else {
+            running.join(", ")
+        };
         let quorum = if self.quorate { "quorate" } else { "no quorum" };
-        let status = format!("{role}; {quorum}; peers: {}", if peers.is_empty() { "none".into() } else { peers.join(", ") });
+        let status = format!(
+            "{role}; {quorum}; peers: {}",
+            if peers.is_empty() {
+                "none".into()
+            } else {
+                peers.join(", ")
+            }
+        );
         if status != self.status {
             self.status = status.clone();
             out.push(Action::Notify(Notify::Status(status)));

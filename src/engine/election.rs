@@ -51,9 +51,14 @@ pub fn quorate(m: &Manifest, alive: usize, connectivity: u16, shunned: bool) -> 
 
 /// Whether `node` may run `group`.
 pub fn eligible(m: &Manifest, name: &str, g: &Group, view: &ClusterView, node: &str) -> bool {
-    let Some(v) = view.get(node) else { return false };
+    let Some(v) = view.get(node) else {
+        return false;
+    };
     let needs_quorum = g.stateful || g.release_on_quorum_loss;
-    let ok = v.alive && !v.standby && v.groups.get(name) != Some(&GroupState::Failed) && (!needs_quorum || v.quorate);
+    let ok = v.alive
+        && !v.standby
+        && v.groups.get(name) != Some(&GroupState::Failed)
+        && (!needs_quorum || v.quorate);
     if !ok {
         return false;
     }
@@ -61,7 +66,14 @@ pub fn eligible(m: &Manifest, name: &str, g: &Group, view: &ClusterView, node: &
     if m.connectivity.ping.is_empty() {
         return true;
     }
-    let best = g.nodes.iter().filter_map(|n| view.get(n)).filter(|v| v.alive && !v.standby).map(|v| v.connectivity).max().unwrap_or(0);
+    let best = g
+        .nodes
+        .iter()
+        .filter_map(|n| view.get(n))
+        .filter(|v| v.alive && !v.standby)
+        .map(|v| v.connectivity)
+        .max()
+        .unwrap_or(0);
     v.connectivity >= best
 }
 
@@ -69,21 +81,39 @@ pub fn eligible(m: &Manifest, name: &str, g: &Group, view: &ClusterView, node: &
 pub fn holder(name: &str, g: &Group, view: &ClusterView) -> Option<String> {
     g.nodes
         .iter()
-        .find(|n| view.get(*n).is_some_and(|v| v.alive && matches!(v.groups.get(name), Some(GroupState::Starting | GroupState::Running))))
+        .find(|n| {
+            view.get(*n).is_some_and(|v| {
+                v.alive
+                    && matches!(
+                        v.groups.get(name),
+                        Some(GroupState::Starting | GroupState::Running)
+                    )
+            })
+        })
         .cloned()
 }
 
 /// Who should run `group`: an operator's move if its target is eligible; else the current
 /// holder when failback is off (stickiness); else the most preferred eligible node.
-pub fn owner(m: &Manifest, name: &str, g: &Group, view: &ClusterView, intents: &Intents) -> Option<String> {
+pub fn owner(
+    m: &Manifest,
+    name: &str,
+    g: &Group,
+    view: &ClusterView,
+    intents: &Intents,
+) -> Option<String> {
     let ok = |n: &str| eligible(m, name, g, view, n);
-    if let Some(to) = intents.moved_to(name).filter(|t| g.nodes.iter().any(|n| n == t) && ok(t)) {
+    if let Some(to) = intents
+        .moved_to(name)
+        .filter(|t| g.nodes.iter().any(|n| n == t) && ok(t))
+    {
         return Some(to.to_owned());
     }
     if !g.failback
-        && let Some(h) = holder(name, g, view).filter(|h| ok(h)) {
-            return Some(h);
-        }
+        && let Some(h) = holder(name, g, view).filter(|h| ok(h))
+    {
+        return Some(h);
+    }
     g.nodes.iter().find(|n| ok(n)).cloned()
 }
 
@@ -93,45 +123,84 @@ mod tests {
     use crate::heartbeat::wire::{IntentKind, Stamp};
 
     fn manifest(extra: &str, nodes: &str) -> Manifest {
-        let members = if nodes.contains("  c:") { "a, b, c" } else { "a, b" };
+        let members = if nodes.contains("  c:") {
+            "a, b, c"
+        } else {
+            "a, b"
+        };
         let text = format!(
             "cluster: c\nnodes:\n{nodes}auth: {{ key_file: /k }}\n{extra}groups:\n  g:\n    nodes: [{members}]\n    resources: [{{ unit: x.service }}]\n"
         );
-        crate::manifest::parse(&text).manifest.unwrap_or_else(|| panic!("{:?}", crate::manifest::parse(&text).problems))
+        crate::manifest::parse(&text)
+            .manifest
+            .unwrap_or_else(|| panic!("{:?}", crate::manifest::parse(&text).problems))
     }
 
     fn three() -> Manifest {
-        manifest("", "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n  c: { address: 10.0.0.3 }\n")
+        manifest(
+            "",
+            "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n  c: { address: 10.0.0.3 }\n",
+        )
     }
 
     fn up(groups: &[(&str, GroupState)]) -> NodeView {
-        NodeView { alive: true, quorate: true, standby: false, connectivity: 0, groups: groups.iter().map(|(g, s)| ((*g).to_owned(), *s)).collect() }
+        NodeView {
+            alive: true,
+            quorate: true,
+            standby: false,
+            connectivity: 0,
+            groups: groups.iter().map(|(g, s)| ((*g).to_owned(), *s)).collect(),
+        }
     }
 
     fn view(nodes: &[(&str, NodeView)]) -> ClusterView {
-        nodes.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect()
+        nodes
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn majority_and_two_node_rules() {
         let m = three();
         assert!(quorate(&m, 2, 0, false) && !quorate(&m, 1, 5, false));
-        let two = manifest("quorum: { two_node: { tie_breaker: ping } }\nconnectivity: { ping: [10.0.0.9] }\n", "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n");
+        let two = manifest(
+            "quorum: { two_node: { tie_breaker: ping } }\nconnectivity: { ping: [10.0.0.9] }\n",
+            "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n",
+        );
         assert!(quorate(&two, 2, 0, false));
-        assert!(quorate(&two, 1, 1, false), "alone but reaching the ping target");
+        assert!(
+            quorate(&two, 1, 1, false),
+            "alone but reaching the ping target"
+        );
         assert!(!quorate(&two, 1, 0, false), "alone and cut off");
-        assert!(!quorate(&two, 1, 1, true), "the peer is alive and does not hear us: it acts, we yield");
+        assert!(
+            !quorate(&two, 1, 1, true),
+            "the peer is alive and does not hear us: it acts, we yield"
+        );
     }
 
     #[test]
     fn preference_order_and_stickiness() {
         let m = three();
         let g = &m.groups["g"];
-        let v = view(&[("a", up(&[])), ("b", up(&[("g", GroupState::Running)])), ("c", up(&[]))]);
-        assert_eq!(owner(&m, "g", g, &v, &Intents::default()).as_deref(), Some("b"), "failback off keeps the holder");
+        let v = view(&[
+            ("a", up(&[])),
+            ("b", up(&[("g", GroupState::Running)])),
+            ("c", up(&[])),
+        ]);
+        assert_eq!(
+            owner(&m, "g", g, &v, &Intents::default()).as_deref(),
+            Some("b"),
+            "failback off keeps the holder"
+        );
         let mut fb = g.clone();
         fb.failback = true;
-        assert_eq!(owner(&m, "g", &fb, &v, &Intents::default()).as_deref(), Some("a"), "failback returns it home");
+        assert_eq!(
+            owner(&m, "g", &fb, &v, &Intents::default()).as_deref(),
+            Some("a"),
+            "failback returns it home"
+        );
     }
 
     #[test]
@@ -140,12 +209,37 @@ mod tests {
         let g = &m.groups["g"];
         let mut a = up(&[]);
         a.standby = true;
-        let b = NodeView { quorate: false, ..up(&[]) };
+        let b = NodeView {
+            quorate: false,
+            ..up(&[])
+        };
         let v = view(&[("a", a), ("b", b), ("c", up(&[]))]);
-        assert_eq!(owner(&m, "g", g, &v, &Intents::default()).as_deref(), Some("c"));
-        let v = view(&[("a", up(&[("g", GroupState::Failed)])), ("b", NodeView { alive: false, ..up(&[]) }), ("c", up(&[]))]);
-        assert_eq!(owner(&m, "g", g, &v, &Intents::default()).as_deref(), Some("c"));
-        let v = view(&[("a", NodeView { alive: false, ..up(&[]) })]);
+        assert_eq!(
+            owner(&m, "g", g, &v, &Intents::default()).as_deref(),
+            Some("c")
+        );
+        let v = view(&[
+            ("a", up(&[("g", GroupState::Failed)])),
+            (
+                "b",
+                NodeView {
+                    alive: false,
+                    ..up(&[])
+                },
+            ),
+            ("c", up(&[])),
+        ]);
+        assert_eq!(
+            owner(&m, "g", g, &v, &Intents::default()).as_deref(),
+            Some("c")
+        );
+        let v = view(&[(
+            "a",
+            NodeView {
+                alive: false,
+                ..up(&[])
+            },
+        )]);
         assert_eq!(owner(&m, "g", g, &v, &Intents::default()), None);
     }
 
@@ -154,18 +248,73 @@ mod tests {
         let m = three();
         let g = &m.groups["g"];
         let mut i = Intents::default();
-        i.issue(Stamp { clock: 1, origin: "a".into() }, IntentKind::Move { group: "g".into(), to: Some("c".into()) });
-        let v = view(&[("a", up(&[("g", GroupState::Running)])), ("b", up(&[])), ("c", up(&[]))]);
+        i.issue(
+            Stamp {
+                clock: 1,
+                origin: "a".into(),
+            },
+            IntentKind::Move {
+                group: "g".into(),
+                to: Some("c".into()),
+            },
+        );
+        let v = view(&[
+            ("a", up(&[("g", GroupState::Running)])),
+            ("b", up(&[])),
+            ("c", up(&[])),
+        ]);
         assert_eq!(owner(&m, "g", g, &v, &i).as_deref(), Some("c"));
-        let v = view(&[("a", up(&[("g", GroupState::Running)])), ("b", up(&[])), ("c", NodeView { alive: false, ..up(&[]) })]);
-        assert_eq!(owner(&m, "g", g, &v, &i).as_deref(), Some("a"), "a dead target does not strand the group");
+        let v = view(&[
+            ("a", up(&[("g", GroupState::Running)])),
+            ("b", up(&[])),
+            (
+                "c",
+                NodeView {
+                    alive: false,
+                    ..up(&[])
+                },
+            ),
+        ]);
+        assert_eq!(
+            owner(&m, "g", g, &v, &i).as_deref(),
+            Some("a"),
+            "a dead target does not strand the group"
+        );
     }
 
     #[test]
     fn lower_connectivity_is_not_eligible() {
-        let m = manifest("connectivity: { ping: [10.0.0.9, 10.0.0.8] }\n", "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n  c: { address: 10.0.0.3 }\n");
+        let m = manifest(
+            "connectivity: { ping: [10.0.0.9, 10.0.0.8] }\n",
+            "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n  c: { address: 10.0.0.3 }\n",
+        );
         let g = &m.groups["g"];
-        let v = view(&[("a", NodeView { connectivity: 1, ..up(&[]) }), ("b", NodeView { connectivity: 2, ..up(&[]) }), ("c", NodeView { connectivity: 2, ..up(&[]) })]);
-        assert_eq!(owner(&m, "g", g, &v, &Intents::default()).as_deref(), Some("b"));
+        let v = view(&[
+            (
+                "a",
+                NodeView {
+                    connectivity: 1,
+                    ..up(&[])
+                },
+            ),
+            (
+                "b",
+                NodeView {
+                    connectivity: 2,
+                    ..up(&[])
+                },
+            ),
+            (
+                "c",
+                NodeView {
+                    connectivity: 2,
+                    ..up(&[])
+                },
+            ),
+        ]);
+        assert_eq!(
+            owner(&m, "g", g, &v, &Intents::default()).as_deref(),
+            Some("b")
+        );
     }
 }

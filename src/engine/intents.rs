@@ -30,7 +30,11 @@ impl Intents {
     /// Takes `intent` if it is newer than what its slot holds; returns whether it did.
     pub fn merge(&mut self, intent: &Intent) -> bool {
         let s = slot(&intent.what);
-        if self.latest.get(&s).is_some_and(|cur| cur.stamp >= intent.stamp) {
+        if self
+            .latest
+            .get(&s)
+            .is_some_and(|cur| cur.stamp >= intent.stamp)
+        {
             return false;
         }
         self.latest.insert(s, intent.clone());
@@ -46,7 +50,11 @@ impl Intents {
 
     /// The node a group was moved to, if any.
     pub fn moved_to(&self, group: &str) -> Option<&str> {
-        match self.latest.get(&Slot::Move(group.to_owned())).map(|i| &i.what) {
+        match self
+            .latest
+            .get(&Slot::Move(group.to_owned()))
+            .map(|i| &i.what)
+        {
             Some(IntentKind::Move { to, .. }) => to.as_deref(),
             _ => None,
         }
@@ -54,12 +62,19 @@ impl Intents {
 
     /// The stamp of the newest move (or clear) of a group.
     pub fn move_stamp(&self, group: &str) -> Option<&Stamp> {
-        self.latest.get(&Slot::Move(group.to_owned())).map(|i| &i.stamp)
+        self.latest
+            .get(&Slot::Move(group.to_owned()))
+            .map(|i| &i.stamp)
     }
 
     /// Whether an operator put `node` in standby.
     pub fn standby(&self, node: &str) -> bool {
-        matches!(self.latest.get(&Slot::Standby(node.to_owned())).map(|i| &i.what), Some(IntentKind::Standby { on: true, .. }))
+        matches!(
+            self.latest
+                .get(&Slot::Standby(node.to_owned()))
+                .map(|i| &i.what),
+            Some(IntentKind::Standby { on: true, .. })
+        )
     }
 
     /// All intents, for the heartbeat.
@@ -73,18 +88,33 @@ mod tests {
     use super::*;
 
     fn stamp(generation: u64, seq: u64, origin: &str) -> Stamp {
-        Stamp { clock: generation * 1000 + seq, origin: origin.into() }
+        Stamp {
+            clock: generation * 1000 + seq,
+            origin: origin.into(),
+        }
     }
 
     fn mv(group: &str, to: Option<&str>) -> IntentKind {
-        IntentKind::Move { group: group.into(), to: to.map(str::to_owned) }
+        IntentKind::Move {
+            group: group.into(),
+            to: to.map(str::to_owned),
+        }
     }
 
     #[test]
     fn the_newest_intent_wins_whatever_the_order() {
-        let a = Intent { stamp: stamp(1, 5, "alpha"), what: mv("web", Some("beta")) };
-        let b = Intent { stamp: stamp(1, 6, "alpha"), what: mv("web", None) };
-        let c = Intent { stamp: stamp(2, 1, "beta"), what: mv("web", Some("gamma")) };
+        let a = Intent {
+            stamp: stamp(1, 5, "alpha"),
+            what: mv("web", Some("beta")),
+        };
+        let b = Intent {
+            stamp: stamp(1, 6, "alpha"),
+            what: mv("web", None),
+        };
+        let c = Intent {
+            stamp: stamp(2, 1, "beta"),
+            what: mv("web", Some("gamma")),
+        };
         for order in [[&a, &b, &c], [&c, &b, &a], [&b, &c, &a]] {
             let mut i = Intents::default();
             for x in order {
@@ -102,11 +132,23 @@ mod tests {
     #[test]
     fn standby_and_moves_are_separate_slots() {
         let mut i = Intents::default();
-        i.issue(stamp(1, 1, "a"), IntentKind::Standby { node: "beta".into(), on: true });
+        i.issue(
+            stamp(1, 1, "a"),
+            IntentKind::Standby {
+                node: "beta".into(),
+                on: true,
+            },
+        );
         i.issue(stamp(1, 2, "a"), mv("web", Some("beta")));
         assert!(i.standby("beta") && !i.standby("alpha"));
         assert_eq!(i.all().len(), 2);
-        i.issue(stamp(1, 3, "a"), IntentKind::Standby { node: "beta".into(), on: false });
+        i.issue(
+            stamp(1, 3, "a"),
+            IntentKind::Standby {
+                node: "beta".into(),
+                on: false,
+            },
+        );
         assert!(!i.standby("beta"));
     }
 }

@@ -47,11 +47,19 @@ pub struct Peer {
     pub links: BTreeMap<String, (Time, bool)>,
     /// The latest datagram: the peer's view of the cluster.
     pub view: Option<Datagram>,
+    /// When it last came alive (after being unknown, dead or gone).
+    pub alive_since: Option<Time>,
 }
 
 impl Peer {
     fn new() -> Peer {
-        Peer { state: PeerState::Unknown, last: None, links: BTreeMap::new(), view: None }
+        Peer {
+            state: PeerState::Unknown,
+            last: None,
+            links: BTreeMap::new(),
+            view: None,
+            alive_since: None,
+        }
     }
 }
 
@@ -63,13 +71,21 @@ pub struct Membership {
 }
 
 fn event(kind: EventKind, node: &str, reason: String) -> Event {
-    Event { kind, node: Some(node.to_owned()), group: None, reason }
+    Event {
+        kind,
+        node: Some(node.to_owned()),
+        group: None,
+        reason,
+    }
 }
 
 impl Membership {
     /// Peers named in `names`, none heard yet.
     pub fn new(now: Time, names: impl IntoIterator<Item = String>) -> Membership {
-        Membership { started: now, peers: names.into_iter().map(|n| (n, Peer::new())).collect() }
+        Membership {
+            started: now,
+            peers: names.into_iter().map(|n| (n, Peer::new())).collect(),
+        }
     }
 
     /// Follows a reload: peers no longer in the manifest are forgotten, new ones start unknown.
@@ -97,24 +113,40 @@ impl Membership {
 
     /// Records a valid datagram; returns events for state changes.
     pub fn heard(&mut self, now: Time, link: &str, d: Datagram) -> Vec<Event> {
-        let Some(p) = self.peers.get_mut(&d.sender) else { return Vec::new() };
+        let Some(p) = self.peers.get_mut(&d.sender) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         let leaving = d.kind == Kind::Leaving;
         let link_was_up = p.links.get(link).is_some_and(|(_, up)| *up);
         if !link_was_up && p.state.alive() {
-            out.push(event(EventKind::LinkUp, &d.sender, format!("link {link} carries heartbeats again")));
+            out.push(event(
+                EventKind::LinkUp,
+                &d.sender,
+                format!("link {link} carries heartbeats again"),
+            ));
         }
         p.links.insert(link.to_owned(), (now, true));
         p.last = Some(now);
-        let next = if leaving { PeerState::Left } else { PeerState::Up };
+        let next = if leaving {
+            PeerState::Left
+        } else {
+            PeerState::Up
+        };
         if p.state != next {
             let (kind, why) = match (p.state, next) {
                 (_, PeerState::Left) => (EventKind::PeerLeft, "announced it is leaving".to_owned()),
                 (PeerState::Late, _) => (EventKind::PeerUp, "heartbeats resumed".to_owned()),
-                (PeerState::Dead | PeerState::Left, _) => (EventKind::PeerUp, format!("back (generation {})", d.generation)),
+                (PeerState::Dead | PeerState::Left, _) => (
+                    EventKind::PeerUp,
+                    format!("back (generation {})", d.generation),
+                ),
                 _ => (EventKind::PeerUp, format!("first heartbeat on {link}")),
             };
             out.push(event(kind, &d.sender, why));
+            if !p.state.alive() {
+                p.alive_since = Some(now);
+            }
             p.state = next;
         }
         p.view = Some(d);
@@ -130,7 +162,14 @@ impl Membership {
                 if *up && now.since(*at) > t.dead_after {
                     *up = false;
                     if p.state.alive() {
-                        out.push(event(EventKind::LinkDown, name, format!("no heartbeat on {link} for {}ms", now.since(*at).as_millis())));
+                        out.push(event(
+                            EventKind::LinkDown,
+                            name,
+                            format!(
+                                "no heartbeat on {link} for {}ms",
+                                now.since(*at).as_millis()
+                            ),
+                        ));
                     }
                 }
             }
@@ -146,7 +185,10 @@ impl Membership {
             if next != p.state {
                 let reason = match silence {
                     Some(s) => format!("no heartbeat for {}ms", s.as_millis()),
-                    None => format!("not heard within initial_dead ({}ms)", t.initial_dead.as_millis()),
+                    None => format!(
+                        "not heard within initial_dead ({}ms)",
+                        t.initial_dead.as_millis()
+                    ),
                 };
                 match next {
                     PeerState::Late => out.push(event(EventKind::PeerLate, name, reason)),
@@ -166,13 +208,22 @@ impl Membership {
         for p in self.peers.values() {
             match (p.state, p.last) {
                 (PeerState::Unknown, None) => consider(self.started.plus(t.initial_dead)),
-                (PeerState::Up, Some(l)) => consider(l.plus(t.warn_after).plus(std::time::Duration::from_millis(1))),
-                (PeerState::Late, Some(l)) => consider(l.plus(t.dead_after).plus(std::time::Duration::from_millis(1))),
+                (PeerState::Up, Some(l)) => consider(
+                    l.plus(t.warn_after)
+                        .plus(std::time::Duration::from_millis(1)),
+                ),
+                (PeerState::Late, Some(l)) => consider(
+                    l.plus(t.dead_after)
+                        .plus(std::time::Duration::from_millis(1)),
+                ),
                 _ => {}
             }
             for (at, up) in p.links.values() {
                 if *up {
-                    consider(at.plus(t.dead_after).plus(std::time::Duration::from_millis(1)));
+                    consider(
+                        at.plus(t.dead_after)
+                            .plus(std::time::Duration::from_millis(1)),
+                    );
                 }
             }
         }
@@ -222,12 +273,24 @@ mod tests {
         let t = timers();
         let mut m = Membership::new(Time(0), ["b".to_owned()]);
         assert_eq!(m.state("b"), PeerState::Unknown);
-        assert_eq!(kinds(&m.heard(Time(10), "lan", hb("b", Kind::Heartbeat))), [EventKind::PeerUp]);
-        assert!(m.tick(Time(300), &t).is_empty(), "300ms of silence is not late yet");
+        assert_eq!(
+            kinds(&m.heard(Time(10), "lan", hb("b", Kind::Heartbeat))),
+            [EventKind::PeerUp]
+        );
+        assert!(
+            m.tick(Time(300), &t).is_empty(),
+            "300ms of silence is not late yet"
+        );
         assert_eq!(kinds(&m.tick(Time(311), &t)), [EventKind::PeerLate]);
         assert!(m.tick(Time(400), &t).is_empty(), "late is logged once");
-        assert_eq!(kinds(&m.tick(Time(511), &t)), [EventKind::LinkDown, EventKind::PeerDead]);
-        assert_eq!(kinds(&m.heard(Time(600), "lan", hb("b", Kind::Heartbeat))), [EventKind::PeerUp]);
+        assert_eq!(
+            kinds(&m.tick(Time(511), &t)),
+            [EventKind::LinkDown, EventKind::PeerDead]
+        );
+        assert_eq!(
+            kinds(&m.heard(Time(600), "lan", hb("b", Kind::Heartbeat))),
+            [EventKind::PeerUp]
+        );
         assert_eq!(m.state("b"), PeerState::Up);
     }
 
@@ -257,7 +320,10 @@ mod tests {
         }
         assert_eq!(m.state("b"), PeerState::Up);
         assert!(!m.peers()["b"].links["san"].1);
-        assert_eq!(kinds(&m.heard(Time(700), "san", hb("b", Kind::Heartbeat))), [EventKind::LinkUp]);
+        assert_eq!(
+            kinds(&m.heard(Time(700), "san", hb("b", Kind::Heartbeat))),
+            [EventKind::LinkUp]
+        );
     }
 
     #[test]
@@ -265,9 +331,16 @@ mod tests {
         let t = timers();
         let mut m = Membership::new(Time(0), ["b".to_owned()]);
         m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
-        assert_eq!(kinds(&m.heard(Time(50), "lan", hb("b", Kind::Leaving))), [EventKind::PeerLeft]);
+        assert_eq!(
+            kinds(&m.heard(Time(50), "lan", hb("b", Kind::Leaving))),
+            [EventKind::PeerLeft]
+        );
         assert!(!m.state("b").alive());
-        assert!(kinds(&m.tick(Time(5000), &t)).iter().all(|k| *k == EventKind::LinkDown));
+        assert!(
+            kinds(&m.tick(Time(5000), &t))
+                .iter()
+                .all(|k| *k == EventKind::LinkDown)
+        );
         assert_eq!(m.state("b"), PeerState::Left);
     }
 }

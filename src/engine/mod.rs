@@ -56,6 +56,8 @@ pub struct Engine {
     /// Lamport clock of operator intents.
     clock: u64,
     connectivity: u16,
+    /// Since when every ping round reached a target.
+    ping_ok_since: Option<Time>,
     quorate: bool,
     quorate_since: Option<Time>,
     seen: BTreeSet<String>,
@@ -78,7 +80,11 @@ impl Engine {
     /// of this node (the driver keeps it in the state directory).
     pub fn new(now: Time, me: &str, m: Manifest, keys: KeyRing, generation: u64) -> Engine {
         let peers = m.nodes.keys().filter(|n| *n != me).cloned();
-        let runners = m.groups.iter().map(|(n, g)| (n.clone(), Runner::idle(g))).collect();
+        let runners = m
+            .groups
+            .iter()
+            .map(|(n, g)| (n.clone(), Runner::idle(g)))
+            .collect();
         Engine {
             me: me.to_owned(),
             members: Membership::new(now, peers),
@@ -94,6 +100,7 @@ impl Engine {
             intents: Intents::default(),
             clock: 0,
             connectivity: 0,
+            ping_ok_since: None,
             quorate: false,
             quorate_since: None,
             seen: BTreeSet::new(),
@@ -154,10 +161,27 @@ impl Engine {
         match input {
             Input::Datagram { link, bytes } => self.receive(now, &link, &bytes, &mut out),
             Input::Tick => {}
-            Input::Done { group, resource, op, ok, detail } => self.done(now, &group, resource, op, ok, &detail, &mut out),
-            Input::Lost { group, resource, detail } => self.lost(now, &group, resource, &detail, &mut out),
+            Input::Done {
+                group,
+                resource,
+                op,
+                ok,
+                detail,
+            } => self.done(now, &group, resource, op, ok, &detail, &mut out),
+            Input::Lost {
+                group,
+                resource,
+                detail,
+            } => self.lost(now, &group, resource, &detail, &mut out),
             Input::Fenced { node, ok } => self.fenced(&node, ok, &mut out),
-            Input::Ping { reachable } => self.connectivity = reachable,
+            Input::Ping { reachable } => {
+                self.connectivity = reachable;
+                if reachable == 0 {
+                    self.ping_ok_since = None;
+                } else if self.ping_ok_since.is_none() {
+                    self.ping_ok_since = Some(now);
+                }
+            }
             Input::Control(cmd) => self.command(cmd, &mut out),
             Input::Reload(m) => self.reload(*m, &mut out),
             Input::Shutdown => {
@@ -194,7 +218,12 @@ impl Engine {
             Ok(d) => d,
             Err(e) => return self.drop(e, out),
         };
-        if let Err(e) = self.replay.entry(format!("{}/{link}", d.sender)).or_default().accept(&d) {
+        if let Err(e) = self
+            .replay
+            .entry(format!("{}/{link}", d.sender))
+            .or_default()
+            .accept(&d)
+        {
             return self.drop(e, out);
         }
         for intent in &d.intents {
@@ -219,39 +248,71 @@ impl Engine {
     fn drop(&mut self, why: wire::DecodeError, out: &mut Vec<Action>) {
         // Count every drop; log only the first of each kind, so a flood cannot fill the journal.
         if self.drops.get(why) == 0 {
-            out.push(Action::Log(Event { kind: EventKind::Dropped, node: None, group: None, reason: format!("{why} (counted from now on)") }));
+            out.push(Action::Log(Event {
+                kind: EventKind::Dropped,
+                node: None,
+                group: None,
+                reason: format!("{why} (counted from now on)"),
+            }));
         }
         self.drops.count(why);
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn done(&mut self, now: Time, group: &str, i: usize, op: Op, ok: bool, detail: &str, out: &mut Vec<Action>) {
-        let Some((g, runner)) = self.group_mut(group) else { return };
+    fn done(
+        &mut self,
+        now: Time,
+        group: &str,
+        i: usize,
+        op: Op,
+        ok: bool,
+        detail: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let Some((g, runner)) = self.group_mut(group) else {
+            return;
+        };
         if i >= g.resources.len() {
             return;
         }
         let (actions, outcome) = runner.done(group, &g, i, op, ok);
         out.extend(actions);
-        if let (Op::Start, true, crate::manifest::model::ResourceKind::Vip(vip)) = (op, ok, &g.resources[i].kind) {
-            out.push(Action::Announce { group: group.to_owned(), resource: i, vip: vip.clone() });
+        if let (Op::Start, true, crate::manifest::model::ResourceKind::Vip(vip)) =
+            (op, ok, &g.resources[i].kind)
+        {
+            out.push(Action::Announce {
+                group: group.to_owned(),
+                resource: i,
+                vip: vip.clone(),
+            });
             if let Some(every) = vip.announce.refresh {
                 self.refresh.insert((group.to_owned(), i), now.plus(every));
             }
         }
         if !ok {
-            out.push(self.event(EventKind::ResourceFailed, Some(group), format!("{op:?} of {} failed: {detail}", g.resources[i].name).to_lowercase()));
+            out.push(self.event(
+                EventKind::ResourceFailed,
+                Some(group),
+                format!("{op:?} of {} failed: {detail}", g.resources[i].name).to_lowercase(),
+            ));
         }
         self.outcome(now, group, outcome, out);
     }
 
     fn lost(&mut self, now: Time, group: &str, i: usize, detail: &str, out: &mut Vec<Action>) {
-        let Some((g, runner)) = self.group_mut(group) else { return };
+        let Some((g, runner)) = self.group_mut(group) else {
+            return;
+        };
         if i >= g.resources.len() {
             return;
         }
         let (actions, outcome) = runner.lost(group, &g, i);
         if !actions.is_empty() {
-            out.push(self.event(EventKind::ResourceFailed, Some(group), format!("{} went down: {detail}", g.resources[i].name)));
+            out.push(self.event(
+                EventKind::ResourceFailed,
+                Some(group),
+                format!("{} went down: {detail}", g.resources[i].name),
+            ));
         }
         out.extend(actions);
         self.outcome(now, group, outcome, out);
@@ -269,20 +330,41 @@ impl Engine {
     fn outcome(&mut self, now: Time, group: &str, outcome: Option<Outcome>, out: &mut Vec<Action>) {
         match outcome {
             None => {}
-            Some(Outcome::Running) => out.push(self.event(EventKind::Running, Some(group), "all resources are up".into())),
+            Some(Outcome::Running) => out.push(self.event(
+                EventKind::Running,
+                Some(group),
+                "all resources are up".into(),
+            )),
             Some(Outcome::Released) => {
                 self.forget_refresh(group);
-                out.push(self.event(EventKind::Release, Some(group), "all resources are stopped".into()));
+                out.push(self.event(
+                    EventKind::Release,
+                    Some(group),
+                    "all resources are stopped".into(),
+                ));
             }
             Some(Outcome::Failed) => {
                 self.forget_refresh(group);
                 // Not eligible here for a while, so the group moves on instead of bouncing back.
-                let cooldown = (self.m.heartbeat.dead_after * 10).max(std::time::Duration::from_secs(30));
-                self.failed_until.insert(group.to_owned(), now.plus(cooldown));
-                out.push(self.event(EventKind::ResourceFailed, Some(group), format!("stopped after a failure; not eligible here for {}s", cooldown.as_secs())));
+                let cooldown =
+                    (self.m.heartbeat.dead_after * 10).max(std::time::Duration::from_secs(30));
+                self.failed_until
+                    .insert(group.to_owned(), now.plus(cooldown));
+                out.push(self.event(
+                    EventKind::ResourceFailed,
+                    Some(group),
+                    format!(
+                        "stopped after a failure; not eligible here for {}s",
+                        cooldown.as_secs()
+                    ),
+                ));
             }
         }
-        if self.retiring.get(group).is_some_and(|(_, r)| r.phase == runner::Phase::Idle) {
+        if self
+            .retiring
+            .get(group)
+            .is_some_and(|(_, r)| r.phase == runner::Phase::Idle)
+        {
             self.retiring.remove(group);
         }
     }
@@ -298,19 +380,48 @@ impl Engine {
             // Tried again at the next decision: a stateful group stays down until it works.
             self.fences.remove(node);
         }
-        out.push(self.event(EventKind::Fence, None, format!("fencing {node} {}", if ok { "succeeded" } else { "failed" })));
+        out.push(self.event(
+            EventKind::Fence,
+            None,
+            format!("fencing {node} {}", if ok { "succeeded" } else { "failed" }),
+        ));
     }
 
     fn command(&mut self, cmd: Command, out: &mut Vec<Action>) {
         self.clock += 1;
-        let stamp = Stamp { clock: self.clock, origin: self.me.clone() };
+        let stamp = Stamp {
+            clock: self.clock,
+            origin: self.me.clone(),
+        };
         let (what, text) = match cmd {
-            Command::Failover { group, to } => (IntentKind::Move { group: group.clone(), to: Some(to.clone()) }, format!("move {group} to {to}")),
-            Command::Clear { group } => (IntentKind::Move { group: group.clone(), to: None }, format!("clear moves and failures of {group}")),
-            Command::Standby { node, on } => (IntentKind::Standby { node: node.clone(), on }, format!("standby {} for {node}", if on { "on" } else { "off" })),
+            Command::Failover { group, to } => (
+                IntentKind::Move {
+                    group: group.clone(),
+                    to: Some(to.clone()),
+                },
+                format!("move {group} to {to}"),
+            ),
+            Command::Clear { group } => (
+                IntentKind::Move {
+                    group: group.clone(),
+                    to: None,
+                },
+                format!("clear moves and failures of {group}"),
+            ),
+            Command::Standby { node, on } => (
+                IntentKind::Standby {
+                    node: node.clone(),
+                    on,
+                },
+                format!("standby {} for {node}", if on { "on" } else { "off" }),
+            ),
             Command::OverrideWaitForAll => {
                 self.wfa_override = true;
-                out.push(self.event(EventKind::Operator, None, "start stateful groups without waiting for all nodes".into()));
+                out.push(self.event(
+                    EventKind::Operator,
+                    None,
+                    "start stateful groups without waiting for all nodes".into(),
+                ));
                 return;
             }
         };
@@ -331,12 +442,15 @@ impl Engine {
             let changed = m.groups.get(name) != Some(old);
             if changed
                 && let Some(runner) = self.runners.remove(name)
-                    && runner.phase != runner::Phase::Idle {
-                        self.retiring.insert(name.clone(), (old.clone(), runner));
-                    }
+                && runner.phase != runner::Phase::Idle
+            {
+                self.retiring.insert(name.clone(), (old.clone(), runner));
+            }
         }
         for (name, g) in &m.groups {
-            self.runners.entry(name.clone()).or_insert_with(|| Runner::idle(g));
+            self.runners
+                .entry(name.clone())
+                .or_insert_with(|| Runner::idle(g));
         }
         let peers: Vec<String> = m.nodes.keys().filter(|n| **n != self.me).cloned().collect();
         self.members.set_peers(peers);
@@ -349,15 +463,32 @@ impl Engine {
     }
 
     fn event(&self, kind: EventKind, group: Option<&str>, reason: String) -> Action {
-        Action::Log(Event { kind, node: Some(self.me.clone()), group: group.map(str::to_owned), reason })
+        Action::Log(Event {
+            kind,
+            node: Some(self.me.clone()),
+            group: group.map(str::to_owned),
+            reason,
+        })
     }
 
     /// The datagram this node sends now.
     fn datagram(&mut self, kind: Kind) -> Vec<u8> {
         self.seq += 1;
-        let mut groups: Vec<(String, wire::GroupState)> = self.runners.iter().filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s))).collect();
-        groups.extend(self.claims.keys().map(|g| (g.clone(), wire::GroupState::Claiming)));
-        groups.extend(self.retiring.iter().filter_map(|(n, (_, r))| r.advertised().map(|s| (n.clone(), s))));
+        let mut groups: Vec<(String, wire::GroupState)> = self
+            .runners
+            .iter()
+            .filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s)))
+            .collect();
+        groups.extend(
+            self.claims
+                .keys()
+                .map(|g| (g.clone(), wire::GroupState::Claiming)),
+        );
+        groups.extend(
+            self.retiring
+                .iter()
+                .filter_map(|(n, (_, r))| r.advertised().map(|s| (n.clone(), s))),
+        );
         // Expired failure marks are pruned before every send.
         for g in self.failed_until.keys() {
             if !groups.iter().any(|(n, _)| n == g) {
@@ -374,7 +505,13 @@ impl Engine {
             standby: self.intents.standby(&self.me),
             quorate: self.quorate,
             // Only peers heard within warn_after: a peer left out knows at once it is not seen.
-            seen: self.members.peers().iter().filter(|(_, p)| p.state == PeerState::Up).filter_map(|(n, p)| p.view.as_ref().map(|v| (n.clone(), v.seq))).collect(),
+            seen: self
+                .members
+                .peers()
+                .iter()
+                .filter(|(_, p)| p.state == PeerState::Up)
+                .filter_map(|(n, p)| p.view.as_ref().map(|v| (n.clone(), v.seq)))
+                .collect(),
             groups,
             intents: self.intents.all(),
         };
@@ -389,22 +526,38 @@ impl Engine {
         }
         self.sent_at.push_back((self.seq, now));
         for link in &self.m.heartbeat.links {
-            out.push(Action::Send { link: link.name.clone(), bytes: bytes.clone() });
+            out.push(Action::Send {
+                link: link.name.clone(),
+                bytes: bytes.clone(),
+            });
         }
     }
 
     /// When the newest datagram `p` acknowledges receiving from this node was sent, if known.
     fn acked_at(&self, p: &membership::Peer) -> Option<Time> {
         let seq = p.view.as_ref()?.seen.iter().find(|(n, _)| *n == self.me)?.1;
-        self.sent_at.iter().rev().find(|(s, _)| *s <= seq).filter(|(s, _)| *s == seq).map(|(_, t)| *t)
+        self.sent_at
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= seq)
+            .filter(|(s, _)| *s == seq)
+            .map(|(_, t)| *t)
     }
 
     fn announce_all(&self, out: &mut Vec<Action>) {
         for (name, r) in &self.runners {
-            let Some(g) = self.m.groups.get(name) else { continue };
+            let Some(g) = self.m.groups.get(name) else {
+                continue;
+            };
             for (i, res) in g.resources.iter().enumerate() {
-                if let (runner::Res::Up, crate::manifest::model::ResourceKind::Vip(vip)) = (r.res[i], &res.kind) {
-                    out.push(Action::Announce { group: name.clone(), resource: i, vip: vip.clone() });
+                if let (runner::Res::Up, crate::manifest::model::ResourceKind::Vip(vip)) =
+                    (r.res[i], &res.kind)
+                {
+                    out.push(Action::Announce {
+                        group: name.clone(),
+                        resource: i,
+                        vip: vip.clone(),
+                    });
                 }
             }
         }

@@ -63,7 +63,10 @@ pub enum Outcome {
 impl Runner {
     /// A group with nothing running.
     pub fn idle(g: &Group) -> Runner {
-        Runner { phase: Phase::Idle, res: vec![Res::Down; g.resources.len()] }
+        Runner {
+            phase: Phase::Idle,
+            res: vec![Res::Down; g.resources.len()],
+        }
     }
 
     /// What peers are told.
@@ -93,7 +96,14 @@ impl Runner {
     }
 
     /// Records a finished action and issues what can follow.
-    pub fn done(&mut self, name: &str, g: &Group, i: usize, op: Op, ok: bool) -> (Vec<Action>, Option<Outcome>) {
+    pub fn done(
+        &mut self,
+        name: &str,
+        g: &Group,
+        i: usize,
+        op: Op,
+        ok: bool,
+    ) -> (Vec<Action>, Option<Outcome>) {
         match (op, ok) {
             (Op::Start, true) => self.res[i] = Res::Up,
             (Op::Start, false) => {
@@ -113,7 +123,14 @@ impl Runner {
         }
         if let ResourceKind::Vip(vip) = &g.resources[i].kind {
             self.res[i] = Res::Starting;
-            return (vec![Action::AddVip { group: name.to_owned(), resource: i, vip: vip.clone() }], None);
+            return (
+                vec![Action::AddVip {
+                    group: name.to_owned(),
+                    resource: i,
+                    vip: vip.clone(),
+                }],
+                None,
+            );
         }
         self.res[i] = Res::Down;
         self.phase = Phase::Stopping { failed: true };
@@ -139,7 +156,11 @@ impl Runner {
             }
             Phase::Stopping { failed } => {
                 for i in (0..g.resources.len()).rev() {
-                    let dependents_down = g.resources.iter().enumerate().all(|(j, r)| !r.after.contains(&i) || self.res[j] == Res::Down);
+                    let dependents_down = g
+                        .resources
+                        .iter()
+                        .enumerate()
+                        .all(|(j, r)| !r.after.contains(&i) || self.res[j] == Res::Down);
                     if self.res[i] == Res::Up && dependents_down {
                         self.res[i] = Res::Stopping;
                         out.push(action(name, g, i, Op::Stop));
@@ -147,7 +168,14 @@ impl Runner {
                 }
                 if self.res.iter().all(|r| *r == Res::Down) {
                     self.phase = Phase::Idle;
-                    return (out, Some(if failed { Outcome::Failed } else { Outcome::Released }));
+                    return (
+                        out,
+                        Some(if failed {
+                            Outcome::Failed
+                        } else {
+                            Outcome::Released
+                        }),
+                    );
                 }
             }
         }
@@ -158,10 +186,26 @@ impl Runner {
 fn action(name: &str, g: &Group, i: usize, op: Op) -> Action {
     let (group, resource) = (name.to_owned(), i);
     match (&g.resources[i].kind, op) {
-        (ResourceKind::Vip(vip), Op::Start) => Action::AddVip { group, resource, vip: vip.clone() },
-        (ResourceKind::Vip(vip), Op::Stop) => Action::RemoveVip { group, resource, vip: vip.clone() },
-        (ResourceKind::Unit(unit), Op::Start) => Action::StartUnit { group, resource, unit: unit.clone() },
-        (ResourceKind::Unit(unit), Op::Stop) => Action::StopUnit { group, resource, unit: unit.clone() },
+        (ResourceKind::Vip(vip), Op::Start) => Action::AddVip {
+            group,
+            resource,
+            vip: vip.clone(),
+        },
+        (ResourceKind::Vip(vip), Op::Stop) => Action::RemoveVip {
+            group,
+            resource,
+            vip: vip.clone(),
+        },
+        (ResourceKind::Unit(unit), Op::Start) => Action::StartUnit {
+            group,
+            resource,
+            unit: unit.clone(),
+        },
+        (ResourceKind::Unit(unit), Op::Stop) => Action::StopUnit {
+            group,
+            resource,
+            unit: unit.clone(),
+        },
     }
 }
 
@@ -173,7 +217,11 @@ mod tests {
         let text = format!(
             "cluster: c\nnodes: {{ a: {{ address: 10.0.0.1 }} }}\nauth: {{ key_file: /k }}\ngroups:\n  g:\n    nodes: [a]\n    resources:\n{resources}"
         );
-        crate::manifest::parse(&text).manifest.expect("valid").groups["g"].clone()
+        crate::manifest::parse(&text)
+            .manifest
+            .expect("valid")
+            .groups["g"]
+            .clone()
     }
 
     fn names(actions: &[Action]) -> Vec<String> {
@@ -196,22 +244,39 @@ mod tests {
         let g = group(CHAIN);
         let mut r = Runner::idle(&g);
         assert_eq!(names(&r.start("g", &g)), ["+vip0"]);
-        assert_eq!(names(&r.done("g", &g, 0, Op::Start, true).0), ["+a.service"]);
-        assert_eq!(names(&r.done("g", &g, 1, Op::Start, true).0), ["+b.service"]);
-        assert_eq!(r.done("g", &g, 2, Op::Start, true), (vec![], Some(Outcome::Running)));
+        assert_eq!(
+            names(&r.done("g", &g, 0, Op::Start, true).0),
+            ["+a.service"]
+        );
+        assert_eq!(
+            names(&r.done("g", &g, 1, Op::Start, true).0),
+            ["+b.service"]
+        );
+        assert_eq!(
+            r.done("g", &g, 2, Op::Start, true),
+            (vec![], Some(Outcome::Running))
+        );
         assert_eq!(names(&r.stop("g", &g).0), ["-b.service"]);
         assert_eq!(names(&r.done("g", &g, 2, Op::Stop, true).0), ["-a.service"]);
         assert_eq!(names(&r.done("g", &g, 1, Op::Stop, true).0), ["-vip0"]);
-        assert_eq!(r.done("g", &g, 0, Op::Stop, true).1, Some(Outcome::Released));
+        assert_eq!(
+            r.done("g", &g, 0, Op::Stop, true).1,
+            Some(Outcome::Released)
+        );
         assert_eq!(r.phase, Phase::Idle);
     }
 
     #[test]
     fn independent_resources_start_together() {
-        let g = group("      - { vip: 10.0.0.10/24, interface: eth0 }\n      - { unit: a.service }\n      - { unit: b.service, after: [10.0.0.10] }\n      - { unit: c.service, after: [] }\n");
+        let g = group(
+            "      - { vip: 10.0.0.10/24, interface: eth0 }\n      - { unit: a.service }\n      - { unit: b.service, after: [10.0.0.10] }\n      - { unit: c.service, after: [] }\n",
+        );
         let mut r = Runner::idle(&g);
         assert_eq!(names(&r.start("g", &g)), ["+vip0", "+c.service"]);
-        assert_eq!(names(&r.done("g", &g, 0, Op::Start, true).0), ["+a.service", "+b.service"]);
+        assert_eq!(
+            names(&r.done("g", &g, 0, Op::Start, true).0),
+            ["+a.service", "+b.service"]
+        );
     }
 
     #[test]
@@ -245,8 +310,15 @@ mod tests {
         let g = group(CHAIN);
         let mut r = Runner::idle(&g);
         r.start("g", &g);
-        assert_eq!(r.stop("g", &g), (vec![], None), "the VIP is still being added");
+        assert_eq!(
+            r.stop("g", &g),
+            (vec![], None),
+            "the VIP is still being added"
+        );
         assert_eq!(names(&r.done("g", &g, 0, Op::Start, true).0), ["-vip0"]);
-        assert_eq!(r.done("g", &g, 0, Op::Stop, true).1, Some(Outcome::Released));
+        assert_eq!(
+            r.done("g", &g, 0, Op::Stop, true).1,
+            Some(Outcome::Released)
+        );
     }
 }

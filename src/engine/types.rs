@@ -9,7 +9,9 @@ use crate::manifest::Manifest;
 use crate::manifest::model::Vip;
 
 /// A point on the driver's monotonic clock, in milliseconds. The engine never reads a clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Time(pub u64);
 

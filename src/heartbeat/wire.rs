@@ -373,7 +373,10 @@ impl Reader<'_> {
     }
 
     fn intent(&mut self) -> Result<Intent, DecodeError> {
-        let stamp = Stamp { clock: self.u64()?, origin: self.str()? };
+        let stamp = Stamp {
+            clock: self.u64()?,
+            origin: self.str()?,
+        };
         let what = match self.u8()? {
             1 => {
                 let group = self.str()?;

@@ -58,8 +58,17 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 9] =
-        [FaultKind::Crash, FaultKind::Pause, FaultKind::Stop, FaultKind::Partition, FaultKind::OneWay, FaultKind::Loss, FaultKind::StartFail, FaultKind::UnitDies, FaultKind::Move];
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Crash,
+        FaultKind::Pause,
+        FaultKind::Stop,
+        FaultKind::Partition,
+        FaultKind::OneWay,
+        FaultKind::Loss,
+        FaultKind::StartFail,
+        FaultKind::UnitDies,
+        FaultKind::Move,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -110,14 +119,29 @@ pub struct Fault {
 
 impl Default for Fault {
     fn default() -> Fault {
-        Fault { at: Time(0), kind: FaultKind::Heal, node: None, by: None, group: None, resource: 0, lasts: Duration::ZERO, side: BTreeSet::new(), percent: 0, detail: String::new() }
+        Fault {
+            at: Time(0),
+            kind: FaultKind::Heal,
+            node: None,
+            by: None,
+            group: None,
+            resource: 0,
+            lasts: Duration::ZERO,
+            side: BTreeSet::new(),
+            percent: 0,
+            detail: String::new(),
+        }
     }
 }
 
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "t={}ms {}", self.at.0, self.kind.name())?;
-        for (k, v) in [("node", &self.node), ("from", &self.by), ("group", &self.group)] {
+        for (k, v) in [
+            ("node", &self.node),
+            ("from", &self.by),
+            ("group", &self.group),
+        ] {
             if let Some(v) = v {
                 write!(f, " {k}={v}")?;
             }
@@ -143,7 +167,7 @@ pub struct Net {
     partitioned: bool,
     /// (from, to) pairs that are cut.
     cut: BTreeSet<(String, String)>,
-    loss: u8,
+    pub(super) loss: u8,
 }
 
 impl Net {
@@ -176,9 +200,16 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
     for _ in 0..rng.range(1, 6) {
         let at = Time(rng.range(from.0, to.0 - 1));
         let kind = *rng.pick(&cfg.faults);
-        let lasts = Duration::from_millis(rng.range(m.heartbeat.interval.as_millis() as u64, dead * 4));
+        let lasts =
+            Duration::from_millis(rng.range(m.heartbeat.interval.as_millis() as u64, dead * 4));
         let node = Some(rng.pick(&names).clone());
-        let mut f = Fault { at, kind, node, lasts, ..Fault::default() };
+        let mut f = Fault {
+            at,
+            kind,
+            node,
+            lasts,
+            ..Fault::default()
+        };
         match kind {
             FaultKind::Partition => {
                 f.side = names.iter().filter(|_| rng.chance(0.5)).cloned().collect();
@@ -215,7 +246,8 @@ impl World {
         match f.kind {
             FaultKind::Restart => self.boot(&node),
             FaultKind::Crash => {
-                self.report.fault(self.now, &f, self.holds_any(&node));
+                let clean = self.holds_any(&node) && self.healthy_except(&node);
+                self.report.fault(self.now, &f, clean);
                 self.crash(&node);
                 self.at(later, restart(later, &node));
             }
@@ -236,7 +268,15 @@ impl World {
                 self.report.fault(self.now, &f, false);
                 self.net.partitioned = true;
                 self.net.side = f.side.clone();
-                self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Heal, detail: "partition".into(), ..Fault::default() }));
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "partition".into(),
+                        ..Fault::default()
+                    }),
+                );
             }
             FaultKind::OneWay => {
                 let from = f.by.clone().unwrap_or_default();
@@ -247,12 +287,28 @@ impl World {
                 }
                 self.report.fault(self.now, &f, false);
                 self.net.cut.insert((from, node.clone()));
-                self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Heal, detail: "cut".into(), ..f.clone() }));
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "cut".into(),
+                        ..f.clone()
+                    }),
+                );
             }
             FaultKind::Loss => {
                 self.report.fault(self.now, &f, false);
                 self.net.loss = f.percent;
-                self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Heal, detail: "loss".into(), ..Fault::default() }));
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "loss".into(),
+                        ..Fault::default()
+                    }),
+                );
             }
             FaultKind::Heal => match f.detail.as_str() {
                 "partition" => {
@@ -260,35 +316,70 @@ impl World {
                     self.net.side.clear();
                 }
                 "cut" => {
-                    self.net.cut.remove(&(f.by.clone().unwrap_or_default(), node));
+                    self.net
+                        .cut
+                        .remove(&(f.by.clone().unwrap_or_default(), node));
                 }
                 _ => self.net.loss = 0,
             },
             FaultKind::StartFail => {
                 self.report.fault(self.now, &f, false);
                 let key = (f.group.clone().unwrap_or_default(), f.resource);
-                self.nodes.get_mut(&node).expect("known node").fail_next_start.insert(key);
+                self.nodes
+                    .get_mut(&node)
+                    .expect("known node")
+                    .fail_next_start
+                    .insert(key);
             }
             FaultKind::UnitDies => self.unit_dies(&f),
             FaultKind::Move => {
                 self.report.fault(self.now, &f, false);
-                let (group, to) = (f.group.clone().unwrap_or_default(), f.by.clone().unwrap_or_default());
-                self.input(&node, Input::Control(Command::Failover { group: group.clone(), to }), false);
-                self.at(later, Ev::Input { to: node.clone(), generation: self.nodes[&node].generation, input: Input::Control(Command::Clear { group }) });
+                let (group, to) = (
+                    f.group.clone().unwrap_or_default(),
+                    f.by.clone().unwrap_or_default(),
+                );
+                self.input(
+                    &node,
+                    Input::Control(Command::Failover {
+                        group: group.clone(),
+                        to,
+                    }),
+                    false,
+                );
+                self.at(
+                    later,
+                    Ev::Input {
+                        to: node.clone(),
+                        generation: self.nodes[&node].generation,
+                        input: Input::Control(Command::Clear { group }),
+                    },
+                );
             }
             FaultKind::HealAll => self.heal_all(),
             FaultKind::ClearAll => self.clear_all(),
             FaultKind::Fence => {
-                self.report.fault(self.now, &f, self.holds_any(&node));
+                self.report.fault(self.now, &f, false);
                 self.crash(&node);
                 let by = f.by.clone().unwrap_or_default();
                 let generation = self.nodes[&by].generation;
-                self.at(self.now, Ev::Input { to: by, generation, input: Input::Fenced { node: node.clone(), ok: true } });
+                self.at(
+                    self.now,
+                    Ev::Input {
+                        to: by,
+                        generation,
+                        input: Input::Fenced {
+                            node: node.clone(),
+                            ok: true,
+                        },
+                    },
+                );
                 // A fenced machine reboots.
                 let back = self.now.plus(self.m.heartbeat.dead_after * 2);
                 self.at(back, restart(back, &node));
             }
-            FaultKind::ResourceDone { op, ok, generation } => self.resource_done(&f, &node, op, ok, generation),
+            FaultKind::ResourceDone { op, ok, generation } => {
+                self.resource_done(&f, &node, op, ok, generation)
+            }
         }
     }
 
@@ -296,20 +387,48 @@ impl World {
         !self.nodes[node].active.is_empty()
     }
 
+    /// The network is whole and every other node has run long enough to be settled.
+    fn healthy_except(&self, node: &str) -> bool {
+        let settle = self.m.heartbeat.initial_dead + self.m.heartbeat.dead_after;
+        let net_clean = !self.net.partitioned && self.net.cut.is_empty() && self.net.loss == 0;
+        net_clean
+            && self.nodes.iter().filter(|(n, _)| *n != node).all(|(_, n)| {
+                n.engine.is_some()
+                    && n.frozen_until.is_none()
+                    && n.booted_at.is_some_and(|b| self.now.since(b) > settle)
+            })
+    }
+
     fn pause(&mut self, f: &Fault, node: &str, later: Time) {
         if self.nodes[node].engine.is_none() {
             return;
         }
-        self.report.fault(self.now, f, self.holds_any(node));
+        self.report.fault(self.now, f, false);
         self.nodes.get_mut(node).expect("known node").frozen_until = Some(later);
         // The agent's watchdog is `warn_after`: a longer freeze gets it killed with its units
         // (they are bound to the agent), so a frozen holder cannot outlive its quorum.
         let watchdog = self.now.plus(self.m.heartbeat.warn_after);
         if later > watchdog {
-            self.at(watchdog, Ev::Fault(Fault { at: watchdog, kind: FaultKind::Watchdog, node: Some(node.to_owned()), ..Fault::default() }));
+            self.at(
+                watchdog,
+                Ev::Fault(Fault {
+                    at: watchdog,
+                    kind: FaultKind::Watchdog,
+                    node: Some(node.to_owned()),
+                    ..Fault::default()
+                }),
+            );
             self.at(later, restart(later, node));
         } else {
-            self.at(later, Ev::Fault(Fault { at: later, kind: FaultKind::Thaw, node: Some(node.to_owned()), ..Fault::default() }));
+            self.at(
+                later,
+                Ev::Fault(Fault {
+                    at: later,
+                    kind: FaultKind::Thaw,
+                    node: Some(node.to_owned()),
+                    ..Fault::default()
+                }),
+            );
         }
     }
 
@@ -325,17 +444,41 @@ impl World {
 
     fn unit_dies(&mut self, f: &Fault) {
         let group = f.group.clone().unwrap_or_default();
-        let Some(def) = self.m.groups.get(&group) else { return };
-        let unit = def.resources.iter().position(|r| matches!(r.kind, ResourceKind::Unit(_)));
+        let Some(def) = self.m.groups.get(&group) else {
+            return;
+        };
+        let unit = def
+            .resources
+            .iter()
+            .position(|r| matches!(r.kind, ResourceKind::Unit(_)));
         let Some(i) = unit else { return };
-        let holder = self.nodes.iter().find(|(_, n)| n.up.contains(&(group.clone(), i))).map(|(k, _)| k.clone());
+        let holder = self
+            .nodes
+            .iter()
+            .find(|(_, n)| n.up.contains(&(group.clone(), i)))
+            .map(|(k, _)| k.clone());
         let Some(holder) = holder else { return };
-        self.report.fault(self.now, &Fault { node: Some(holder.clone()), ..f.clone() }, true);
+        self.report.fault(
+            self.now,
+            &Fault {
+                node: Some(holder.clone()),
+                ..f.clone()
+            },
+            true,
+        );
         self.changed = true;
         let n = self.nodes.get_mut(&holder).expect("known node");
         n.up.remove(&(group.clone(), i));
         n.active.remove(&(group.clone(), i));
-        self.input(&holder, Input::Lost { group, resource: i, detail: "simulated unit failure".into() }, false);
+        self.input(
+            &holder,
+            Input::Lost {
+                group,
+                resource: i,
+                detail: "simulated unit failure".into(),
+            },
+            false,
+        );
     }
 
     fn resource_done(&mut self, f: &Fault, node: &str, op: Op, ok: bool, generation: u64) {
@@ -354,7 +497,13 @@ impl World {
                 n.active.remove(&key);
             }
         }
-        let input = Input::Done { group: key.0, resource: key.1, op, ok, detail: f.detail.clone() };
+        let input = Input::Done {
+            group: key.0,
+            resource: key.1,
+            op,
+            ok,
+            detail: f.detail.clone(),
+        };
         self.input(node, input, false);
     }
 
@@ -364,7 +513,11 @@ impl World {
         self.net = Net::default();
         let names: Vec<String> = self.nodes.keys().cloned().collect();
         for n in &names {
-            self.nodes.get_mut(n).expect("known node").fail_next_start.clear();
+            self.nodes
+                .get_mut(n)
+                .expect("known node")
+                .fail_next_start
+                .clear();
             if self.nodes[n].frozen_until.is_some() {
                 self.thaw(n);
             }
@@ -375,7 +528,11 @@ impl World {
 
     fn clear_all(&mut self) {
         let groups: Vec<String> = self.m.groups.keys().cloned().collect();
-        let first = self.nodes.iter().find(|(_, n)| n.engine.is_some()).map(|(k, _)| k.clone());
+        let first = self
+            .nodes
+            .iter()
+            .find(|(_, n)| n.engine.is_some())
+            .map(|(k, _)| k.clone());
         if let Some(first) = first {
             for g in groups {
                 self.input(&first, Input::Control(Command::Clear { group: g }), false);
@@ -385,6 +542,10 @@ impl World {
 }
 
 pub(super) fn restart(at: Time, node: &str) -> Ev {
-    Ev::Fault(Fault { at, kind: FaultKind::Restart, node: Some(node.to_owned()), ..Fault::default() })
+    Ev::Fault(Fault {
+        at,
+        kind: FaultKind::Restart,
+        node: Some(node.to_owned()),
+        ..Fault::default()
+    })
 }
-

@@ -39,7 +39,13 @@ pub struct SimConfig {
 impl SimConfig {
     /// Defaults for a manifest: faults during 20 × `dead_after`, resources 10-50 ms.
     pub fn new(m: &Manifest, seed: u64) -> SimConfig {
-        SimConfig { seed, faults: FaultKind::ALL.to_vec(), fault_phase: m.heartbeat.dead_after * 20, resource_ms: (10, 50), fence_ms: 200 }
+        SimConfig {
+            seed,
+            faults: FaultKind::ALL.to_vec(),
+            fault_phase: m.heartbeat.dead_after * 20,
+            resource_ms: (10, 50),
+            fence_ms: 200,
+        }
     }
 }
 
@@ -54,14 +60,26 @@ struct Node {
     /// Resources that are up.
     up: BTreeSet<(String, usize)>,
     fail_next_start: BTreeSet<(String, usize)>,
+    /// When the running engine booted.
+    booted_at: Option<Time>,
 }
 
 /// Something scheduled.
 #[derive(Clone, Debug)]
 enum Ev {
-    Deliver { to: String, link: String, bytes: Vec<u8> },
-    Input { to: String, generation: u64, input: Input },
-    Wake { to: String },
+    Deliver {
+        to: String,
+        link: String,
+        bytes: Vec<u8>,
+    },
+    Input {
+        to: String,
+        generation: u64,
+        input: Input,
+    },
+    Wake {
+        to: String,
+    },
     Ping,
     Fault(Fault),
 }
@@ -93,7 +111,9 @@ pub fn run(m: &Manifest, cfg: SimConfig) -> RunResult {
 impl World {
     fn new(m: Manifest, cfg: SimConfig) -> World {
         // Heartbeats are authenticated in the simulation too; the key is fixed, not secret.
-        let keys = KeyRing::parse("1 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n").expect("fixed key");
+        let keys =
+            KeyRing::parse("1 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n")
+                .expect("fixed key");
         let nodes = m
             .nodes
             .keys()
@@ -106,12 +126,26 @@ impl World {
                     active: BTreeSet::new(),
                     up: BTreeSet::new(),
                     fail_next_start: BTreeSet::new(),
+                    booted_at: None,
                 };
                 (n.clone(), node)
             })
             .collect();
         let report = report::Tracker::new(&m);
-        World { rng: Rng::new(cfg.seed), net: faults::Net::default(), m, keys, cfg, now: Time(0), queue: BTreeMap::new(), next_id: 0, nodes, report, healed: false, changed: true }
+        World {
+            rng: Rng::new(cfg.seed),
+            net: faults::Net::default(),
+            m,
+            keys,
+            cfg,
+            now: Time(0),
+            queue: BTreeMap::new(),
+            next_id: 0,
+            nodes,
+            report,
+            healed: false,
+            changed: true,
+        }
     }
 
     fn at(&mut self, t: Time, ev: Ev) {
@@ -125,22 +159,53 @@ impl World {
         for (i, n) in names.iter().enumerate() {
             // Nodes boot a little apart, as real ones do.
             let at = Time(i as u64 * self.rng.range(0, t.interval.as_millis() as u64));
-            self.at(at, Ev::Fault(Fault { at, kind: FaultKind::Restart, node: Some(n.clone()), ..Fault::default() }));
+            self.at(
+                at,
+                Ev::Fault(Fault {
+                    at,
+                    kind: FaultKind::Restart,
+                    node: Some(n.clone()),
+                    ..Fault::default()
+                }),
+            );
         }
         if !self.m.connectivity.ping.is_empty() {
             self.at(Time(0), Ev::Ping);
         }
         let settle = t.initial_dead + t.dead_after * 2;
         let heal_at = Time(0).plus(settle + self.cfg.fault_phase);
-        let schedule = faults::draw(&mut self.rng, &self.m, &self.cfg, Time(0).plus(settle), heal_at);
+        let schedule = faults::draw(
+            &mut self.rng,
+            &self.m,
+            &self.cfg,
+            Time(0).plus(settle),
+            heal_at,
+        );
         for f in &schedule {
             self.at(f.at, Ev::Fault(f.clone()));
         }
-        self.at(heal_at, Ev::Fault(Fault { at: heal_at, kind: FaultKind::HealAll, ..Fault::default() }));
+        self.at(
+            heal_at,
+            Ev::Fault(Fault {
+                at: heal_at,
+                kind: FaultKind::HealAll,
+                ..Fault::default()
+            }),
+        );
         // Actions in flight at the heal may still end in a failure mark: clear them once more.
         let reclear = heal_at.plus(self.resource_budget() + t.interval * 2);
-        self.at(reclear, Ev::Fault(Fault { at: reclear, kind: FaultKind::ClearAll, ..Fault::default() }));
-        let bound = t.initial_dead.max(t.dead_after) + t.interval * 2 + self.resource_budget() + Duration::from_millis(self.cfg.fence_ms);
+        self.at(
+            reclear,
+            Ev::Fault(Fault {
+                at: reclear,
+                kind: FaultKind::ClearAll,
+                ..Fault::default()
+            }),
+        );
+        let bound = t.initial_dead.max(t.dead_after)
+            + t.interval * 2
+            + self.resource_budget()
+            + Duration::from_millis(self.cfg.fence_ms);
         let check_at = reclear.plus(bound);
         let end = check_at.plus(t.dead_after * 10);
         self.report.schedule = schedule;
@@ -170,20 +235,41 @@ impl World {
 
     /// Time to start or stop every resource of the largest group, one after the other.
     fn resource_budget(&self) -> Duration {
-        let most = self.m.groups.values().map(|g| g.resources.len()).max().unwrap_or(0) as u64;
+        let most = self
+            .m
+            .groups
+            .values()
+            .map(|g| g.resources.len())
+            .max()
+            .unwrap_or(0) as u64;
         Duration::from_millis(self.cfg.resource_ms.1 * most * 2)
     }
 
     fn event(&mut self, ev: Ev) {
         match ev {
-            Ev::Deliver { to, link, bytes } => self.input(&to, Input::Datagram { link, bytes }, true),
-            Ev::Input { to, generation, input } => {
-                if self.nodes.get(&to).is_some_and(|n| n.generation == generation) {
+            Ev::Deliver { to, link, bytes } => {
+                self.input(&to, Input::Datagram { link, bytes }, true)
+            }
+            Ev::Input {
+                to,
+                generation,
+                input,
+            } => {
+                if self
+                    .nodes
+                    .get(&to)
+                    .is_some_and(|n| n.generation == generation)
+                {
                     self.input(&to, input, false);
                 }
             }
             Ev::Wake { to } => {
-                let due = self.nodes.get(&to).and_then(|n| n.engine.as_ref()).and_then(Engine::next_deadline).is_some_and(|d| d <= self.now);
+                let due = self
+                    .nodes
+                    .get(&to)
+                    .and_then(|n| n.engine.as_ref())
+                    .and_then(Engine::next_deadline)
+                    .is_some_and(|d| d <= self.now);
                 if due {
                     self.input(&to, Input::Tick, true);
                 }
@@ -197,7 +283,9 @@ impl World {
     /// other inputs for when it wakes.
     fn input(&mut self, name: &str, input: Input, droppable: bool) {
         let now = self.now;
-        let Some(node) = self.nodes.get_mut(name) else { return };
+        let Some(node) = self.nodes.get_mut(name) else {
+            return;
+        };
         if node.engine.is_none() {
             return;
         }
@@ -207,24 +295,33 @@ impl World {
             }
             return;
         }
-        let dbg = std::env::var_os("SIMDBG").is_some();
-        if dbg {
-            if let Input::Datagram { bytes, .. } = &input {
-                let d = crate::heartbeat::wire::decode(bytes, &self.keys, &self.m.cluster);
-                if let Ok(d) = d { eprintln!("t={} {name} <- {} seq={} seen={:?} groups={:?} q={}", now.0, d.sender, d.seq, d.seen, d.groups, d.quorate); }
-            } else { eprintln!("t={} {name} input {:?}", now.0, input); }
-        }
-        let actions = node.engine.as_mut().map(|e| e.handle(now, input)).unwrap_or_default();
-        if dbg { for a in &actions { if !matches!(a, Action::Send{..}) { eprintln!("t={} {name} -> {:?}", now.0, a); } } }
+        let actions = node
+            .engine
+            .as_mut()
+            .map(|e| e.handle(now, input))
+            .unwrap_or_default();
         self.apply(name, actions);
         self.schedule_wake(name);
     }
 
     fn schedule_wake(&mut self, name: &str) {
-        let next = self.nodes.get(name).and_then(|n| n.engine.as_ref()).and_then(Engine::next_deadline);
+        let next = self
+            .nodes
+            .get(name)
+            .and_then(|n| n.engine.as_ref())
+            .and_then(Engine::next_deadline);
         if let Some(t) = next {
-            let t = if t <= self.now { self.now.plus(Duration::from_millis(1)) } else { t };
-            self.at(t, Ev::Wake { to: name.to_owned() });
+            let t = if t <= self.now {
+                self.now.plus(Duration::from_millis(1))
+            } else {
+                t
+            };
+            self.at(
+                t,
+                Ev::Wake {
+                    to: name.to_owned(),
+                },
+            );
         }
     }
 
@@ -233,11 +330,30 @@ impl World {
         for a in actions {
             match a {
                 Action::Send { link, bytes } => self.send(name, &link, bytes),
-                Action::AddVip { group, resource, .. } | Action::StartUnit { group, resource, .. } => self.resource(name, generation, group, resource, Op::Start),
-                Action::RemoveVip { group, resource, .. } | Action::StopUnit { group, resource, .. } => self.resource(name, generation, group, resource, Op::Stop),
+                Action::AddVip {
+                    group, resource, ..
+                }
+                | Action::StartUnit {
+                    group, resource, ..
+                } => self.resource(name, generation, group, resource, Op::Start),
+                Action::RemoveVip {
+                    group, resource, ..
+                }
+                | Action::StopUnit {
+                    group, resource, ..
+                } => self.resource(name, generation, group, resource, Op::Stop),
                 Action::Fence { node, .. } => {
                     let at = self.now.plus(Duration::from_millis(self.cfg.fence_ms));
-                    self.at(at, Ev::Fault(Fault { at, kind: FaultKind::Fence, node: Some(node.clone()), by: Some(name.to_owned()), ..Fault::default() }));
+                    self.at(
+                        at,
+                        Ev::Fault(Fault {
+                            at,
+                            kind: FaultKind::Fence,
+                            node: Some(node.clone()),
+                            by: Some(name.to_owned()),
+                            ..Fault::default()
+                        }),
+                    );
                 }
                 Action::Log(e) => {
                     if matches!(e.kind, EventKind::Acquire | EventKind::Release) {
@@ -269,10 +385,19 @@ impl World {
                 // Mostly 1-3 ms; sometimes late enough to arrive after the next datagram.
                 let mut delay = self.rng.range(1, 3);
                 if self.rng.chance(0.02) {
-                    delay += self.rng.range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
+                    delay += self
+                        .rng
+                        .range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
                 }
                 let at = self.now.plus(Duration::from_millis(delay));
-                self.at(at, Ev::Deliver { to: to.clone(), link: link.to_owned(), bytes: bytes.clone() });
+                self.at(
+                    at,
+                    Ev::Deliver {
+                        to: to.clone(),
+                        link: link.to_owned(),
+                        bytes: bytes.clone(),
+                    },
+                );
             }
         }
     }
@@ -290,15 +415,39 @@ impl World {
         };
         let (lo, hi) = self.cfg.resource_ms;
         let at = self.now.plus(Duration::from_millis(self.rng.range(lo, hi)));
-        let detail = if ok { String::new() } else { "simulated start failure".into() };
-        self.at(at, Ev::Fault(Fault { at, kind: FaultKind::ResourceDone { op, ok, generation }, node: Some(name.to_owned()), group: Some(group.clone()), resource, detail, ..Fault::default() }));
+        let detail = if ok {
+            String::new()
+        } else {
+            "simulated start failure".into()
+        };
+        self.at(
+            at,
+            Ev::Fault(Fault {
+                at,
+                kind: FaultKind::ResourceDone { op, ok, generation },
+                node: Some(name.to_owned()),
+                group: Some(group.clone()),
+                resource,
+                detail,
+                ..Fault::default()
+            }),
+        );
     }
 
     fn ping(&mut self) {
         let targets = self.m.connectivity.ping.len() as u16;
         let names: Vec<String> = self.nodes.keys().cloned().collect();
         for n in names {
-            let reachable = if self.net.reaches_targets(&n) { targets } else { 0 };
+            // Loss hits the probes too: three probes, each needing its request and reply.
+            let lossy = self.net.loss > 0;
+            let p = f64::from(self.net.loss) / 100.0;
+            let probe_ok = |rng: &mut Rng| !rng.chance(p) && !rng.chance(p);
+            let through = !lossy || (0..3).any(|_| probe_ok(&mut self.rng));
+            let reachable = if self.net.reaches_targets(&n) && through {
+                targets
+            } else {
+                0
+            };
             self.input(&n, Input::Ping { reachable }, true);
         }
         let at = self.now.plus(self.m.connectivity.interval);
@@ -311,7 +460,14 @@ impl World {
             .groups
             .iter()
             .map(|(g, def)| {
-                let holders = self.nodes.iter().filter(|(_, n)| (0..def.resources.len()).all(|i| n.up.contains(&(g.clone(), i)))).map(|(k, _)| k.clone()).collect();
+                let holders = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, n)| {
+                        (0..def.resources.len()).all(|i| n.up.contains(&(g.clone(), i)))
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 (g.clone(), holders)
             })
             .collect()
@@ -323,7 +479,12 @@ impl World {
             .groups
             .keys()
             .map(|g| {
-                let holders = self.nodes.iter().filter(|(_, n)| n.active.iter().any(|(ag, _)| ag == g)).map(|(k, _)| k.clone()).collect();
+                let holders = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, n)| n.active.iter().any(|(ag, _)| ag == g))
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 (g.clone(), holders)
             })
             .collect()
@@ -341,6 +502,7 @@ impl World {
         node.frozen_until = None;
         node.held_inputs.clear();
         node.engine = Some(Engine::new(now, name, m, keys, node.generation));
+        node.booted_at = Some(now);
         self.input(name, Input::Tick, true);
     }
 
@@ -362,7 +524,9 @@ mod tests;
 
 /// Runs seeds `seeds` of `m` with the fault kinds `faults` on every core and sums them up.
 pub fn simulate(m: &Manifest, seeds: std::ops::Range<u64>, faults: &[FaultKind]) -> Summary {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1) as u64;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1) as u64;
     let results = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -379,7 +543,10 @@ pub fn simulate(m: &Manifest, seeds: std::ops::Range<u64>, faults: &[FaultKind])
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a simulation thread panicked")).collect::<Vec<_>>()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a simulation thread panicked"))
+            .collect::<Vec<_>>()
     });
     Summary::of(results)
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
 
-use super::faults::{Fault, FaultKind};
+use super::faults::Fault;
 use crate::engine::{Event, Time};
 use crate::manifest::Manifest;
 
@@ -61,7 +61,11 @@ impl Tracker {
             settled_at: Time(0),
             stable_from: Time(u64::MAX),
             violation: None,
-            stateful: m.groups.iter().map(|(n, g)| (n.clone(), g.stateful)).collect(),
+            stateful: m
+                .groups
+                .iter()
+                .map(|(n, g)| (n.clone(), g.stateful))
+                .collect(),
             log: VecDeque::new(),
             gap_start: BTreeMap::new(),
             crash_at: BTreeMap::new(),
@@ -84,14 +88,26 @@ impl Tracker {
     }
 
     pub fn log(&mut self, now: Time, node: &str, e: &Event) {
-        let group = e.group.as_deref().map(|g| format!(" {g}")).unwrap_or_default();
-        self.note(format!("t={} {node} {:?}{group}: {}", now.0, e.kind, e.reason));
+        let group = e
+            .group
+            .as_deref()
+            .map(|g| format!(" {g}"))
+            .unwrap_or_default();
+        self.note(format!(
+            "t={} {node} {:?}{group}: {}",
+            now.0, e.kind, e.reason
+        ));
     }
 
-    /// A fault hit; `holder` when it took down a node that ran resources.
-    pub fn fault(&mut self, now: Time, f: &Fault, holder: bool) {
+    /// A fault hit. `clean_crash`: a power cut of a node that ran resources, while the rest of
+    /// the cluster was healthy: the gap it opens measures the failover time itself.
+    pub fn fault(&mut self, now: Time, f: &Fault, clean_crash: bool) {
         self.note(format!("fault {f}"));
-        if holder && matches!(f.kind, FaultKind::Crash | FaultKind::Fence | FaultKind::Pause) {
+        // Any other fault during an open gap makes it a gap of several faults.
+        for (_, after_crash) in self.gap_start.values_mut() {
+            *after_crash = false;
+        }
+        if clean_crash {
             let groups: Vec<String> = self.stateful.keys().cloned().collect();
             for g in groups {
                 self.crash_at.insert(g, now);
@@ -101,16 +117,28 @@ impl Tracker {
 
     pub fn ownership_event(&mut self, now: Time) {
         if now > self.stable_from {
-            self.violate(now, "ownership changed while nothing failed (flapping)".into());
+            self.violate(
+                now,
+                "ownership changed while nothing failed (flapping)".into(),
+            );
         }
     }
 
     /// Called after every event with who runs (fully) and who has anything of each group.
-    pub fn observe(&mut self, now: Time, m: &Manifest, owners: &BTreeMap<String, Vec<String>>, actives: &BTreeMap<String, Vec<String>>) {
+    pub fn observe(
+        &mut self,
+        now: Time,
+        m: &Manifest,
+        owners: &BTreeMap<String, Vec<String>>,
+        actives: &BTreeMap<String, Vec<String>>,
+    ) {
         for (g, nodes) in actives {
             let stateful = self.stateful.get(g).copied().unwrap_or(true);
             if nodes.len() > 1 && stateful {
-                self.violate(now, format!("stateful group {g} active on {nodes:?} at once"));
+                self.violate(
+                    now,
+                    format!("stateful group {g} active on {nodes:?} at once"),
+                );
             }
             match (nodes.len() > 1, self.overlap_since.get(g).copied()) {
                 (true, None) => {
@@ -138,7 +166,11 @@ impl Tracker {
                     let ms = now.0 - start.0;
                     self.result.gaps.entry(g.clone()).or_default().push(ms);
                     if after_crash {
-                        self.result.crash_gaps.entry(g.clone()).or_default().push(ms);
+                        self.result
+                            .crash_gaps
+                            .entry(g.clone())
+                            .or_default()
+                            .push(ms);
                     }
                 }
                 _ => {}
@@ -166,7 +198,11 @@ impl Tracker {
                 faults.join("\n  "),
                 self.log.iter().cloned().collect::<Vec<_>>().join("\n  ")
             );
-            result.violation = Some(Violation { seed, invariant, trace });
+            result.violation = Some(Violation {
+                seed,
+                invariant,
+                trace,
+            });
         }
         result
     }
@@ -204,7 +240,12 @@ impl Percentiles {
         }
         v.sort_unstable();
         let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        Percentiles { p50: at(0.5), p99: at(0.99), max: *v.last().unwrap_or(&0), samples: v.len() }
+        Percentiles {
+            p50: at(0.5),
+            p99: at(0.99),
+            max: *v.last().unwrap_or(&0),
+            samples: v.len(),
+        }
     }
 }
 
@@ -225,7 +266,10 @@ impl Summary {
         let mut gaps: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let mut crash: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let mut overlap: BTreeMap<String, u64> = BTreeMap::new();
-        let mut s = Summary { schedules: results.len(), ..Summary::default() };
+        let mut s = Summary {
+            schedules: results.len(),
+            ..Summary::default()
+        };
         for r in results {
             for (g, v) in r.gaps {
                 gaps.entry(g).or_default().extend(v);
@@ -238,7 +282,12 @@ impl Summary {
             }
             s.violations.extend(r.violation);
         }
-        let names: std::collections::BTreeSet<String> = gaps.keys().chain(crash.keys()).chain(overlap.keys()).cloned().collect();
+        let names: std::collections::BTreeSet<String> = gaps
+            .keys()
+            .chain(crash.keys())
+            .chain(overlap.keys())
+            .cloned()
+            .collect();
         for g in names {
             let stats = GroupStats {
                 failover_ms: Percentiles::of(gaps.remove(&g).unwrap_or_default()),

@@ -21,7 +21,11 @@ impl Rng {
 
     /// A number in `lo..=hi`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo { lo } else { lo + self.next_u64() % (hi - lo + 1) }
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.next_u64() % (hi - lo + 1)
+        }
     }
 
     /// True with probability `p`.
@@ -50,7 +54,11 @@ mod tests {
     #[test]
     fn ranges_and_chances_stay_in_bounds() {
         let mut r = Rng::new(1);
-        assert!((0..1000).map(|_| r.range(3, 9)).all(|x| (3..=9).contains(&x)));
+        assert!(
+            (0..1000)
+                .map(|_| r.range(3, 9))
+                .all(|x| (3..=9).contains(&x))
+        );
         let hits = (0..10_000).filter(|_| r.chance(0.25)).count();
         assert!((2000..3000).contains(&hits), "{hits}");
     }

@@ -1,30 +1,105 @@
-//! Simulation runs of the examples.
+//! Simulation runs of every example on a fixed set of seeds. `HAAGENT_SOAK_SEEDS=N` runs N
+//! seeds per example instead (a long soak; use a release build).
 
 use super::*;
 
 fn example(name: &str) -> Manifest {
     let path = format!("{}/examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
-    crate::manifest::parse(&std::fs::read_to_string(path).unwrap()).manifest.unwrap()
+    crate::manifest::parse(&std::fs::read_to_string(path).unwrap())
+        .manifest
+        .unwrap()
 }
+
+const EXAMPLES: [&str; 5] = [
+    "two-node-web",
+    "three-node-multicast",
+    "witness",
+    "ipv6-parallel",
+    "lvs-director",
+];
 
 #[test]
 fn a_quiet_cluster_converges_and_stays_put() {
-    let m = example("two-node-web");
-    let mut cfg = SimConfig::new(&m, 1);
-    cfg.faults.clear();
-    let r = run(&m, cfg);
-    assert!(r.violation.is_none(), "{}", r.violation.unwrap().trace);
+    for name in EXAMPLES {
+        let m = example(name);
+        let mut cfg = SimConfig::new(&m, 1);
+        cfg.faults.clear();
+        let r = run(&m, cfg);
+        assert!(
+            r.violation.is_none(),
+            "{name}: {}",
+            r.violation.unwrap().trace
+        );
+        assert!(
+            r.gaps.values().all(|g| g.len() <= 1),
+            "{name}: ownership changed with no fault: {:?}",
+            r.gaps
+        );
+    }
 }
 
 #[test]
-fn debug_seeds() {
-    for name in ["two-node-web", "three-node-multicast", "witness", "ipv6-parallel", "lvs-director"] {
+fn every_example_survives_random_fault_schedules() {
+    let seeds: u64 = std::env::var("HAAGENT_SOAK_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
+    for name in EXAMPLES {
         let m = example(name);
-        let results: Vec<RunResult> = (0..50).map(|s| run(&m, SimConfig::new(&m, s))).collect();
-        let sum = Summary::of(results);
-        eprintln!("{name}: {} violations; {:?}", sum.violations.len(), sum.groups);
-        if let Some(v) = sum.violations.first() {
-            eprintln!("{}\n{}", v.invariant, v.trace);
+        let s = simulate(&m, 0..seeds, &FaultKind::ALL);
+        assert_eq!(s.schedules as u64, seeds);
+        if let Some(v) = s.violations.first() {
+            panic!(
+                "{name}: {} violations; first: {}\n{}",
+                s.violations.len(),
+                v.invariant,
+                v.trace
+            );
         }
     }
+}
+
+#[test]
+fn the_same_seed_replays_the_same_run() {
+    let m = example("two-node-web");
+    let a = run(&m, SimConfig::new(&m, 42));
+    let b = run(&m, SimConfig::new(&m, 42));
+    assert_eq!((a.gaps, a.overlap_ms), (b.gaps, b.overlap_ms));
+}
+
+#[test]
+fn an_owner_crash_fails_over_within_the_budget() {
+    let m = example("two-node-web");
+    let s = simulate(&m, 0..60, &[FaultKind::Crash]);
+    let t = &m.heartbeat;
+    // dead_after + 2 x interval + the simulated start of both resources (at most 50 ms each).
+    let budget = (t.dead_after + t.interval * 2).as_millis() as u64 + 100;
+    let crash = &s.groups["web"].crash_failover_ms;
+    assert!(crash.samples > 10, "{crash:?}");
+    assert!(
+        crash.max <= budget,
+        "after an owner crash the group was down for up to {}ms, budget {budget}ms",
+        crash.max
+    );
+    assert!(
+        crash.p50 >= t.dead_after.as_millis() as u64 - t.interval.as_millis() as u64,
+        "{crash:?}: faster than the peer can know"
+    );
+}
+
+#[test]
+fn a_vip_group_allowed_to_keep_running_reports_its_overlap() {
+    let text = "cluster: c\nnodes:\n  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\nauth: { key_file: /k }\ngroups:\n  v:\n    nodes: [a, b]\n    on_quorum_loss: keep\n    resources: [{ vip: 10.0.0.10/24, interface: eth0 }]\n";
+    let m = crate::manifest::parse(text).manifest.unwrap();
+    let s = simulate(&m, 0..40, &[FaultKind::Partition]);
+    assert!(
+        s.violations.is_empty(),
+        "{:?}",
+        s.violations.first().map(|v| &v.trace)
+    );
+    assert!(
+        s.groups["v"].overlap_ms > 0,
+        "a partition must show the price of `keep`: {:?}",
+        s.groups["v"]
+    );
 }
