@@ -10,17 +10,38 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, KeyInit};
+use sha2::Sha256;
+
 /// Secrets shorter than this many bytes are refused.
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// One key: an id carried in each heartbeat and the shared secret.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Key {
     /// Key id, 1 to 255.
     pub id: u8,
     /// The secret bytes.
     pub secret: Vec<u8>,
+    /// HMAC-SHA256 keyed with the secret, cloned for every datagram instead of re-keyed.
+    pub(crate) mac: Hmac<Sha256>,
 }
+
+impl Key {
+    /// A key from its id and secret.
+    pub fn new(id: u8, secret: Vec<u8>) -> Key {
+        let mac = Hmac::<Sha256>::new_from_slice(&secret).expect("HMAC accepts keys of any length");
+        Key { id, secret, mac }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.id == other.id && self.secret == other.secret
+    }
+}
+
+impl Eq for Key {}
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,7 +139,7 @@ fn parse_line(content: &str) -> Result<Key, String> {
             secret.len()
         ));
     }
-    Ok(Key { id, secret })
+    Ok(Key::new(id, secret))
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
@@ -175,7 +196,7 @@ pub fn keygen(path: &Path, mode: KeygenMode) -> io::Result<u8> {
     let mut text = String::from(
         "# haagent heartbeat keys: ID HEX-SECRET; the first key signs, all are accepted\n",
     );
-    for key in std::iter::once(&Key { id, secret }).chain(&existing) {
+    for key in std::iter::once(&Key::new(id, secret)).chain(&existing) {
         let _ = writeln!(text, "{} {}", key.id, encode_hex(&key.secret));
     }
     write_private(path, text.as_bytes(), mode == KeygenMode::Create)?;

@@ -37,12 +37,12 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    /// Defaults for a manifest: faults during 20 × `dead_after`, resources 10-50 ms.
+    /// Defaults for a manifest: faults during 12 × `dead_after`, resources 10-50 ms.
     pub fn new(m: &Manifest, seed: u64) -> SimConfig {
         SimConfig {
             seed,
             faults: FaultKind::ALL.to_vec(),
-            fault_phase: m.heartbeat.dead_after * 20,
+            fault_phase: m.heartbeat.dead_after * 12,
             resource_ms: (10, 50),
             fence_ms: 200,
         }
@@ -62,6 +62,8 @@ struct Node {
     fail_next_start: BTreeSet<(String, usize)>,
     /// When the running engine booted.
     booted_at: Option<Time>,
+    /// The pending wake-up, if any.
+    wake_at: Option<Time>,
 }
 
 /// Something scheduled.
@@ -127,6 +129,7 @@ impl World {
                     up: BTreeSet::new(),
                     fail_next_start: BTreeSet::new(),
                     booted_at: None,
+                    wake_at: None,
                 };
                 (n.clone(), node)
             })
@@ -207,7 +210,7 @@ impl World {
             + self.resource_budget()
             + Duration::from_millis(self.cfg.fence_ms);
         let check_at = reclear.plus(bound);
-        let end = check_at.plus(t.dead_after * 10);
+        let end = check_at.plus(t.dead_after * 5);
         self.report.schedule = schedule;
         self.report.settled_at = Time(0).plus(settle);
         self.report.stable_from = check_at;
@@ -264,14 +267,22 @@ impl World {
                 }
             }
             Ev::Wake { to } => {
-                let due = self
-                    .nodes
-                    .get(&to)
-                    .and_then(|n| n.engine.as_ref())
+                let now = self.now;
+                let Some(node) = self.nodes.get_mut(&to) else {
+                    return;
+                };
+                if node.wake_at == Some(now) {
+                    node.wake_at = None;
+                }
+                let due = node
+                    .engine
+                    .as_ref()
                     .and_then(Engine::next_deadline)
-                    .is_some_and(|d| d <= self.now);
+                    .is_some_and(|d| d <= now);
                 if due {
                     self.input(&to, Input::Tick, true);
+                } else {
+                    self.schedule_wake(&to);
                 }
             }
             Ev::Ping => self.ping(),
@@ -304,25 +315,30 @@ impl World {
         self.schedule_wake(name);
     }
 
+    /// Schedules the node's next deadline, unless a wake-up at or before it is pending already.
     fn schedule_wake(&mut self, name: &str) {
-        let next = self
-            .nodes
-            .get(name)
-            .and_then(|n| n.engine.as_ref())
-            .and_then(Engine::next_deadline);
-        if let Some(t) = next {
-            let t = if t <= self.now {
-                self.now.plus(Duration::from_millis(1))
-            } else {
-                t
-            };
-            self.at(
-                t,
-                Ev::Wake {
-                    to: name.to_owned(),
-                },
-            );
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(name) else {
+            return;
+        };
+        let Some(t) = node.engine.as_ref().and_then(Engine::next_deadline) else {
+            return;
+        };
+        let t = if t <= now {
+            now.plus(Duration::from_millis(1))
+        } else {
+            t
+        };
+        if node.wake_at.is_some_and(|w| w <= t && w > now) {
+            return;
         }
+        node.wake_at = Some(t);
+        self.at(
+            t,
+            Ev::Wake {
+                to: name.to_owned(),
+            },
+        );
     }
 
     fn apply(&mut self, name: &str, actions: Vec<Action>) {

@@ -158,3 +158,44 @@ fn keygen_writes_a_private_file_and_refuses_to_overwrite() {
         .collect();
     assert_eq!(ids, ["2", "1"]);
 }
+
+#[test]
+fn simulate_reports_schedules_violations_and_failover_times_as_json() {
+    let out = run(
+        "haagentctl",
+        root(),
+        &[
+            "simulate",
+            "examples/two-node-web.yaml",
+            "--seeds",
+            "6",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["schedules"], 6);
+    assert_eq!(v["violations"], serde_json::json!([]));
+    let web = &v["groups"]["web"];
+    for key in ["p50", "p99", "max"] {
+        assert!(web["failover_ms"][key].is_u64(), "{web}");
+    }
+    assert!(web["overlap_ms"].is_u64());
+    let bad = run(
+        "haagentctl",
+        root(),
+        &[
+            "simulate",
+            "examples/two-node-web.yaml",
+            "--faults",
+            "meteor",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown fault `meteor`"));
+}
