@@ -187,6 +187,16 @@ pub struct Announce {
     pub refresh: Option<Duration>,
 }
 
+impl Heartbeat {
+    /// The longest the agent may hang before its watchdog must kill it (with its units): half
+    /// the margin between a peer marking this node late and taking over from it, so a frozen
+    /// holder is gone before a peer starts what it held. The daemon sets its systemd watchdog
+    /// to this.
+    pub fn watchdog(&self) -> std::time::Duration {
+        (self.dead_after.saturating_sub(self.warn_after)) / 2
+    }
+}
+
 impl Manifest {
     /// Nodes that vote (all of them: witnesses vote too).
     pub fn voters(&self) -> usize {

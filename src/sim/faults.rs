@@ -241,6 +241,9 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
 
 impl World {
     pub(super) fn fault(&mut self, f: Fault) {
+        if matches!(f.kind, FaultKind::StartFail | FaultKind::UnitDies | FaultKind::Move | FaultKind::Stop | FaultKind::Fence) {
+            self.disturbed_at = Some(self.now);
+        }
         let node = f.node.clone().unwrap_or_default();
         let later = self.now.plus(f.lasts);
         match f.kind {
@@ -391,7 +394,11 @@ impl World {
     fn healthy_except(&self, node: &str) -> bool {
         let settle = self.m.heartbeat.initial_dead + self.m.heartbeat.dead_after;
         let net_clean = !self.net.partitioned && self.net.cut.is_empty() && self.net.loss == 0;
+        // Failure marks, moves and stops leave the cluster changed for a while (cooldowns).
+        let cooldown = (self.m.heartbeat.dead_after * 10).max(Duration::from_secs(30)) + settle;
+        let undisturbed = self.disturbed_at.is_none_or(|t| self.now.since(t) > cooldown);
         net_clean
+            && undisturbed
             && self.nodes.iter().filter(|(n, _)| *n != node).all(|(_, n)| {
                 n.engine.is_some()
                     && n.frozen_until.is_none()
@@ -405,9 +412,9 @@ impl World {
         }
         self.report.fault(self.now, f, false);
         self.nodes.get_mut(node).expect("known node").frozen_until = Some(later);
-        // The agent's watchdog is `warn_after`: a longer freeze gets it killed with its units
-        // (they are bound to the agent), so a frozen holder cannot outlive its quorum.
-        let watchdog = self.now.plus(self.m.heartbeat.warn_after);
+        // A longer freeze than the agent's watchdog gets it killed with its units (they are
+        // bound to the agent), so a frozen holder is gone before a peer may take over.
+        let watchdog = self.now.plus(self.m.heartbeat.watchdog());
         if later > watchdog {
             self.at(
                 watchdog,

@@ -102,6 +102,8 @@ pub struct World {
     healed: bool,
     /// Some resource changed state since the invariants were last checked.
     changed: bool,
+    /// The last fault that leaves marks (failures, moves, stops).
+    disturbed_at: Option<Time>,
 }
 
 /// Runs one seed of the simulation of `m`.
@@ -148,6 +150,7 @@ impl World {
             report,
             healed: false,
             changed: true,
+            disturbed_at: None,
         }
     }
 
