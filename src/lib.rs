@@ -13,6 +13,16 @@
 //!   host.rs          checks that need the node itself (key file, interfaces)
 //!   schema.rs        JSON Schema generation and key lookup
 //!   duration.rs      `200ms` / `2s` / `1m`
+//! engine/          the decision engine: PURE (no clock, no I/O, no randomness)
+//!   mod.rs           `Engine::handle(now, input) -> actions`, `next_deadline()`
+//!   types.rs         inputs, actions, events (serde: runs can be recorded and replayed)
+//!   membership.rs    who is alive, per peer and per link
+//!   election.rs      quorum and who should own each group
+//!   decide.rs        acquiring and releasing safely (claims, hold-off, fencing)
+//!   runner.rs        starting and stopping one group's resources in dependency order
+//!   intents.rs       operator moves and standby, gossiped cluster-wide
+//! heartbeat/       the datagram format (`wire`), replay guard, drop counters
+//! sim/             a deterministic multi-node simulation with faults and invariants
 //! auth.rs          heartbeat key file format, key ring, `keygen`
 //! text.rs          message helpers ("did you mean", quoted lists)
 //! bin/haagent.rs   the daemon's command line

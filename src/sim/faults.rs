@@ -241,7 +241,14 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
 
 impl World {
     pub(super) fn fault(&mut self, f: Fault) {
-        if matches!(f.kind, FaultKind::StartFail | FaultKind::UnitDies | FaultKind::Move | FaultKind::Stop | FaultKind::Fence) {
+        if matches!(
+            f.kind,
+            FaultKind::StartFail
+                | FaultKind::UnitDies
+                | FaultKind::Move
+                | FaultKind::Stop
+                | FaultKind::Fence
+        ) {
             self.disturbed_at = Some(self.now);
         }
         let node = f.node.clone().unwrap_or_default();
@@ -396,7 +403,9 @@ impl World {
         let net_clean = !self.net.partitioned && self.net.cut.is_empty() && self.net.loss == 0;
         // Failure marks, moves and stops leave the cluster changed for a while (cooldowns).
         let cooldown = (self.m.heartbeat.dead_after * 10).max(Duration::from_secs(30)) + settle;
-        let undisturbed = self.disturbed_at.is_none_or(|t| self.now.since(t) > cooldown);
+        let undisturbed = self
+            .disturbed_at
+            .is_none_or(|t| self.now.since(t) > cooldown);
         net_clean
             && undisturbed
             && self.nodes.iter().filter(|(n, _)| *n != node).all(|(_, n)| {
