@@ -1,19 +1,22 @@
 //! The demo: a two-node cluster of real systemd hosts on this machine (run as root).
 //!
 //! `cargo run --example demo` boots hosts `alpha` and `beta` and a client in network namespaces,
-//! installs the freshly built haagent binaries, a manifest and a key into both, checks the
-//! manifest on each node as `haagent --check-config` does at start-up, and shows a web unit on
-//! `alpha` answering the client.
+//! installs the freshly built haagent as a real systemd service on both with a manifest, a key
+//! and a small web unit, starts it, and then, while the client asks the VIP every 5 ms: cuts the
+//! power of the active node (the client sees the failover), brings it back (failback), and
+//! stops the agent on the active node (a planned handoff). Each step prints what the client saw.
 
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use haagent_testbed::cluster::{self, Cluster, Install, wait_for};
 use haagent_testbed::probe::{self, Mode};
-use haagent_testbed::{Config, Probe, TestBed};
+use haagent_testbed::{Config, Probe, ProbeReport, TestBed};
 
 const PORT: u16 = 8080;
+const VIP_LAST: u8 = 50;
 
 fn main() -> ExitCode {
     match run() {
@@ -26,75 +29,103 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let bins = binaries()?;
-    let mut cfg = Config::new("dm", [10, 98, 20], 2).named(&["alpha", "beta"]);
-    cfg.cow_root = true; // binaries go to /usr/bin inside each host only
-    let vip = std::net::Ipv4Addr::new(10, 98, 20, 50);
-    let cfg = cfg.unit("web.service", &probe::echo_unit(PORT, None), false);
+    let install = Install {
+        bins: binaries()?,
+        unit: cluster::repo_unit(),
+    };
+    let cfg = Config::new("dm", [10, 98, 20], 2).named(&["alpha", "beta"]);
+    // The web unit answers on the VIP itself, so the client sees who holds it.
+    let vip = cfg_vip(&cfg);
+    let cfg = cfg.unit("web.service", &probe::echo_unit(PORT, Some(vip)), false);
     haagent_testbed::preflight::check(&cfg)?;
 
     step("booting alpha, beta and a client (real systemd hosts in namespaces)");
     let started = Instant::now();
-    let tb = TestBed::up(cfg)?;
+    let mut c = Cluster::up(cfg, install, manifest)?;
     println!(
-        "   up in {:?}: alpha {}, beta {}, client {}",
+        "   up and haagent installed in {:?}: alpha {}, beta {}, client {}, VIP {vip}",
         started.elapsed(),
-        tb.ip("alpha"),
-        tb.ip("beta"),
-        tb.client_ip()
+        c.bed.ip("alpha"),
+        c.bed.ip("beta"),
+        c.bed.client_ip()
     );
+    print!("{}", indent(&manifest(&c.bed)));
 
-    step("installing haagent, the manifest and a fresh key into both nodes");
-    let manifest = manifest(&tb, vip);
-    let key = tb.state_dir().join("authkey");
-    let out = Command::new(bins.join("haagentctl"))
-        .arg("keygen")
-        .arg(&key)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    for node in ["alpha", "beta"] {
-        let host = tb.host(node);
-        host.copy_in(&bins.join("haagent"), "/usr/bin/haagent", 0o755)?;
-        host.copy_in(&bins.join("haagentctl"), "/usr/bin/haagentctl", 0o755)?;
-        host.write_file("/etc/haagent/cluster.yaml", manifest.as_bytes(), 0o644)?;
-        host.copy_in(&key, "/etc/haagent/authkey", 0o600)?;
-    }
-    print!("{}", indent(&manifest));
-
-    step("checking the manifest on each node (`haagent --check-config`)");
-    for node in ["alpha", "beta"] {
-        let out = tb.host(node).exec(&["haagent", "--check-config"]);
-        print!("   [{node}] {}", String::from_utf8_lossy(&out.stdout));
-        if !out.status.success() {
-            return Err(format!("the manifest does not check on {node}"));
-        }
-    }
-
-    step("starting web.service on alpha; the client asks it every 5 ms for a second");
-    tb.host("alpha").sh("systemctl start web.service")?;
-    let target = SocketAddrV4::new(tb.ip("alpha"), PORT);
-    let seen = Probe::run_for(
-        &tb.client_netns(),
-        target,
-        Mode::Tcp,
-        Duration::from_millis(5),
-        Duration::from_secs(1),
-    )?;
-    println!(
-        "   {} of {} TCP connections answered, by {:?}; longest gap {:?}",
-        seen.answered, seen.sent, seen.by_host, seen.longest_gap
-    );
-
-    step(
-        "haagent's cluster runtime is not part of this build, so there is no failover to show yet",
-    );
+    step("systemctl start haagent on both nodes");
     let started = Instant::now();
-    let left = tb.down();
+    c.start(&["alpha", "beta"])?;
+    let took = wait_for("web on alpha", Duration::from_secs(20), || {
+        c.vip_holders(vip) == ["alpha"] && c.unit_holders("web.service") == ["alpha"]
+    })?;
     println!(
-        "   torn down in {:?}; left behind: {}",
+        "   both ready; the VIP and web.service run on alpha {:?} after start",
+        started.elapsed().max(took)
+    );
+    println!("   alpha: {}", status_text(&c, "alpha"));
+    println!("   beta:  {}", status_text(&c, "beta"));
+
+    let target = SocketAddrV4::new(vip, PORT);
+    step("power cut of alpha while the client asks the VIP every 5 ms");
+    let p = Probe::start(
+        &c.bed.client_netns(),
+        target,
+        Mode::Udp,
+        Duration::from_millis(5),
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    c.bed.kill("alpha")?;
+    wait_for("beta to answer", Duration::from_secs(10), || {
+        c.vip_holders(vip) == ["beta"]
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    report(&p.stop()?, "crash failover (dead_after 1s)");
+
+    step("alpha boots again and haagent starts: web fails back to alpha (failback: true)");
+    let p = Probe::start(
+        &c.bed.client_netns(),
+        target,
+        Mode::Udp,
+        Duration::from_millis(5),
+    )?;
+    c.bed.start("alpha")?;
+    // A rebooted host comes back with a fresh root: install again, as a package would be.
+    c.install_on("alpha", &manifest(&c.bed))?;
+    c.start(&["alpha"])?;
+    wait_for("web back on alpha", Duration::from_secs(20), || {
+        c.vip_holders(vip) == ["alpha"]
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    report(&p.stop()?, "failback");
+
+    step("systemctl stop haagent on alpha: a planned handoff to beta");
+    let p = Probe::start(
+        &c.bed.client_netns(),
+        target,
+        Mode::Udp,
+        Duration::from_millis(5),
+    )?;
+    std::thread::sleep(Duration::from_millis(300));
+    c.sh("alpha", "systemctl stop haagent")?;
+    wait_for("beta to hold the VIP", Duration::from_secs(10), || {
+        c.vip_holders(vip) == ["beta"]
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    report(&p.stop()?, "planned handoff");
+
+    step("what the journal says on beta (journalctl -u haagent)");
+    for line in c
+        .journal("beta")
+        .lines()
+        .filter(|l| l.contains(": "))
+        .take(14)
+    {
+        println!("   {line}");
+    }
+
+    let started = Instant::now();
+    let left = c.bed.down();
+    println!(
+        "\n   torn down in {:?}; left behind: {}",
         started.elapsed(),
         if left.is_empty() {
             "nothing".into()
@@ -105,17 +136,40 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+fn report(r: &ProbeReport, what: &str) {
+    println!(
+        "   {what}: longest gap the client saw {:?}; answers {} of {}, by {:?}; serving now: {}",
+        r.longest_gap,
+        r.answered,
+        r.sent,
+        r.by_host,
+        r.last_host.as_deref().unwrap_or("nobody")
+    );
+}
+
+fn status_text(c: &Cluster, node: &str) -> String {
+    c.sh(node, "systemctl show -P StatusText haagent")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|e| e)
+}
+
+fn cfg_vip(cfg: &Config) -> std::net::Ipv4Addr {
+    let [a, b, c] = cfg.subnet;
+    std::net::Ipv4Addr::new(a, b, c, VIP_LAST)
+}
+
 /// The manifest of the demo cluster, on the bed's addresses.
-fn manifest(tb: &TestBed, vip: std::net::Ipv4Addr) -> String {
+fn manifest(tb: &TestBed) -> String {
     format!(
-        "cluster: demo\nnodes:\n  alpha: {{ address: {a} }}\n  beta:  {{ address: {b} }}\nheartbeat:\n  interval: 200ms\n  dead_after: 1s\n  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\nquorum:\n  two_node:\n    tie_breaker: ping\nconnectivity:\n  ping: [{c}]\ngroups:\n  web:\n    nodes: [alpha, beta]\n    failback: true\n    resources:\n      - vip: {vip}/24\n        interface: eth0\n      - unit: web.service\n",
+        "cluster: demo\nnodes:\n  alpha: {{ address: {a} }}\n  beta:  {{ address: {b} }}\nheartbeat:\n  interval: 200ms\n  warn_after: 600ms\n  dead_after: 1s\n  initial_dead: 2s\n  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\nquorum:\n  two_node:\n    tie_breaker: ping\nconnectivity:\n  ping: [{c}]\ngroups:\n  web:\n    nodes: [alpha, beta]\n    failback: true\n    resources:\n      - vip: {vip}/24\n        interface: eth0\n      - unit: web.service\n",
         a = tb.ip("alpha"),
         b = tb.ip("beta"),
         c = tb.client_ip(),
+        vip = tb.subnet_addr(VIP_LAST),
     )
 }
 
-/// The haagent binaries built next to this example, building them if needed.
+/// The haagent binaries built next to this example (`cargo build --bins`, a no-op when fresh).
 fn binaries() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // target/<profile>/examples/demo -> target/<profile>
@@ -124,19 +178,17 @@ fn binaries() -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .ok_or("cannot find the target directory")?
         .to_path_buf();
-    if !dir.join("haagent").exists() || !dir.join("haagentctl").exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--bins"]);
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .map_err(|e| format!("cannot build the binaries: {e}"))?;
-        if !status.success() {
-            return Err("building the haagent binaries failed".into());
-        }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "--locked", "--bins"]);
+    if dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .map_err(|e| format!("cannot build the binaries: {e}"))?;
+    if !status.success() {
+        return Err("building the haagent binaries failed".into());
     }
     Ok(dir)
 }

@@ -21,7 +21,13 @@
 //!   decide.rs        acquiring and releasing safely (claims, hold-off, fencing)
 //!   runner.rs        starting and stopping one group's resources in dependency order
 //!   intents.rs       operator moves and standby, gossiped cluster-wide
-//! heartbeat/       the datagram format (`wire`), replay guard, drop counters
+//! heartbeat/       the datagram format (`wire`), replay guard, drop counters, UDP links (`socket`)
+//! agent/           the daemon: the one select! loop, start-up checks, the action executor
+//! resources/       drivers: VIPs over rtnetlink, ARP/NA announcements, systemd units over D-Bus
+//! ping.rs          connectivity checks (ICMP echo to the ping targets)
+//! notify.rs        sd_notify: READY, STATUS, RELOADING, STOPPING, watchdog
+//! logging.rs       journald or stderr, structured event fields
+//! netif.rs         interface index and MAC from sysfs
 //! sim/             a deterministic multi-node simulation with faults and invariants
 //! auth.rs          heartbeat key file format, key ring, `keygen`
 //! text.rs          message helpers ("did you mean", quoted lists)
@@ -32,9 +38,15 @@
 //! The decision engine lives apart from every driver: it takes inputs with the current time
 //! and returns actions, so that it can be tested and simulated without sockets or clocks.
 
+pub mod agent;
 pub mod auth;
 pub mod engine;
 pub mod heartbeat;
+pub mod logging;
 pub mod manifest;
+pub mod netif;
+pub mod notify;
+pub mod ping;
+pub mod resources;
 pub mod sim;
 pub mod text;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use haagent::agent;
 use haagent::manifest::{self, check};
 
 /// Keeps a cluster's virtual IPs and systemd units running on exactly one node.
@@ -21,6 +22,9 @@ struct Args {
     /// 2 unreadable).
     #[arg(long)]
     check_config: bool,
+    /// Where the generation number is kept (systemd's StateDirectory).
+    #[arg(long, env = "STATE_DIRECTORY", default_value = "/var/lib/haagent")]
+    state_dir: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -44,20 +48,20 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    let (manifest, warnings) = match manifest::load(&args.manifest) {
-        Err(manifest::ManifestError::Invalid { path, problems }) => {
-            let name = path.display().to_string();
-            problems.iter().for_each(|p| eprint!("{}", p.render(&name)));
-            anyhow::bail!(
-                "manifest {name} is invalid; `haagentctl validate {name}` shows the same list"
-            );
-        }
-        other => other.context("failed to load the manifest")?,
+    haagent::logging::init();
+    let node = match &args.node {
+        Some(n) => n.clone(),
+        None => check::hostname().context("cannot read the hostname; pass --node NAME")?,
     };
-    let name = args.manifest.display().to_string();
-    warnings.iter().for_each(|p| eprint!("{}", p.render(&name)));
-    anyhow::bail!(
-        "cluster `{}` is valid, but this build of haagent cannot run it: the cluster runtime is not part of it",
-        manifest.cluster
-    )
+    let opts = agent::Options {
+        manifest: args.manifest.clone(),
+        node,
+        state_dir: args.state_dir.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the runtime")?;
+    runtime.block_on(agent::run(opts))?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Heartbeats between nodes: the datagram format ([`wire`]) and the receive-side bookkeeping
 //! that every driver shares: replay protection and drop counters.
 
+pub mod socket;
 pub mod wire;
 
 use std::collections::BTreeMap;

@@ -122,7 +122,7 @@ fn add_host_checks(report: &mut Report, node: Option<&str>) -> (Option<String>, 
 }
 
 /// The short hostname, which is a node's default name.
-fn hostname() -> Option<String> {
+pub fn hostname() -> Option<String> {
     let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let short = raw.trim().split('.').next()?.to_owned();
     (!short.is_empty()).then_some(short)

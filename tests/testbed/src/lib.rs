@@ -19,6 +19,7 @@
 //! client sees).
 
 pub mod cleanup;
+pub mod cluster;
 pub mod host;
 pub mod net;
 pub mod preflight;

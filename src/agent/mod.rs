@@ -1,0 +1,214 @@
+//! The daemon: the one `select!` loop. Drivers (heartbeat sockets, netlink, systemd, ping,
+//! signals) feed inputs in; the engine decides; [`exec`] carries out its actions. The loop also
+//! pings systemd's watchdog, so a hung loop gets the agent killed and restarted.
+
+mod exec;
+pub mod setup;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::engine::{Engine, Input, Time};
+use crate::heartbeat::socket::Links;
+use crate::manifest::Manifest;
+use crate::resources::systemd::Systemd;
+use crate::resources::vip::{self, Vips};
+use crate::{notify, ping};
+use exec::Exec;
+
+/// Why the agent could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The manifest is missing or invalid.
+    #[error("manifest: {0}")]
+    Manifest(String),
+    /// The key ring could not be read.
+    #[error("keys: {0}")]
+    Keys(String),
+    /// A heartbeat link could not be opened.
+    #[error(transparent)]
+    Link(#[from] crate::heartbeat::socket::LinkError),
+    /// A driver could not start.
+    #[error("{what}: {source}")]
+    Driver {
+        /// Which driver.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// systemd could not be reached over the system bus.
+    #[error("cannot reach systemd on the system bus: {0}")]
+    Bus(#[from] zbus::Error),
+}
+
+/// How the daemon was started.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// This node's name.
+    pub node: String,
+    /// Where the generation number is kept.
+    pub state_dir: PathBuf,
+}
+
+fn driver(what: &'static str) -> impl FnOnce(std::io::Error) -> AgentError {
+    move |source| AgentError::Driver { what, source }
+}
+
+/// Channels from the drivers into the loop.
+struct Feeds {
+    inputs: mpsc::UnboundedReceiver<Input>,
+    addrs: mpsc::UnboundedReceiver<vip::AddrChange>,
+    units: mpsc::UnboundedReceiver<crate::resources::systemd::UnitChange>,
+    pings: mpsc::UnboundedReceiver<u16>,
+}
+
+/// Runs the agent until SIGTERM (or SIGINT) has released everything. Must run on a tokio
+/// runtime with time, net and signals enabled.
+pub async fn run(opts: Options) -> Result<(), AgentError> {
+    let m = setup::manifest(&opts.manifest, &opts.node)?;
+    let keys = setup::keys(&m.auth)?;
+    let mut term = signal(SignalKind::terminate()).map_err(driver("signals"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(driver("signals"))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(driver("signals"))?;
+
+    let (input_tx, inputs) = mpsc::unbounded_channel();
+    let (addr_tx, addrs) = mpsc::unbounded_channel();
+    let (unit_tx, units) = mpsc::unbounded_channel();
+    let (ping_tx, pings) = mpsc::unbounded_channel();
+    let links = Links::open(&m, &opts.node)?;
+    links.spawn_receivers(&input_tx);
+    let vips = Vips::connect().map_err(driver("netlink"))?;
+    vip::monitor(addr_tx).map_err(driver("netlink address monitor"))?;
+    ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
+    let local_units = setup::local_units(&m, &opts.node);
+    let systemd = if local_units.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
+        None
+    } else {
+        Some(Systemd::connect().await?)
+    };
+    if let Some(s) = &systemd {
+        check_units(s, &local_units, unit_tx).await;
+    }
+    let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
+    let mut exec = Exec::new(links, vips, systemd, input_tx);
+    reconcile(&mut exec, &m, &opts.node).await;
+
+    let start = Instant::now();
+    let now = move || Time(start.elapsed().as_millis() as u64);
+    tracing::info!(node = %opts.node, cluster = %m.cluster, generation, "joining the cluster");
+    let mut engine = Engine::new(now(), &opts.node, m, keys, generation);
+    let ping_every = notify::arm_watchdog(engine.manifest().heartbeat.watchdog());
+    let mut feeds = Feeds {
+        inputs,
+        addrs,
+        units,
+        pings,
+    };
+    let mut watchdog = tokio::time::interval(ping_every.unwrap_or(Duration::from_secs(3600)));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending = Some(Input::Tick);
+    loop {
+        if let Some(input) = pending.take() {
+            exec.observe(&input, engine.manifest());
+            let actions = engine.handle(now(), input);
+            if exec.apply(actions) {
+                tracing::info!("everything released; peers were told: exiting");
+                return Ok(());
+            }
+        }
+        let deadline = engine
+            .next_deadline()
+            .map(|t| start + Duration::from_millis(t.0));
+        pending = tokio::select! {
+            _ = term.recv() => Some(Input::Shutdown),
+            _ = int.recv() => Some(Input::Shutdown),
+            _ = hup.recv() => reload(&opts, &engine, &mut exec).map(|m| Input::Reload(Box::new(m))),
+            Some(i) = feeds.inputs.recv() => Some(i),
+            Some(c) = feeds.addrs.recv() => exec.addr_change(&c, engine.manifest()),
+            Some(c) = feeds.units.recv() => exec.unit_change(&c),
+            Some(n) = feeds.pings.recv() => Some(Input::Ping { reachable: n }),
+            _ = sleep_until(deadline) => Some(Input::Tick),
+            _ = watchdog.tick(), if ping_every.is_some() => {
+                notify::watchdog();
+                None
+            }
+        };
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Re-reads the manifest on SIGHUP. An invalid one is logged and ignored: the running
+/// configuration stays as it is.
+fn reload(opts: &Options, engine: &Engine, exec: &mut Exec) -> Option<Manifest> {
+    notify::reloading();
+    let result = setup::manifest(&opts.manifest, &opts.node).and_then(|m| {
+        if m.auth != engine.manifest().auth
+            || m.heartbeat.links != engine.manifest().heartbeat.links
+        {
+            exec.links = Links::open(&m, &opts.node)?;
+        }
+        Ok(m)
+    });
+    let out = match result {
+        Ok(m) if m == *engine.manifest() => {
+            tracing::info!("manifest reloaded: nothing changed");
+            None
+        }
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused: the running configuration is unchanged");
+            None
+        }
+    };
+    notify::ready(exec.status());
+    out
+}
+
+/// Warns about managed units that systemd would start at boot on every node, or cannot find,
+/// and starts watching each one.
+async fn check_units(
+    s: &Systemd,
+    units: &[(String, usize, String)],
+    tx: mpsc::UnboundedSender<crate::resources::systemd::UnitChange>,
+) {
+    for (group, _, unit) in units {
+        if let Ok(false) = s.loadable(unit).await {
+            tracing::warn!(
+                group,
+                unit,
+                "unit not found on this node: install it or fix the manifest"
+            );
+        }
+        if let Some(state) = s.file_state(unit).await
+            && state.starts_with("enabled")
+        {
+            tracing::warn!(
+                group,
+                unit,
+                state,
+                "unit is enabled at boot, so it would run on every node: `systemctl disable {unit}` (haagent starts it where its group runs)"
+            );
+        }
+        if let Err(e) = s.watch(unit, tx.clone()).await {
+            tracing::warn!(group, unit, error = %e, "cannot watch unit; its failures will go unnoticed");
+        }
+    }
+}
+
+/// Takes down what an earlier run of this node left up: the engine starts from nothing held,
+/// and must not find a VIP or unit of its groups already running here.
+async fn reconcile(exec: &mut Exec, m: &Manifest, me: &str) {
+    exec.release_leftovers(m, me).await;
+}

@@ -1,0 +1,192 @@
+//! Virtual IPs through rtnetlink: add (idempotent, with label; IPv6 without duplicate address
+//! detection so it is usable at once), remove (absent is fine), look up, and a monitor of
+//! address changes so a VIP removed behind the agent's back is noticed.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use futures_util::stream::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use rtnetlink::{AddressMessageBuilder, Handle, MulticastGroup};
+use tokio::sync::mpsc;
+
+use crate::manifest::model::Vip;
+
+/// A VIP operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {addr}/{prefix} on {interface}: {source}")]
+pub struct VipError {
+    op: &'static str,
+    addr: IpAddr,
+    prefix: u8,
+    interface: String,
+    #[source]
+    source: io::Error,
+}
+
+/// An address appeared or vanished on an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddrChange {
+    /// Added (true) or removed.
+    pub added: bool,
+    /// Interface index.
+    pub ifindex: u32,
+    /// The address.
+    pub addr: IpAddr,
+}
+
+/// The netlink side of the VIP driver.
+#[derive(Clone)]
+pub struct Vips {
+    handle: Handle,
+}
+
+fn nl_error(e: rtnetlink::Error) -> io::Error {
+    match e {
+        // The Debug form dumps raw header bytes; the errno is what a reader needs.
+        rtnetlink::Error::NetlinkError(m) => m.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+impl Vips {
+    /// Opens a netlink connection. Must run inside a tokio runtime.
+    pub fn connect() -> io::Result<Vips> {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        Ok(Vips { handle })
+    }
+
+    fn error(op: &'static str, vip: &Vip, source: io::Error) -> VipError {
+        VipError {
+            op,
+            addr: vip.address,
+            prefix: vip.prefix,
+            interface: vip.interface.clone(),
+            source,
+        }
+    }
+
+    /// Adds `vip` (replacing an identical address, so a second add is not an error).
+    pub async fn add(&self, vip: &Vip) -> Result<(), VipError> {
+        let index = crate::netif::index(&vip.interface).map_err(|e| Self::error("add", vip, e))?;
+        let mut req = self
+            .handle
+            .address()
+            .add(index, vip.address, vip.prefix)
+            .replace();
+        let attrs = &mut req.message_mut().attributes;
+        match vip.address {
+            IpAddr::V4(_) => {
+                if let Some(label) = &vip.label {
+                    attrs.push(AddressAttribute::Label(label.clone()));
+                }
+            }
+            IpAddr::V6(_) => attrs.push(AddressAttribute::Flags(AddressFlags::Nodad)),
+        }
+        req.execute()
+            .await
+            .map_err(|e| Self::error("add", vip, nl_error(e)))
+    }
+
+    /// Removes `vip`; an address that is not there counts as removed.
+    pub async fn remove(&self, vip: &Vip) -> Result<(), VipError> {
+        let index = match crate::netif::index(&vip.interface) {
+            Ok(i) => i,
+            // No interface, no address on it.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Self::error("remove", vip, e)),
+        };
+        let msg = message(index, vip.address, vip.prefix);
+        match self.handle.address().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code() == -libc::EADDRNOTAVAIL => {
+                Ok(())
+            }
+            Err(e) => Err(Self::error("remove", vip, nl_error(e))),
+        }
+    }
+
+    /// Whether `vip` is on its interface now.
+    pub async fn present(&self, vip: &Vip) -> Result<bool, VipError> {
+        let index = match crate::netif::index(&vip.interface) {
+            Ok(i) => i,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Self::error("look up", vip, e)),
+        };
+        let mut found = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(vip.address)
+            .execute();
+        while let Some(msg) = found
+            .try_next()
+            .await
+            .map_err(|e| Self::error("look up", vip, nl_error(e)))?
+        {
+            if address_of(&msg) == Some(vip.address) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn message(index: u32, addr: IpAddr, prefix: u8) -> AddressMessage {
+    match addr {
+        IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(index)
+            .address(a, prefix)
+            .build(),
+        IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(index)
+            .address(a, prefix)
+            .build(),
+    }
+}
+
+/// The address a message is about: IPv4's local address (IFA_ADDRESS is the peer's on
+/// point-to-point links), IPv6's address.
+fn address_of(msg: &AddressMessage) -> Option<IpAddr> {
+    let mut address = None;
+    for a in &msg.attributes {
+        match a {
+            AddressAttribute::Local(ip) => return Some(*ip),
+            AddressAttribute::Address(ip) => address = Some(*ip),
+            _ => {}
+        }
+    }
+    address
+}
+
+/// Spawns a task that reports every address added or removed on this host.
+pub fn monitor(tx: mpsc::UnboundedSender<AddrChange>) -> io::Result<()> {
+    let (conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])?;
+    tokio::spawn(conn);
+    tokio::spawn(async move {
+        while let Some((msg, _)) = messages.next().await {
+            let (added, m) = match msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(m)) => (true, m),
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(m)) => (false, m),
+                _ => continue,
+            };
+            let Some(addr) = address_of(&m) else { continue };
+            let change = AddrChange {
+                added,
+                ifindex: m.header.index,
+                addr,
+            };
+            if tx.send(change).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
