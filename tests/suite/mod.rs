@@ -1,6 +1,7 @@
 //! Test modules and the helpers they share.
 
 mod cli;
+mod e2e;
 mod examples;
 mod invalid;
 mod schema;

@@ -1,0 +1,196 @@
+//! End to end on real hosts: the real `haagent` binary installed as the real unit in systemd
+//! hosts on the test bed, a client asking the VIP, and faults a user would meet. Each test has
+//! its own prefix and subnet, so tests run side by side.
+//!
+//! Shared here: the cluster every test starts from (a web group of a VIP and an echo unit
+//! bound to it, ping tie-breaker on the client) and the checks every test makes.
+
+mod faults;
+mod network;
+mod process;
+mod service;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use haagent_testbed::cluster::{self, Cluster, Install};
+use haagent_testbed::probe::{self, Mode};
+use haagent_testbed::{Config, Probe, ProbeReport, TestBed};
+
+/// Port of the echo service on the VIP.
+pub const PORT: u16 = 8080;
+/// Last octet of the VIP.
+pub const VIP_LAST: u8 = 50;
+
+/// Heartbeat timers of a test cluster.
+#[derive(Clone, Copy)]
+pub struct Timers {
+    pub interval_ms: u64,
+    pub warn_ms: u64,
+    pub dead_ms: u64,
+    pub initial_ms: u64,
+}
+
+/// Quick timers: dead after 1.5 s; the watchdog bound is 500 ms.
+pub const QUICK: Timers = Timers {
+    interval_ms: 250,
+    warn_ms: 500,
+    dead_ms: 1500,
+    initial_ms: 3000,
+};
+
+/// What varies between test clusters.
+pub struct Spec<'a> {
+    pub prefix: &'a str,
+    pub subnet: u8,
+    pub nodes: &'a [&'a str],
+    pub timers: Timers,
+    /// Extra YAML appended under `groups:` (other groups), indented by four spaces.
+    pub more_groups: &'a str,
+    pub failback: bool,
+}
+
+impl Spec<'_> {
+    /// A two-node spec with quick timers.
+    pub fn two(prefix: &str, subnet: u8) -> Spec<'_> {
+        Spec {
+            prefix,
+            subnet,
+            nodes: &["alpha", "beta"],
+            timers: QUICK,
+            more_groups: "",
+            failback: true,
+        }
+    }
+}
+
+/// The VIP of a bed.
+pub fn vip(bed: &TestBed) -> Ipv4Addr {
+    bed.subnet_addr(VIP_LAST)
+}
+
+/// The manifest of a spec on its bed.
+pub fn manifest(spec: &Spec, bed: &TestBed) -> String {
+    let t = spec.timers;
+    let mut text = format!(
+        "cluster: e2e\nnodes:\n{}heartbeat:\n  interval: {}ms\n  warn_after: {}ms\n  dead_after: {}ms\n  initial_dead: {}ms\n  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\n",
+        spec.nodes
+            .iter()
+            .map(|n| format!("  {n}: {{ address: {} }}\n", bed.ip(n)))
+            .collect::<String>(),
+        t.interval_ms,
+        t.warn_ms,
+        t.dead_ms,
+        t.initial_ms
+    );
+    if spec.nodes.len() == 2 {
+        text.push_str("quorum:\n  two_node:\n    tie_breaker: ping\n");
+    }
+    text.push_str(&format!(
+        "connectivity:\n  ping: [{}]\n  interval: 500ms\ngroups:\n  web:\n    nodes: [{}]\n    failback: {}\n    resources:\n      - vip: {}/24\n        interface: eth0\n      - unit: web.service\n{}",
+        bed.client_ip(),
+        spec.nodes.join(", "),
+        spec.failback,
+        vip(bed),
+        spec.more_groups
+    ));
+    text
+}
+
+/// Boots the spec's cluster with haagent installed (not started), or explains why it cannot:
+/// loudly (a failure) under CI, as a skip elsewhere.
+pub fn cluster(spec: &Spec) -> Option<Cluster> {
+    let [a, b, _] = [10u8, 98, spec.subnet];
+    let vip = Ipv4Addr::new(a, b, spec.subnet, VIP_LAST);
+    let cfg = Config::new(spec.prefix, [a, b, spec.subnet], spec.nodes.len())
+        .named(spec.nodes)
+        .unit("web.service", &probe::echo_unit(PORT, Some(vip)), false);
+    if let Err(why) = haagent_testbed::preflight::check(&cfg) {
+        if std::env::var_os("CI").is_some() {
+            panic!("the end-to-end test bed cannot run here: {why}");
+        }
+        eprintln!("SKIPPED (not under CI): the test bed cannot run here: {why}");
+        return None;
+    }
+    let bins = Path::new(env!("CARGO_BIN_EXE_haagent"))
+        .parent()
+        .expect("binaries live in a directory")
+        .to_path_buf();
+    let install = Install {
+        bins,
+        unit: cluster::repo_unit(),
+    };
+    Some(
+        Cluster::up(cfg, install, |bed| manifest(spec, bed))
+            .unwrap_or_else(|e| panic!("cluster failed to start: {e}")),
+    )
+}
+
+/// Starts the agents on all nodes and waits for the web group on `home`.
+pub fn start_on(c: &Cluster, nodes: &[&str], home: &str) {
+    c.start(nodes).unwrap();
+    wait_holder(c, home, Duration::from_secs(20));
+}
+
+/// Waits until `node` alone holds the VIP and the web unit.
+pub fn wait_holder(c: &Cluster, node: &str, timeout: Duration) -> Duration {
+    let vip = vip(&c.bed);
+    cluster::wait_for(&format!("web on {node} alone"), timeout, || {
+        c.vip_holders(vip) == [node] && c.unit_holders("web.service") == [node]
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", journals(c)))
+}
+
+/// Every running node's agent journal, for failure messages.
+pub fn journals(c: &Cluster) -> String {
+    c.bed
+        .hosts()
+        .iter()
+        .filter(|h| h.pid().is_some())
+        .map(|h| format!("--- {} ---\n{}", h.name(), c.journal(h.name())))
+        .collect()
+}
+
+/// Starts a UDP probe of the VIP every 5 ms from the client.
+pub fn probe(c: &Cluster) -> Probe {
+    let target = SocketAddrV4::new(vip(&c.bed), PORT);
+    Probe::start(
+        &c.bed.client_netns(),
+        target,
+        Mode::Udp,
+        Duration::from_millis(5),
+    )
+    .unwrap()
+}
+
+/// Watches who holds the VIP and the unit until `for_` has passed, and fails the test if two
+/// nodes ever hold either at once. Returns the distinct holder sequence seen.
+pub fn never_twice(c: &Cluster, for_: Duration) -> Vec<String> {
+    let vip = vip(&c.bed);
+    let started = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    while started.elapsed() < for_ {
+        let (vips, units) = (c.vip_holders(vip), c.unit_holders("web.service"));
+        assert!(
+            vips.len() <= 1 && units.len() <= 1,
+            "two holders at once: VIP on {vips:?}, web.service on {units:?}\n{}",
+            journals(c)
+        );
+        if let Some(h) = units.first().or(vips.first())
+            && seen.last() != Some(h)
+        {
+            seen.push(h.clone());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    seen
+}
+
+/// A probe's report, in words for assertion messages.
+pub fn said(r: &ProbeReport) -> String {
+    format!(
+        "longest gap {:?}, {} of {} answered, by {:?}",
+        r.longest_gap, r.answered, r.sent, r.by_host
+    )
+}
