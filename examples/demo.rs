@@ -7,8 +7,7 @@
 //! stops the agent on the active node (a planned handoff). Each step prints what the client saw.
 
 use std::net::SocketAddrV4;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use haagent_testbed::cluster::{self, Cluster, Install, wait_for};
@@ -30,7 +29,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let install = Install {
-        bins: binaries()?,
+        bins: cluster::built_binaries()?,
         unit: cluster::repo_unit(),
     };
     let cfg = Config::new("dm", [10, 98, 20], 2).named(&["alpha", "beta"]);
@@ -167,30 +166,6 @@ fn manifest(tb: &TestBed) -> String {
         c = tb.client_ip(),
         vip = tb.subnet_addr(VIP_LAST),
     )
-}
-
-/// The haagent binaries built next to this example (`cargo build --bins`, a no-op when fresh).
-fn binaries() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/examples/demo -> target/<profile>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot find the target directory")?
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "--locked", "--bins"]);
-    if dir.ends_with("release") {
-        build.arg("--release");
-    }
-    let status = build
-        .status()
-        .map_err(|e| format!("cannot build the binaries: {e}"))?;
-    if !status.success() {
-        return Err("building the haagent binaries failed".into());
-    }
-    Ok(dir)
 }
 
 fn step(text: &str) {

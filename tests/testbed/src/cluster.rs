@@ -202,3 +202,27 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -
 pub fn repo_unit() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../units/haagent.service")
 }
+
+/// The haagent binaries of the cargo profile the running example was built with (next to
+/// `target/<profile>/examples/`), built first: a no-op when they are fresh.
+pub fn built_binaries() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot find the target directory")?
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "--locked", "--bins"]);
+    if dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .map_err(|e| format!("cannot build the binaries: {e}"))?;
+    if !status.success() {
+        return Err("building the haagent binaries failed".into());
+    }
+    Ok(dir)
+}

@@ -20,6 +20,7 @@
 
 pub mod cleanup;
 pub mod cluster;
+pub mod echo;
 pub mod host;
 pub mod net;
 pub mod preflight;

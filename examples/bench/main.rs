@@ -1,0 +1,144 @@
+//! The failover benchmark (run as root, in release: `cargo run --release --example bench`).
+//!
+//! On the test bed (two real systemd hosts and a client), for each timer setting: the longest
+//! time the client, asking the VIP every 2 ms, went without an answer after a power cut of the
+//! active node and after a planned stop of its agent; then the idle daemons' memory, CPU and
+//! datagrams per second. The same for keepalived (Debian's package) with matching timers in
+//! the same topology. haagent runs twice: with the echo service as a unit it starts on
+//! failover (its real job), and VIP-only with the service running on both nodes (keepalived's
+//! only model).
+//!
+//! Options: `--runs N` (default 3), `--quick` (the middle timer setting only).
+
+mod idle;
+mod keepalived;
+mod systems;
+
+use std::time::Duration;
+
+use haagent_testbed::cluster::Install;
+
+/// Heartbeat timers of one setting.
+#[derive(Clone, Copy, Debug)]
+pub struct Timers {
+    /// Between heartbeats (keepalived: advert_int).
+    pub interval_ms: u64,
+    /// A late heartbeat is logged.
+    pub warn_ms: u64,
+    /// Declared dead.
+    pub dead_ms: u64,
+}
+
+impl Timers {
+    fn label(&self) -> String {
+        let fmt = |ms: u64| {
+            if ms >= 1000 && ms % 1000 == 0 {
+                format!("{} s", ms / 1000)
+            } else {
+                format!("{ms} ms")
+            }
+        };
+        format!("{} / {}", fmt(self.interval_ms), fmt(self.dead_ms))
+    }
+}
+
+const SETTINGS: [Timers; 3] = [
+    Timers {
+        interval_ms: 1000,
+        warn_ms: 2000,
+        dead_ms: 3000,
+    },
+    Timers {
+        interval_ms: 100,
+        warn_ms: 200,
+        dead_ms: 300,
+    },
+    Timers {
+        interval_ms: 20,
+        warn_ms: 40,
+        dead_ms: 60,
+    },
+];
+
+/// One row of the table.
+pub struct Row {
+    /// Timer setting.
+    pub timers: String,
+    /// Which system and mode.
+    pub system: &'static str,
+    /// Client-observed gap after a power cut, per run.
+    pub crash: Vec<Duration>,
+    /// Client-observed gap after a planned stop, per run.
+    pub planned: Vec<Duration>,
+    /// Idle figures of the active node's daemon.
+    pub idle: idle::Idle,
+}
+
+fn main() -> std::process::ExitCode {
+    haagent_testbed::echo::serve_if_asked();
+    let args: Vec<String> = std::env::args().collect();
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    let settings: Vec<Timers> = if args.iter().any(|a| a == "--quick") {
+        vec![SETTINGS[1]]
+    } else {
+        SETTINGS.to_vec()
+    };
+    match run(&settings, runs) {
+        Ok(rows) => {
+            print!("{}", table(&rows));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: &[Timers], runs: usize) -> Result<Vec<Row>, String> {
+    let install = Install {
+        bins: haagent_testbed::cluster::built_binaries()?,
+        unit: haagent_testbed::cluster::repo_unit(),
+    };
+    let mut rows = Vec::new();
+    for t in settings {
+        for system in systems::ALL {
+            eprintln!("== {} with timers {}", system.name(), t.label());
+            rows.push(systems::measure(*system, *t, runs, &install)?);
+        }
+    }
+    Ok(rows)
+}
+
+fn stats(v: &[Duration]) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    let mut ms: Vec<u128> = v.iter().map(Duration::as_millis).collect();
+    ms.sort_unstable();
+    format!("{} / {} / {}", ms[0], ms[ms.len() / 2], ms[ms.len() - 1])
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "\n| timers (interval / dead) | system | crash failover, ms (min / median / max) | planned failover, ms | idle RSS | idle CPU | datagrams/s |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {:.1} MB | {:.2} % | {:.1} |\n",
+            r.timers,
+            r.system,
+            stats(&r.crash),
+            stats(&r.planned),
+            r.idle.rss_kb as f64 / 1024.0,
+            r.idle.cpu_percent,
+            r.idle.datagrams_per_s
+        ));
+    }
+    out
+}
