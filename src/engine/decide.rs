@@ -41,27 +41,42 @@ impl Engine {
         // acknowledgements stall no longer hears us and will soon act as if we were dead; this
         // clock is ours, so the delay of the peer's datagrams does not shorten the margin.
         let warn = self.m.heartbeat.warn_after;
-        let fresh =
-            |p: &super::membership::Peer| self.acked_at(p).is_some_and(|t| now.since(t) <= warn);
         let peers = self.members.peers().values();
         let mutual = peers
             .clone()
-            .filter(|p| p.state == PeerState::Up && fresh(p))
+            .filter(|p| p.state == PeerState::Up && self.proven(now, p))
             .count();
-        // Deaf: heard lately, around long enough to have heard us, and still talking well after
-        // the last datagram of ours it acknowledges. (A merely silent peer is not deaf: it may
-        // be dead, and the tie-breaker decides.)
+        // Unproven: a live peer, around long enough to have heard us, with no acknowledgement
+        // of ours within the lease. It may be deaf to us, and take over once our silence lasts
+        // its dead_after.
+        let lease = self.lease();
+        let unproven = |p: &super::membership::Peer| {
+            p.state.alive()
+                && p.alive_since.is_some_and(|t| now.since(t) > warn)
+                && self.acked_at(p).is_none_or(|t| now.since(t) > lease)
+        };
+        // Deaf: unproven, and its last datagram already showed it had not heard us for more
+        // than warn_after (or no longer listed us).
         let deaf = |p: &super::membership::Peer| {
-            let talking_past_ack = match (p.last, self.acked_at(p)) {
+            let stopped_hearing = match (p.last, self.acked_at(p)) {
                 (Some(last), Some(acked)) => last.since(acked) > warn,
                 (Some(_), None) => true,
                 _ => false,
             };
-            p.state == PeerState::Up
-                && p.alive_since.is_some_and(|t| now.since(t) > warn)
-                && talking_past_ack
+            unproven(p) && stopped_hearing
         };
-        let shunned = peers.filter(|p| deaf(p)).count() > 0;
+        // Which live peers forbid standing on the tie-breaker alone. A ping tie-breaker cannot
+        // tell a dead peer from a live one whose datagrams are lost while ours do not reach
+        // it: both reach the targets, and that peer takes over once our silence lasts
+        // dead_after. So a lone node stands on the ping targets only while no live peer is
+        // unproven: an acknowledgement is a lease that runs out before the peer's dead_after
+        // can, leaving time to stop. Fencing needs no lease (a peer acting on our silence
+        // fences us first), only a yield to a peer that visibly does not hear us, so that the
+        // two do not fence each other.
+        let shunned = match self.m.quorum.tie_breaker {
+            Some(crate::manifest::model::TieBreaker::Ping) => peers.clone().any(unproven),
+            _ => peers.clone().any(deaf),
+        };
         // As a tie-breaker, reaching the targets counts only once it has lasted dead_after: a
         // flaky network (heavy loss) must not make both sides of a two-node cluster quorate.
         let steady = self
@@ -89,6 +104,19 @@ impl Engine {
             );
             out.push(self.event(kind, None, reason));
         }
+    }
+
+    /// How long an acknowledgement proves that a peer hears this node: until the peer may
+    /// declare it dead, less the time left to stop its groups (the other half of
+    /// `dead_after - warn_after` is the watchdog's).
+    pub(super) fn lease(&self) -> std::time::Duration {
+        self.m.heartbeat.dead_after - self.m.heartbeat.watchdog()
+    }
+
+    /// Whether `p` acknowledged, within warn_after of now, a datagram this node sent.
+    fn proven(&self, now: Time, p: &super::membership::Peer) -> bool {
+        self.acked_at(p)
+            .is_some_and(|t| now.since(t) <= self.m.heartbeat.warn_after)
     }
 
     /// This node's picture of the cluster, itself included.
@@ -186,11 +214,15 @@ impl Engine {
             self.claims.remove(name);
             return;
         }
-        let Some(&claim) = self.claims.get(name) else {
-            // The next datagram carries the claim; send it now rather than at the next interval.
-            self.claims.insert(name.to_owned(), self.seq + 1);
-            self.next_send = now;
-            return;
+        let claim = match self.claims.get(name) {
+            Some(&claim) => claim,
+            None => {
+                // The next datagram carries the claim; send it now rather than at the next
+                // interval.
+                self.claims.insert(name.to_owned(), self.seq + 1);
+                self.next_send = now;
+                self.seq + 1
+            }
         };
         let rank = |n: &str| g.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
         let mut acked = true;
@@ -263,7 +295,7 @@ impl Engine {
         // its watchdog: `dead_after` of continuous quorum.
         let all_heard = self.members.peers().values().all(|p| p.state.alive());
         let since = self.quorate_since.unwrap_or(now);
-        if !all_heard && now.since(since) < self.m.heartbeat.dead_after {
+        if self.m.nodes.len() > 2 && !all_heard && now.since(since) < self.m.heartbeat.dead_after {
             return false;
         }
         if self.m.fencing_required {

@@ -69,6 +69,8 @@ pub struct Engine {
     claims: BTreeMap<String, u64>,
     refresh: BTreeMap<(String, usize), Time>,
     next_send: Time,
+    /// The time of the input being handled, or of the last one.
+    now: Time,
     ready: bool,
     shutting_down: bool,
     exited: bool,
@@ -110,6 +112,7 @@ impl Engine {
             sent_at: std::collections::VecDeque::new(),
             refresh: BTreeMap::new(),
             next_send: now,
+            now,
             ready: false,
             shutting_down: false,
             exited: false,
@@ -158,6 +161,7 @@ impl Engine {
         if self.exited {
             return out;
         }
+        self.now = self.now.max(now);
         match input {
             Input::Datagram { link, bytes } => self.receive(now, &link, &bytes, &mut out),
             Input::Tick => {}
@@ -209,6 +213,21 @@ impl Engine {
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
         self.refresh.values().for_each(|t| consider(Some(*t)));
+        // Quorum changes by time alone too: a peer's acknowledgement or start-up grace runs
+        // out, the ping targets have been reached long enough, a hold-off ends.
+        let t = &self.m.heartbeat;
+        let tick = std::time::Duration::from_millis(1);
+        let mut timed = Vec::new();
+        for p in self.members.peers().values() {
+            timed.push(self.acked_at(p).map(|a| a.plus(t.warn_after + tick)));
+            timed.push(self.acked_at(p).map(|a| a.plus(self.lease() + tick)));
+            timed.push(p.alive_since.map(|a| a.plus(t.warn_after + tick)));
+        }
+        timed.push(self.ping_ok_since.map(|a| a.plus(t.dead_after)));
+        timed.push(self.quorate_since.map(|a| a.plus(t.dead_after)));
+        for at in timed.into_iter().flatten().filter(|at| *at > self.now) {
+            consider(Some(at));
+        }
         next
     }
 

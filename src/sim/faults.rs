@@ -236,33 +236,81 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
         }
     }
     out.sort_by_key(|f| f.at);
+    if pings_decide(m) {
+        out = without_blind_cuts(out);
+    }
     out
+}
+
+/// Whether stateful groups of `m` rest on a ping tie-breaker: two voters, no fencing.
+fn pings_decide(m: &Manifest) -> bool {
+    m.nodes.len() == 2
+        && !m.fencing_required
+        && m.quorum.tie_breaker == Some(crate::manifest::model::TieBreaker::Ping)
+}
+
+/// Drops loss that would overlap a one-way cut. Together they can keep two nodes from hearing
+/// each other for `dead_after` while both still reach the ping targets: a cut between them
+/// that leaves both reaching the gateway, which no ping tie-breaker can decide (README). Each
+/// alone, and loss with partitions, stays in.
+fn without_blind_cuts(faults: Vec<Fault>) -> Vec<Fault> {
+    let mut kept: Vec<Fault> = Vec::new();
+    for f in faults {
+        let other = match f.kind {
+            FaultKind::Loss => FaultKind::OneWay,
+            FaultKind::OneWay => FaultKind::Loss,
+            _ => {
+                kept.push(f);
+                continue;
+            }
+        };
+        let overlaps = kept
+            .iter()
+            .any(|k| k.kind == other && k.at < f.at.plus(f.lasts) && f.at < k.at.plus(k.lasts));
+        if !overlaps {
+            kept.push(f);
+        }
+    }
+    kept
 }
 
 impl World {
     pub(super) fn fault(&mut self, f: Fault) {
-        if matches!(
-            f.kind,
-            FaultKind::StartFail
-                | FaultKind::UnitDies
-                | FaultKind::Move
-                | FaultKind::Stop
-                | FaultKind::Fence
-        ) {
-            self.disturbed_at = Some(self.now);
-        }
         let node = f.node.clone().unwrap_or_default();
+        // Fencing a node that is down already is part of failing over from it, not a fault.
+        let routine = matches!(f.kind, FaultKind::ResourceDone { .. })
+            || f.kind == FaultKind::Fence && self.nodes[&node].engine.is_none();
+        // Judged before this fault counts as the last one.
+        let owned = if f.kind == FaultKind::Crash && self.healthy_except(&node) {
+            self.owned_by(&node)
+        } else {
+            Vec::new()
+        };
+        if !routine {
+            self.shaken_at = Some(self.now);
+            // A node coming back, a heal, a thaw: the world changed while a gap may be open.
+            self.report.disturb();
+            if matches!(
+                f.kind,
+                FaultKind::StartFail
+                    | FaultKind::UnitDies
+                    | FaultKind::Move
+                    | FaultKind::Stop
+                    | FaultKind::Fence
+            ) {
+                self.disturbed_at = Some(self.now);
+            }
+        }
         let later = self.now.plus(f.lasts);
         match f.kind {
             FaultKind::Restart => self.boot(&node),
             FaultKind::Crash => {
-                let clean = self.holds_any(&node) && self.healthy_except(&node);
-                self.report.fault(self.now, &f, clean);
+                self.report.fault(self.now, &f, &owned);
                 self.crash(&node);
                 self.at(later, restart(later, &node));
             }
             FaultKind::Stop => {
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 self.input(&node, Input::Shutdown, false);
                 // Booted again later, if it finished stopping by then (else it is booted at heal).
                 self.at(later, restart(later, &node));
@@ -275,7 +323,7 @@ impl World {
             }
             FaultKind::Thaw => self.thaw(&node),
             FaultKind::Partition => {
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 self.net.partitioned = true;
                 self.net.side = f.side.clone();
                 self.at(
@@ -295,7 +343,7 @@ impl World {
                 if from == node || self.net.cut.contains(&(node.clone(), from.clone())) {
                     return;
                 }
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 self.net.cut.insert((from, node.clone()));
                 self.at(
                     later,
@@ -308,7 +356,7 @@ impl World {
                 );
             }
             FaultKind::Loss => {
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 self.net.loss = f.percent;
                 self.at(
                     later,
@@ -333,7 +381,7 @@ impl World {
                 _ => self.net.loss = 0,
             },
             FaultKind::StartFail => {
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 let key = (f.group.clone().unwrap_or_default(), f.resource);
                 self.nodes
                     .get_mut(&node)
@@ -343,7 +391,7 @@ impl World {
             }
             FaultKind::UnitDies => self.unit_dies(&f),
             FaultKind::Move => {
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 let (group, to) = (
                     f.group.clone().unwrap_or_default(),
                     f.by.clone().unwrap_or_default(),
@@ -368,7 +416,7 @@ impl World {
             FaultKind::HealAll => self.heal_all(),
             FaultKind::ClearAll => self.clear_all(),
             FaultKind::Fence => {
-                self.report.fault(self.now, &f, false);
+                self.report.fault(self.now, &f, &[]);
                 self.crash(&node);
                 let by = f.by.clone().unwrap_or_default();
                 let generation = self.nodes[&by].generation;
@@ -393,8 +441,13 @@ impl World {
         }
     }
 
-    fn holds_any(&self, node: &str) -> bool {
-        !self.nodes[node].active.is_empty()
+    /// The groups fully up on `node`.
+    fn owned_by(&self, node: &str) -> Vec<String> {
+        self.owners()
+            .into_iter()
+            .filter(|(_, holders)| holders.iter().any(|h| h == node))
+            .map(|(g, _)| g)
+            .collect()
     }
 
     /// The network is whole and every other node has run long enough to be settled.
@@ -406,7 +459,13 @@ impl World {
         let undisturbed = self
             .disturbed_at
             .is_none_or(|t| self.now.since(t) > cooldown);
+        // Any fault, its end, a node coming back: the engines' own clocks (ping steadiness,
+        // liveness, hold-offs) take up to dead_after to forget it.
+        let quiet = self
+            .shaken_at
+            .is_none_or(|t| self.now.since(t) > self.m.heartbeat.dead_after * 2);
         net_clean
+            && quiet
             && undisturbed
             && self.nodes.iter().filter(|(n, _)| *n != node).all(|(_, n)| {
                 n.engine.is_some()
@@ -419,7 +478,7 @@ impl World {
         if self.nodes[node].engine.is_none() {
             return;
         }
-        self.report.fault(self.now, f, false);
+        self.report.fault(self.now, f, &[]);
         self.nodes.get_mut(node).expect("known node").frozen_until = Some(later);
         // A longer freeze than the agent's watchdog gets it killed with its units (they are
         // bound to the agent), so a frozen holder is gone before a peer may take over.
@@ -480,7 +539,7 @@ impl World {
                 node: Some(holder.clone()),
                 ..f.clone()
             },
-            true,
+            &[],
         );
         self.changed = true;
         let n = self.nodes.get_mut(&holder).expect("known node");

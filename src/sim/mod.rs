@@ -104,6 +104,8 @@ pub struct World {
     changed: bool,
     /// The last fault that leaves marks (failures, moves, stops).
     disturbed_at: Option<Time>,
+    /// The last fault of any kind (its start, end or a node coming back).
+    shaken_at: Option<Time>,
 }
 
 /// Runs one seed of the simulation of `m`.
@@ -151,6 +153,7 @@ impl World {
             healed: false,
             changed: true,
             disturbed_at: None,
+            shaken_at: None,
         }
     }
 

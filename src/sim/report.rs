@@ -99,19 +99,19 @@ impl Tracker {
         ));
     }
 
-    /// A fault hit. `clean_crash`: a power cut of a node that ran resources, while the rest of
-    /// the cluster was healthy: the gap it opens measures the failover time itself.
-    pub fn fault(&mut self, now: Time, f: &Fault, clean_crash: bool) {
+    /// A fault hit. `crashed_owner_of`: the groups fully up on a node that lost power while the
+    /// rest of the cluster was healthy and settled: the gap each opens measures failover alone.
+    pub fn fault(&mut self, now: Time, f: &Fault, crashed_owner_of: &[String]) {
         self.note(format!("fault {f}"));
-        // Any other fault during an open gap makes it a gap of several faults.
+        for g in crashed_owner_of {
+            self.crash_at.insert(g.clone(), now);
+        }
+    }
+
+    /// Something changed in the world: a gap open now is no longer one of a single crash.
+    pub fn disturb(&mut self) {
         for (_, after_crash) in self.gap_start.values_mut() {
             *after_crash = false;
-        }
-        if clean_crash {
-            let groups: Vec<String> = self.stateful.keys().cloned().collect();
-            for g in groups {
-                self.crash_at.insert(g, now);
-            }
         }
     }
 
