@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let install = Install {
         bins: cluster::built_binaries()?,
-        unit: cluster::repo_unit(),
+        units: cluster::repo_units(),
     };
     let cfg = Config::new("dm", [10, 98, 20], 2).named(&["alpha", "beta"]);
     // The web unit answers on the VIP itself, so the client sees who holds it.
@@ -60,8 +60,10 @@ fn run() -> Result<(), String> {
         "   both ready; the VIP and web.service run on alpha {:?} after start",
         started.elapsed().max(took)
     );
-    println!("   alpha: {}", status_text(&c, "alpha"));
-    println!("   beta:  {}", status_text(&c, "beta"));
+    let out = c.ctl("beta", &["status"]);
+    println!("   beta$ haagentctl status");
+    print!("{}", indent(&String::from_utf8_lossy(&out.stdout)));
+    print!("{}", String::from_utf8_lossy(&out.stderr));
 
     let target = SocketAddrV4::new(vip, PORT);
     step("power cut of alpha while the client asks the VIP every 5 ms");
@@ -144,12 +146,6 @@ fn report(r: &ProbeReport, what: &str) {
         r.by_host,
         r.last_host.as_deref().unwrap_or("nobody")
     );
-}
-
-fn status_text(c: &Cluster, node: &str) -> String {
-    c.sh(node, "systemctl show -P StatusText haagent")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|e| e)
 }
 
 fn cfg_vip(cfg: &Config) -> std::net::Ipv4Addr {

@@ -22,6 +22,7 @@
 //!   runner.rs        starting and stopping one group's resources in dependency order
 //!   intents.rs       operator moves and standby, gossiped cluster-wide
 //! heartbeat/       the datagram format (`wire`), replay guard, drop counters, UDP links (`socket`)
+//! control/         D-Bus interface org.haagent.Agent1 (service, proxy) and the status it reports
 //! agent/           the daemon: the one select! loop, start-up checks, the action executor
 //! resources/       drivers: VIPs over rtnetlink, ARP/NA announcements, systemd units over D-Bus
 //! ping.rs          connectivity checks (ICMP echo to the ping targets)
@@ -40,6 +41,7 @@
 
 pub mod agent;
 pub mod auth;
+pub mod control;
 pub mod engine;
 pub mod heartbeat;
 pub mod logging;

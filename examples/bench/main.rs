@@ -32,7 +32,7 @@ pub struct Timers {
 impl Timers {
     fn label(&self) -> String {
         let fmt = |ms: u64| {
-            if ms >= 1000 && ms % 1000 == 0 {
+            if ms >= 1000 && ms.is_multiple_of(1000) {
                 format!("{} s", ms / 1000)
             } else {
                 format!("{ms} ms")
@@ -103,7 +103,7 @@ fn main() -> std::process::ExitCode {
 fn run(settings: &[Timers], runs: usize) -> Result<Vec<Row>, String> {
     let install = Install {
         bins: haagent_testbed::cluster::built_binaries()?,
-        unit: haagent_testbed::cluster::repo_unit(),
+        units: haagent_testbed::cluster::repo_units(),
     };
     let mut rows = Vec::new();
     for t in settings {

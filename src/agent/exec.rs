@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use tokio::sync::mpsc;
 
+use crate::control::status::History;
 use crate::engine::{Action, Input, Notify, Op};
 use crate::heartbeat::socket::Links;
 use crate::manifest::Manifest;
@@ -32,7 +33,13 @@ pub struct Exec {
     held: BTreeMap<(String, usize), Held>,
     /// VIPs being added: their own netlink notification is not a stray address.
     adding: BTreeMap<(String, usize), Vip>,
+    /// When each pending start was issued, to measure resource start times.
+    starting: BTreeMap<(String, usize), std::time::Instant>,
     status: String,
+    /// What `haagentctl status` reports beyond the engine's own state.
+    pub(super) history: History,
+    /// The control interface's bus connection, for its signals.
+    pub(super) control: Option<zbus::Connection>,
 }
 
 impl Exec {
@@ -50,7 +57,10 @@ impl Exec {
             inputs,
             held: BTreeMap::new(),
             adding: BTreeMap::new(),
+            starting: BTreeMap::new(),
             status: String::new(),
+            history: History::default(),
+            control: None,
         }
     }
 
@@ -71,6 +81,9 @@ impl Exec {
         {
             let key = (group.clone(), *resource);
             self.adding.remove(&key);
+            if let Some(at) = self.starting.remove(&key).filter(|_| *ok) {
+                self.history.started(group, *resource, at.elapsed());
+            }
             let res = m.groups.get(group).and_then(|g| g.resources.get(*resource));
             if let (true, Some(r)) = (*ok, res) {
                 let held = match &r.kind {
@@ -133,7 +146,13 @@ impl Exec {
                 }
                 Action::Fence { node, unit } => self.fence(node, unit),
                 Action::Notify(n) => self.notify(n),
-                Action::Log(e) => logging::event(&e),
+                Action::Log(e) => {
+                    logging::event(&e);
+                    self.history.event(&e);
+                    if let Some(conn) = &self.control {
+                        crate::control::service::announce(conn, &e);
+                    }
+                }
                 Action::Exit => exit = true,
             }
         }

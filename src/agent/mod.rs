@@ -6,18 +6,19 @@ mod exec;
 pub mod setup;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::engine::{Engine, Input, Time};
+use crate::control::service::{Ask, Request};
+use crate::engine::{Command, Engine, Input, Time};
 use crate::heartbeat::socket::Links;
 use crate::manifest::Manifest;
 use crate::resources::systemd::Systemd;
 use crate::resources::vip::{self, Vips};
-use crate::{notify, ping};
+use crate::{control, notify, ping};
 use exec::Exec;
 
 /// Why the agent could not start or keep running.
@@ -98,6 +99,14 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
     let mut exec = Exec::new(links, vips, systemd, input_tx);
     reconcile(&mut exec, &m, &opts.node).await;
+    let (request_tx, mut requests) = mpsc::unbounded_channel();
+    exec.control = match control::service::serve(&opts.node, request_tx).await {
+        Ok(conn) => Some(conn),
+        Err(e) => {
+            tracing::warn!(error = %e, "control interface unavailable: haagentctl cannot reach this agent (is the D-Bus policy installed?)");
+            None
+        }
+    };
 
     let start = Instant::now();
     let now = move || Time(start.elapsed().as_millis() as u64);
@@ -117,7 +126,9 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         if let Some(input) = pending.take() {
             exec.observe(&input, engine.manifest());
             let actions = engine.handle(now(), input);
-            if exec.apply(actions) {
+            let exit = exec.apply(actions);
+            exec.history.track(&engine, SystemTime::now());
+            if exit {
                 tracing::info!("everything released; peers were told: exiting");
                 return Ok(());
             }
@@ -128,7 +139,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         pending = tokio::select! {
             _ = term.recv() => Some(Input::Shutdown),
             _ = int.recv() => Some(Input::Shutdown),
-            _ = hup.recv() => reload(&opts, &engine, &mut exec).map(|m| Input::Reload(Box::new(m))),
+            _ = hup.recv() => reload(&opts, &engine, &mut exec).ok().flatten().map(|m| Input::Reload(Box::new(m))),
+            Some(r) = requests.recv() => answer(r, &opts, &engine, &mut exec, now()),
             Some(i) = feeds.inputs.recv() => Some(i),
             Some(c) = feeds.addrs.recv() => exec.addr_change(&c, engine.manifest()),
             Some(c) = feeds.units.recv() => exec.unit_change(&c),
@@ -149,14 +161,14 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Re-reads the manifest on SIGHUP. An invalid one is logged and ignored: the running
+/// Re-reads the manifest (SIGHUP, or `haagentctl reload`): `Ok(Some)` with a changed one,
+/// `Ok(None)` when nothing changed. An invalid one is logged and refused: the running
 /// configuration stays as it is.
-fn reload(opts: &Options, engine: &Engine, exec: &mut Exec) -> Option<Manifest> {
+fn reload(opts: &Options, engine: &Engine, exec: &mut Exec) -> Result<Option<Manifest>, String> {
     notify::reloading();
     let result = setup::manifest(&opts.manifest, &opts.node).and_then(|m| {
-        if m.auth != engine.manifest().auth
-            || m.heartbeat.links != engine.manifest().heartbeat.links
-        {
+        let running = engine.manifest();
+        if m.auth != running.auth || m.heartbeat.links != running.heartbeat.links {
             exec.links = Links::open(&m, &opts.node)?;
         }
         Ok(m)
@@ -164,16 +176,76 @@ fn reload(opts: &Options, engine: &Engine, exec: &mut Exec) -> Option<Manifest> 
     let out = match result {
         Ok(m) if m == *engine.manifest() => {
             tracing::info!("manifest reloaded: nothing changed");
-            None
+            Ok(None)
         }
-        Ok(m) => Some(m),
+        Ok(m) => Ok(Some(m)),
         Err(e) => {
             tracing::error!(error = %e, "reload refused: the running configuration is unchanged");
-            None
+            Err(format!("reload refused, nothing changed: {e}"))
         }
     };
     notify::ready(exec.status());
     out
+}
+
+/// Answers a control request; an accepted command becomes the engine's next input.
+fn answer(
+    r: Request,
+    opts: &Options,
+    engine: &Engine,
+    exec: &mut Exec,
+    now: Time,
+) -> Option<Input> {
+    let (reply, input) = match r.ask {
+        Ask::Status => {
+            let s = control::status::build(engine, now, SystemTime::now(), &exec.history);
+            (serde_json::to_string(&s).map_err(|e| e.to_string()), None)
+        }
+        Ask::Command(c) => match check_command(engine.manifest(), &c) {
+            Ok(()) => (Ok(String::new()), Some(Input::Control(c))),
+            Err(e) => (Err(e), None),
+        },
+        Ask::Reload => match reload(opts, engine, exec) {
+            Ok(m) => (Ok(String::new()), m.map(|m| Input::Reload(Box::new(m)))),
+            Err(e) => (Err(e), None),
+        },
+    };
+    let _ = r.reply.send(reply);
+    input
+}
+
+/// Refuses commands that name a node or group the manifest does not have.
+fn check_command(m: &Manifest, c: &Command) -> Result<(), String> {
+    let names = |keys: Vec<&String>| crate::text::quoted_list(&keys);
+    let node = |n: &str| match m.nodes.contains_key(n) {
+        true => Ok(()),
+        false => Err(format!(
+            "unknown node `{n}`; nodes: {}",
+            names(m.nodes.keys().collect())
+        )),
+    };
+    let group = |g: &str| match m.groups.contains_key(g) {
+        true => Ok(()),
+        false => Err(format!(
+            "unknown group `{g}`; groups: {}",
+            names(m.groups.keys().collect())
+        )),
+    };
+    match c {
+        Command::Failover { group: g, to } => {
+            group(g)?;
+            node(to)?;
+            match m.groups[g].nodes.contains(to) {
+                true => Ok(()),
+                false => Err(format!(
+                    "`{to}` cannot run `{g}`: it is not in the group's nodes"
+                )),
+            }
+        }
+        Command::Clear { group: g } => group(g),
+        Command::Standby { node: n, .. } => node(n),
+        Command::OverrideWaitForAll => Ok(()),
+    }
 }
 
 /// Warns about managed units that systemd would start at boot on every node, or cannot find,

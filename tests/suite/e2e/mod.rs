@@ -119,7 +119,7 @@ pub fn cluster(spec: &Spec) -> Option<Cluster> {
         .to_path_buf();
     let install = Install {
         bins,
-        unit: cluster::repo_unit(),
+        units: cluster::repo_units(),
     };
     Some(
         Cluster::up(cfg, install, |bed| manifest(spec, bed))

@@ -15,8 +15,9 @@ use crate::{Config, Result, TestBed};
 pub struct Install {
     /// Directory holding the `haagent` and `haagentctl` binaries.
     pub bins: PathBuf,
-    /// The unit file to install as `haagent.service`.
-    pub unit: PathBuf,
+    /// The directory holding `haagent.service` and the D-Bus policy `org.haagent.Agent1.conf`
+    /// (the repository's `units/`).
+    pub units: PathBuf,
 }
 
 /// A bed whose hosts run haagent.
@@ -71,14 +72,21 @@ impl Cluster {
             "/usr/bin/haagentctl",
             0o755,
         )?;
+        let units = &self.install.units;
         h.copy_in(
-            &self.install.unit,
+            &units.join("haagent.service"),
             "/etc/systemd/system/haagent.service",
+            0o644,
+        )?;
+        h.copy_in(
+            &units.join("org.haagent.Agent1.conf"),
+            "/usr/share/dbus-1/system.d/org.haagent.Agent1.conf",
             0o644,
         )?;
         h.copy_in(&self.key, "/etc/haagent/authkey", 0o600)?;
         h.write_file("/etc/haagent/cluster.yaml", manifest.as_bytes(), 0o644)?;
-        h.sh("systemctl daemon-reload").map(drop)
+        h.sh("systemctl daemon-reload && busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig")
+            .map(drop)
     }
 
     /// Writes a new manifest on one host (no reload).
@@ -198,9 +206,9 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -
     Err(format!("timed out after {timeout:?} waiting for {what}"))
 }
 
-/// The repository's unit file, next to the testbed crate.
-pub fn repo_unit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../units/haagent.service")
+/// The repository's `units/`, next to the testbed crate.
+pub fn repo_units() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../units")
 }
 
 /// The haagent binaries of the cargo profile the running example was built with (next to

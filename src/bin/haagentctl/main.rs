@@ -1,4 +1,8 @@
-//! haagentctl: the operator's command line.
+//! haagentctl: the operator's command line. Manifest work (validate, keygen, simulate, schema)
+//! is local; everything about the running cluster goes to the agent over D-Bus ([`ops`]).
+
+mod ops;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +68,56 @@ enum Command {
     },
     /// Print the manifest's JSON Schema.
     Schema,
+    /// Show the cluster: nodes, links, groups, owners, since when and why. Exit codes: 0 every
+    /// group running, 1 degraded, 3 the agent is not reachable.
+    Status {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a group to another node with no overlap (planned switchover); without a group,
+    /// move everything off this node (standby, like hb_standby). Waits until done.
+    Failover {
+        /// The group (default: every group on this node).
+        group: Option<String>,
+        /// The node to move it to (default: the next in its preference order).
+        #[arg(long)]
+        to: Option<String>,
+        /// Return at once instead of waiting for the move.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Put a node (default: this one) in standby: it gives up its groups and takes none.
+    Standby {
+        /// The node.
+        node: Option<String>,
+    },
+    /// Take a node (default: this one) out of standby.
+    Online {
+        /// The node.
+        node: Option<String>,
+    },
+    /// Forget operator moves and failure marks of a group.
+    Clear {
+        /// The group.
+        group: String,
+    },
+    /// Re-read the manifest on this node; an invalid one is refused and nothing changes.
+    Reload,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (one per subcommand) into a directory.
+    #[command(hide = true)]
+    Manpages {
+        /// Target directory.
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,7 +170,65 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", manifest::schema::generate());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "haagentctl", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpages { dir } => manpages(&dir),
+        live => agent_command(live),
     }
+}
+
+/// Runs a command against the agent, on a small single-threaded runtime.
+fn agent_command(cmd: Command) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let agent = match ops::connect().await {
+            Ok(a) => a,
+            Err((code, why)) => {
+                eprintln!("haagentctl: {why}");
+                return Ok(ExitCode::from(code));
+            }
+        };
+        match cmd {
+            Command::Status { json } => agent.print_status(json).await,
+            Command::Failover {
+                group,
+                to,
+                no_wait,
+                timeout,
+            } => {
+                let wait = (!no_wait).then(|| std::time::Duration::from_secs(timeout));
+                agent.failover(group, to, wait).await
+            }
+            Command::Standby { node } => agent.standby(node, true).await,
+            Command::Online { node } => agent.standby(node, false).await,
+            Command::Clear { group } => agent.clear(&group).await,
+            Command::Reload => agent.reload().await,
+            _ => unreachable!("local commands are handled before"),
+        }
+    })
+}
+
+/// One man page for haagentctl and one per subcommand, as `haagentctl-NAME.1`.
+fn manpages(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let write = |name: &str, c: clap::Command| -> anyhow::Result<()> {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(c).render(&mut out)?;
+        std::fs::write(dir.join(format!("{name}.1")), out)?;
+        Ok(())
+    };
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("haagentctl-{}", sub.get_name());
+        write(&name, sub.clone().name(name.clone()))?;
+    }
+    write("haagentctl", cmd)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn simulate(

@@ -1,0 +1,226 @@
+//! The commands that talk to the running agent over D-Bus: status, failover, standby, online,
+//! clear, reload. Exit codes: 0 done (status: every group running), 1 degraded or refused,
+//! 3 the agent is not reachable.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use haagent::control::proxy::AgentProxy;
+use haagent::control::status::Status;
+
+use crate::render;
+
+/// The agent cannot be reached.
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+/// A connection to the local agent.
+pub struct Agent {
+    proxy: AgentProxy<'static>,
+}
+
+/// Connects to the agent on the system bus; `Err` carries the exit code and the reason.
+pub async fn connect() -> Result<Agent, (u8, String)> {
+    let unreachable = |e: zbus::Error| {
+        (
+            EXIT_UNREACHABLE,
+            format!(
+                "cannot reach haagent on the system bus: {e}; is it running? (`systemctl status haagent`)"
+            ),
+        )
+    };
+    let conn = zbus::Connection::system().await.map_err(unreachable)?;
+    let proxy = AgentProxy::new(&conn).await.map_err(unreachable)?;
+    // A proxy is made without a call; ask once so an absent agent is reported as such.
+    proxy.node().await.map_err(unreachable)?;
+    Ok(Agent { proxy })
+}
+
+/// The agent's refusal in words: the D-Bus error's message, without its name.
+fn refusal(e: zbus::Error) -> anyhow::Error {
+    match e {
+        zbus::Error::MethodError(_, Some(msg), _) => anyhow::anyhow!(msg),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+impl Agent {
+    /// The status.
+    pub async fn status(&self) -> anyhow::Result<Status> {
+        let json = self.proxy.status().await.map_err(refusal)?;
+        serde_json::from_str(&json).context("the agent's status is not what this haagentctl reads")
+    }
+
+    /// `haagentctl status`.
+    pub async fn print_status(&self, json: bool) -> anyhow::Result<ExitCode> {
+        let s = self.status().await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&s)?);
+        } else {
+            print!("{}", render::status(&s));
+        }
+        let healthy = s.groups.values().all(|g| g.state == "running");
+        Ok(ExitCode::from(if healthy { 0 } else { 1 }))
+    }
+
+    /// `haagentctl standby` / `online`.
+    pub async fn standby(&self, node: Option<String>, on: bool) -> anyhow::Result<ExitCode> {
+        let node = match node {
+            Some(n) => n,
+            None => self.status().await?.node,
+        };
+        if on {
+            self.proxy.standby(&node).await.map_err(refusal)?;
+            println!(
+                "{node} is in standby: it gives up its groups and takes none until `haagentctl online {node}`"
+            );
+        } else {
+            self.proxy.online(&node).await.map_err(refusal)?;
+            println!("{node} is online: it may run groups again");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `haagentctl clear GROUP`.
+    pub async fn clear(&self, group: &str) -> anyhow::Result<ExitCode> {
+        self.proxy.clear(group).await.map_err(refusal)?;
+        println!(
+            "{group}: operator moves and failure marks cleared; it may return to its preferred node"
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `haagentctl reload`.
+    pub async fn reload(&self) -> anyhow::Result<ExitCode> {
+        self.proxy.reload().await.map_err(refusal)?;
+        println!("manifest reloaded");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `haagentctl failover [GROUP] [--to NODE]`: a planned move, waiting for it unless told not
+    /// to. Without a group, this node goes into standby (every group leaves it), like
+    /// Heartbeat's `hb_standby`.
+    pub async fn failover(
+        &self,
+        group: Option<String>,
+        to: Option<String>,
+        wait: Option<Duration>,
+    ) -> anyhow::Result<ExitCode> {
+        let s = self.status().await?;
+        let Some(group) = group else {
+            let me = s.node.clone();
+            self.proxy.standby(&me).await.map_err(refusal)?;
+            println!(
+                "{me} is in standby; its groups move away (`haagentctl online {me}` undoes it)"
+            );
+            if let Some(limit) = wait {
+                self.wait_until(limit, |s| {
+                    s.groups
+                        .values()
+                        .all(|g| g.owner.as_deref() != Some(&me) || g.state != "running")
+                })
+                .await?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        };
+        let g = s.groups.get(&group).with_context(|| {
+            format!(
+                "unknown group `{group}`; groups: {}",
+                s.groups.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let to = match to {
+            Some(t) => t,
+            None => next_node(&s, &group).with_context(|| {
+                format!("no other node can take `{group}` now; name one with --to")
+            })?,
+        };
+        let from = g.owner.clone();
+        self.proxy.failover(&group, &to).await.map_err(refusal)?;
+        let Some(limit) = wait else {
+            println!("{group}: moving to {to}");
+            return Ok(ExitCode::SUCCESS);
+        };
+        let started = Instant::now();
+        let gap = self.wait_for_move(&group, &to, limit).await?;
+        println!(
+            "{group}: moved from {} to {to} in {} ms; no node ran it for about {} ms (as seen from {})",
+            from.as_deref().unwrap_or("nowhere"),
+            started.elapsed().as_millis(),
+            gap.as_millis(),
+            s.node
+        );
+        println!("the move holds until `haagentctl clear {group}`");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Polls until `group` runs on `to`; returns the longest time no node ran it.
+    async fn wait_for_move(
+        &self,
+        group: &str,
+        to: &str,
+        limit: Duration,
+    ) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let (mut gap, mut down_since) = (Duration::ZERO, None::<Instant>);
+        loop {
+            let s = self.status().await?;
+            let g = &s.groups[group];
+            let running = g.state == "running";
+            if running && g.owner.as_deref() == Some(to) {
+                if let Some(d) = down_since {
+                    gap = gap.max(d.elapsed());
+                }
+                return Ok(gap);
+            }
+            match (running, down_since) {
+                (false, None) => down_since = Some(Instant::now()),
+                (true, Some(d)) => {
+                    gap = gap.max(d.elapsed());
+                    down_since = None;
+                }
+                _ => {}
+            }
+            if started.elapsed() > limit {
+                anyhow::bail!(
+                    "{group} is not running on {to} after {limit:?}: {} on {}",
+                    g.state,
+                    g.owner.as_deref().unwrap_or("no node")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn wait_until(
+        &self,
+        limit: Duration,
+        done: impl Fn(&Status) -> bool,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while !done(&self.status().await?) {
+            if started.elapsed() > limit {
+                anyhow::bail!(
+                    "not done after {limit:?}; `haagentctl status` shows where it stands"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The node a group goes to when none is named: the first in its preference order, other than
+/// its owner, that is up and not in standby.
+fn next_node(s: &Status, group: &str) -> Option<String> {
+    let g = s.groups.get(group)?;
+    g.preference
+        .iter()
+        .filter(|n| g.owner.as_deref() != Some(n.as_str()))
+        .find(|n| {
+            s.nodes
+                .get(*n)
+                .is_some_and(|ns| ns.state == "up" && !ns.standby && !ns.witness)
+        })
+        .cloned()
+}

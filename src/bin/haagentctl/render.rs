@@ -1,0 +1,72 @@
+//! `haagentctl status` as text: who runs what, since when and why; who is seen, on which links
+//! and how lately; quorum; what a failover would cost.
+
+use std::fmt::Write as _;
+
+use haagent::control::status::Status;
+
+fn ms(v: u64) -> String {
+    if v >= 10_000 {
+        format!("{} s", v / 1000)
+    } else if v >= 1000 {
+        format!("{:.1} s", v as f64 / 1000.0)
+    } else {
+        format!("{v} ms")
+    }
+}
+
+/// The status as text.
+pub fn status(s: &Status) -> String {
+    let mut out = String::new();
+    let quorum = if s.quorate { "quorate" } else { "NO QUORUM" };
+    let _ = writeln!(
+        out,
+        "cluster {}, as seen from {}: {quorum}",
+        s.cluster, s.node
+    );
+    let _ = writeln!(out, "\nnodes");
+    for (name, n) in &s.nodes {
+        let heard = match n.last_heard_ms {
+            Some(v) => format!("heard {} ago", ms(v)),
+            None if *name == s.node => "this node".into(),
+            None => "never heard".into(),
+        };
+        let links: Vec<String> = n
+            .links
+            .iter()
+            .map(|l| format!("{} {}", l.name, if l.up { "up" } else { "DOWN" }))
+            .collect();
+        let mut notes = vec![heard];
+        if !links.is_empty() {
+            notes.push(links.join(", "));
+        }
+        notes.push(format!("ping {}", n.connectivity));
+        if n.standby {
+            notes.push("standby".into());
+        }
+        if n.witness {
+            notes.push("witness".into());
+        }
+        let _ = writeln!(out, "  {name:<12} {:<8} {}", n.state, notes.join("; "));
+    }
+    let _ = writeln!(out, "\ngroups");
+    for (name, g) in &s.groups {
+        let place = match &g.owner {
+            Some(o) => format!("{} on {o}", g.state),
+            None => g.state.clone(),
+        };
+        let _ = writeln!(out, "  {name:<12} {place} since {}", g.since);
+        let _ = writeln!(out, "  {:<12} why: {}", "", g.reason);
+        let _ = writeln!(
+            out,
+            "  {:<12} failover budget: {} (dead_after + interval + measured starts)",
+            "",
+            ms(g.failover_budget_ms)
+        );
+    }
+    if !s.dropped.is_empty() {
+        let drops: Vec<String> = s.dropped.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(out, "\ndropped datagrams: {}", drops.join(", "));
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! The operator interface: the daemon serves `org.haagent.Agent1` on the system bus
+//! ([`service`]), `haagentctl` calls it through [`proxy`], and both speak [`status::Status`].
+//! Commands given on any node reach the whole cluster through the authenticated heartbeats.
+
+pub mod proxy;
+pub mod service;
+pub mod status;
+
+/// The well-known bus name.
+pub const BUS_NAME: &str = "org.haagent.Agent1";
+/// The object path.
+pub const PATH: &str = "/org/haagent/Agent1";

@@ -1,0 +1,27 @@
+//! The client side of `org.haagent.Agent1`, for `haagentctl`.
+
+use zbus::proxy;
+
+/// The agent's D-Bus interface as a client sees it.
+#[proxy(
+    interface = "org.haagent.Agent1",
+    default_service = "org.haagent.Agent1",
+    default_path = "/org/haagent/Agent1"
+)]
+pub trait Agent {
+    /// The cluster as the agent sees it, as JSON (see `control::status::Status`).
+    fn status(&self) -> zbus::Result<String>;
+    /// Moves `group` to `to_node` (planned, no overlap), until cleared.
+    fn failover(&self, group: &str, to_node: &str) -> zbus::Result<()>;
+    /// Puts `node` in standby: it gives up its groups and takes none.
+    fn standby(&self, node: &str) -> zbus::Result<()>;
+    /// Takes `node` out of standby.
+    fn online(&self, node: &str) -> zbus::Result<()>;
+    /// Forgets moves and failures of `group`.
+    fn clear(&self, group: &str) -> zbus::Result<()>;
+    /// Re-reads the manifest (as SIGHUP does).
+    fn reload(&self) -> zbus::Result<()>;
+    /// This node's name.
+    #[zbus(property)]
+    fn node(&self) -> zbus::Result<String>;
+}
