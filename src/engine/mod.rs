@@ -150,6 +150,16 @@ impl Engine {
         &self.runners
     }
 
+    /// Whether `node` is in standby, by the operator intents this node knows.
+    pub fn standby(&self, node: &str) -> bool {
+        self.intents.standby(node)
+    }
+
+    /// Ping targets this node reached in the last round.
+    pub fn connectivity(&self) -> u16 {
+        self.connectivity
+    }
+
     /// The status line last sent to systemd.
     pub fn status(&self) -> &str {
         &self.status
