@@ -261,6 +261,13 @@ impl Engine {
                 self.apply_intent(intent);
             }
         }
+        if d.groups
+            .iter()
+            .any(|(_, s)| *s == wire::GroupState::Claiming)
+        {
+            // A peer waits for our acknowledgement of its claim: answer now, not next interval.
+            self.next_send = self.next_send.min(now);
+        }
         let back = !self.members.state(&d.sender).alive();
         if d.generation > 0 && back {
             self.fences.remove(&d.sender);
@@ -357,6 +364,10 @@ impl Engine {
     }
 
     fn outcome(&mut self, now: Time, group: &str, outcome: Option<Outcome>, out: &mut Vec<Action>) {
+        if outcome.is_some() {
+            // Peers wait for this (a handoff waits for the release): tell them at once.
+            self.next_send = self.next_send.min(now);
+        }
         match outcome {
             None => {}
             Some(Outcome::Running) => out.push(self.event(

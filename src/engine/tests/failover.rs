@@ -1,0 +1,97 @@
+//! Failover: an owner crash, a graceful stop, a standby crash, failback on and off.
+
+use super::cluster::{Cluster, two_node};
+use crate::engine::{EventKind, Input};
+
+// Input: the owner loses power at 2 s. Output: the peer starts the group, VIP then unit, no
+// sooner than it can know (dead_after after the last heartbeat) and within dead_after + 2 x
+// interval.
+#[test]
+fn an_owner_crash_moves_the_group_after_dead_after() {
+    let mut c = Cluster::running(two_node(""), 2000);
+    c.crash("alpha");
+    c.run_until(3000);
+    let start = c
+        .first_start("beta", "web", 2000)
+        .expect("beta takes over")
+        .0;
+    assert!((2400..=2700).contains(&start), "beta started at {start}");
+    assert_eq!(c.steps("beta", 2000), ["+vip0", "+app.service"]);
+    assert_eq!(c.holders("web"), ["beta"]);
+}
+
+// Input: the owner is shut down. Output: it stops the unit, then the VIP, then says goodbye and
+// exits; the peer starts only after the last stop, at once rather than after dead_after.
+#[test]
+fn a_graceful_stop_hands_over_without_overlap_or_waiting() {
+    let mut c = Cluster::running(two_node(""), 2000);
+    c.input("alpha", Input::Shutdown);
+    c.run_until(3000);
+    assert_eq!(c.steps("alpha", 2000), ["-app.service", "-vip0", "exit"]);
+    let stopped = c.released("alpha", "web", 2000).expect("alpha released").0;
+    let start = c
+        .first_start("beta", "web", 2000)
+        .expect("beta takes over")
+        .0;
+    assert!(
+        start >= stopped,
+        "beta started at {start}, alpha stopped at {stopped}"
+    );
+    assert!(start < 2000 + 150, "beta waited until {start}");
+}
+
+// Input: the standby loses power. Output: a ping tie-breaker cannot tell that from a peer that
+// no longer hears us, so the holder stops before the peer's dead_after could run out, and
+// starts again once the peer is dead. The price of a ping tie-breaker, bounded by dead_after.
+#[test]
+fn a_standby_crash_costs_the_holder_a_restart_within_dead_after() {
+    let mut c = Cluster::running(two_node(""), 2000);
+    c.crash("beta");
+    c.run_until(4000);
+    let released = c
+        .released("alpha", "web", 2000)
+        .expect("the lease ran out")
+        .0;
+    assert!((2200..2500).contains(&released), "released at {released}");
+    let again = c
+        .first_start("alpha", "web", released)
+        .expect("back")
+        .0;
+    assert!(again <= 2000 + 500 + 100, "restarted at {again}");
+    assert_eq!(c.holders("web"), ["alpha"]);
+}
+
+fn crash_and_return(failback: bool) -> Cluster {
+    let extra = format!("    failback: {failback}\n");
+    let mut c = Cluster::running(two_node(&extra), 2000);
+    c.crash("alpha");
+    c.run_until(3000);
+    assert_eq!(c.holders("web"), ["beta"]);
+    c.boot("alpha");
+    c.run_until(5000);
+    c
+}
+
+// Input: the home node crashes and comes back. Output with failback on: the peer stops the
+// group, and only then does the home node start it.
+#[test]
+fn failback_returns_the_group_home_without_overlap() {
+    let c = crash_and_return(true);
+    assert_eq!(c.holders("web"), ["alpha"]);
+    let stopped = c.released("beta", "web", 3000).expect("beta releases").0;
+    let start = c.first_start("alpha", "web", 3000).expect("alpha starts").0;
+    assert!(
+        start >= stopped,
+        "alpha started at {start}, beta stopped at {stopped}"
+    );
+    assert_eq!(c.steps("beta", 3000), ["-app.service", "-vip0"]);
+}
+
+// Input: the same with failback off. Output: the group stays where it is.
+#[test]
+fn without_failback_the_group_stays_put() {
+    let c = crash_and_return(false);
+    assert_eq!(c.holders("web"), ["beta"]);
+    assert!(c.steps("alpha", 3000).is_empty());
+    assert!(c.events("beta", EventKind::Release, "web").is_empty());
+}

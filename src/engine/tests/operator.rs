@@ -1,0 +1,76 @@
+//! Operator commands and resource failures: standby, a planned move, a unit that fails to start.
+
+use super::cluster::{Cluster, two_node};
+use crate::engine::{Command, EventKind};
+
+fn handed_over(c: &Cluster, from: &str, to: &str, after: u64) {
+    let stopped = c.released(from, "web", after).expect("released").0;
+    let start = c.first_start(to, "web", after).expect("started").0;
+    assert!(
+        start >= stopped,
+        "{to} started at {start}, {from} stopped at {stopped}"
+    );
+    assert_eq!(c.steps(from, after), ["-app.service", "-vip0"]);
+    assert_eq!(c.steps(to, after), ["+vip0", "+app.service"]);
+}
+
+// Input: alpha is put in standby (from beta), later taken out. Output: the group moves to beta
+// without overlap, and comes home again (failback on).
+#[test]
+fn standby_moves_groups_away_and_back() {
+    let mut c = Cluster::running(two_node("    failback: true\n"), 2000);
+    let standby = |on| Command::Standby {
+        node: "alpha".into(),
+        on,
+    };
+    c.command("beta", standby(true));
+    c.run_until(3000);
+    handed_over(&c, "alpha", "beta", 2000);
+    assert_eq!(c.holders("web"), ["beta"]);
+    c.command("beta", standby(false));
+    c.run_until(4000);
+    handed_over(&c, "beta", "alpha", 3000);
+}
+
+// Input: an operator on alpha moves web to beta. Output: alpha stops it first, beta starts it
+// well before dead_after (a planned move has no overlap and almost no gap).
+#[test]
+fn an_operator_move_is_a_clean_handoff() {
+    let mut c = Cluster::running(two_node(""), 2000);
+    c.command(
+        "alpha",
+        Command::Failover {
+            group: "web".into(),
+            to: "beta".into(),
+        },
+    );
+    c.run_until(3000);
+    handed_over(&c, "alpha", "beta", 2000);
+    let gap = c.first_start("beta", "web", 2000).unwrap().0 - 2000;
+    assert!(gap < 50, "{gap}ms");
+    let reason = c.log.iter().find_map(|r| match &r.action {
+        crate::engine::Action::Log(e) if r.node == "beta" && e.kind == EventKind::Acquire => {
+            Some(e.reason.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(reason.as_deref(), Some("moved here by an operator"));
+}
+
+// Input: the unit fails to start on alpha. Output: alpha removes the VIP it had added, logs the
+// failure, and beta runs the group; alpha does not try again during the cool-down.
+#[test]
+fn a_failed_start_moves_the_group_on() {
+    let mut c = Cluster::new(two_node(""));
+    c.fail_start.insert(("alpha".into(), "web".into(), 1));
+    c.boot("alpha");
+    c.boot("beta");
+    c.run_until(3000);
+    assert_eq!(c.steps("alpha", 0), ["+vip0", "+app.service", "-vip0"]);
+    assert!(
+        !c.events("alpha", EventKind::ResourceFailed, "web")
+            .is_empty()
+    );
+    assert_eq!(c.steps("beta", 0), ["+vip0", "+app.service"]);
+    assert_eq!(c.holders("web"), ["beta"]);
+}
