@@ -64,7 +64,7 @@ impl Cluster {
         let h = self.bed.host(node);
         h.copy_in(
             &self.install.bins.join("haagent"),
-            "/usr/bin/haagent",
+            "/usr/sbin/haagent",
             0o755,
         )?;
         h.copy_in(
