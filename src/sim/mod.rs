@@ -3,12 +3,13 @@
 //! take time and can fail, and faults (crash, pause, graceful stop, operator moves) drawn from a
 //! seed. Invariants are checked at every step; the same seed replays the same run.
 //!
-//! Files: `faults.rs` draws and applies faults, `report.rs` checks invariants and measures
-//! failover gaps, `rng.rs` is the generator.
+//! Files: `schedule.rs` draws faults, `faults.rs` applies them, `report.rs` checks invariants
+//! and measures failover gaps, `rng.rs` is the generator.
 
 mod faults;
 mod report;
 pub mod rng;
+mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -183,7 +184,7 @@ impl World {
         }
         let settle = t.initial_dead + t.dead_after * 2;
         let heal_at = Time(0).plus(settle + self.cfg.fault_phase);
-        let schedule = faults::draw(
+        let schedule = schedule::draw(
             &mut self.rng,
             &self.m,
             &self.cfg,

@@ -53,10 +53,7 @@ fn a_standby_crash_costs_the_holder_a_restart_within_dead_after() {
         .expect("the lease ran out")
         .0;
     assert!((2200..2500).contains(&released), "released at {released}");
-    let again = c
-        .first_start("alpha", "web", released)
-        .expect("back")
-        .0;
+    let again = c.first_start("alpha", "web", released).expect("back").0;
     assert!(again <= 2000 + 500 + 100, "restarted at {again}");
     assert_eq!(c.holders("web"), ["alpha"]);
 }
