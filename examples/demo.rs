@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use haagent_testbed::cluster::{self, Cluster, Install, wait_for};
-use haagent_testbed::probe::{self, Mode};
+use haagent_testbed::probe::Mode;
 use haagent_testbed::{Config, Probe, ProbeReport, TestBed};
 
 const PORT: u16 = 8080;
@@ -35,7 +35,11 @@ fn run() -> Result<(), String> {
     let cfg = Config::new("dm", [10, 98, 20], 2).named(&["alpha", "beta"]);
     // The web unit answers on the VIP itself, so the client sees who holds it.
     let vip = cfg_vip(&cfg);
-    let cfg = cfg.unit("web.service", &probe::echo_unit(PORT, Some(vip)), false);
+    let cfg = cfg.unit(
+        "web.service",
+        &haagent_testbed::echo::unit(PORT, vip)?,
+        false,
+    );
     haagent_testbed::preflight::check(&cfg)?;
 
     step("booting alpha, beta and a client (real systemd hosts in namespaces)");
@@ -98,7 +102,7 @@ fn run() -> Result<(), String> {
     std::thread::sleep(Duration::from_millis(500));
     report(&p.stop()?, "failback");
 
-    step("systemctl stop haagent on alpha: a planned handoff to beta");
+    step("alpha$ haagentctl failover web --to beta: a planned switchover");
     let p = Probe::start(
         &c.bed.client_netns(),
         target,
@@ -106,20 +110,38 @@ fn run() -> Result<(), String> {
         Duration::from_millis(5),
     )?;
     std::thread::sleep(Duration::from_millis(300));
-    c.sh("alpha", "systemctl stop haagent")?;
+    let out = c.ctl("alpha", &["failover", "web", "--to", "beta"]);
+    print!("{}", indent(&String::from_utf8_lossy(&out.stdout)));
+    print!("{}", String::from_utf8_lossy(&out.stderr));
     wait_for("beta to hold the VIP", Duration::from_secs(10), || {
         c.vip_holders(vip) == ["beta"]
     })?;
     std::thread::sleep(Duration::from_millis(500));
-    report(&p.stop()?, "planned handoff");
+    report(&p.stop()?, "planned switchover");
 
-    step("what the journal says on beta (journalctl -u haagent)");
-    for line in c
-        .journal("beta")
-        .lines()
-        .filter(|l| l.contains(": "))
-        .take(14)
-    {
+    step("beta$ systemctl stop haagent: beta hands the group back to alpha at once");
+    let p = Probe::start(
+        &c.bed.client_netns(),
+        target,
+        Mode::Udp,
+        Duration::from_millis(5),
+    )?;
+    std::thread::sleep(Duration::from_millis(300));
+    c.sh("beta", "systemctl stop haagent")?;
+    wait_for("alpha to hold the VIP", Duration::from_secs(10), || {
+        c.vip_holders(vip) == ["alpha"]
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    report(&p.stop()?, "handoff on stop");
+
+    step("beta$ journalctl -u haagent");
+    let log = c
+        .sh(
+            "beta",
+            "journalctl -u haagent -o short-precise --no-hostname",
+        )
+        .unwrap_or_default();
+    for line in log.lines().filter(|l| l.contains(" haagent[")) {
         println!("   {line}");
     }
 

@@ -75,7 +75,6 @@ pub struct Row {
 }
 
 fn main() -> std::process::ExitCode {
-    haagent_testbed::echo::serve_if_asked();
     let args: Vec<String> = std::env::args().collect();
     let runs = args
         .iter()

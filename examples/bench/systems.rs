@@ -76,7 +76,7 @@ fn setup(system: System, t: Timers, install: &Install) -> Result<Cluster, String
     let vip = Ipv4Addr::new(10, 98, 30, VIP_LAST);
     // The native echo server: its start-up takes well under a millisecond, so what the client
     // sees is the failover, not the service's own start.
-    let echo = haagent_testbed::echo::unit(PORT, vip).map_err(|e| e.to_string())?;
+    let echo = haagent_testbed::echo::unit(PORT, vip)?;
     let cfg = cfg.unit("web.service", &echo, false);
     let c = Cluster::up(cfg, install.clone(), |bed| {
         manifest(bed, t, system == System::HaagentUnit)

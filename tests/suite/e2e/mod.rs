@@ -7,6 +7,7 @@
 
 mod faults;
 mod network;
+mod package;
 mod process;
 mod service;
 
@@ -15,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use haagent_testbed::cluster::{self, Cluster, Install};
-use haagent_testbed::probe::{self, Mode};
+use haagent_testbed::probe::Mode;
 use haagent_testbed::{Config, Probe, ProbeReport, TestBed};
 
 /// Port of the echo service on the VIP.
@@ -98,6 +99,12 @@ pub fn manifest(spec: &Spec, bed: &TestBed) -> String {
     text
 }
 
+/// The web unit: the native echo server on the VIP, which starts within a millisecond, so
+/// the gaps measured are the agent's.
+fn echo_unit(vip: Ipv4Addr) -> String {
+    haagent_testbed::echo::unit(PORT, vip).unwrap_or_else(|e| panic!("cannot build tb-echo: {e}"))
+}
+
 /// Boots the spec's cluster with haagent installed (not started), or explains why it cannot:
 /// loudly (a failure) under CI, as a skip elsewhere.
 pub fn cluster(spec: &Spec) -> Option<Cluster> {
@@ -105,7 +112,7 @@ pub fn cluster(spec: &Spec) -> Option<Cluster> {
     let vip = Ipv4Addr::new(a, b, spec.subnet, VIP_LAST);
     let cfg = Config::new(spec.prefix, [a, b, spec.subnet], spec.nodes.len())
         .named(spec.nodes)
-        .unit("web.service", &probe::echo_unit(PORT, Some(vip)), false);
+        .unit("web.service", &echo_unit(vip), false);
     if let Err(why) = haagent_testbed::preflight::check(&cfg) {
         if std::env::var_os("CI").is_some() {
             panic!("the end-to-end test bed cannot run here: {why}");

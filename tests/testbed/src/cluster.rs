@@ -24,7 +24,8 @@ pub struct Install {
 pub struct Cluster {
     /// The bed.
     pub bed: TestBed,
-    install: Install,
+    /// What [`Cluster::install_on`] copies in; `None` for a bed that installs the package.
+    install: Option<Install>,
     key: PathBuf,
 }
 
@@ -51,7 +52,11 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        let cluster = Cluster { bed, install, key };
+        let cluster = Cluster {
+            bed,
+            install: Some(install),
+            key,
+        };
         let text = manifest(&cluster.bed);
         for h in cluster.bed.hosts() {
             cluster.install_on(h.name(), &text)?;
@@ -59,20 +64,33 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Boots a bed with copy-on-write roots and nothing of haagent in it: for installing the
+    /// package as a user would.
+    pub fn bare(mut cfg: Config) -> Result<Cluster> {
+        cfg.cow_root = true;
+        let bed = TestBed::up(cfg)?;
+        let key = bed.state_dir().join("authkey");
+        Ok(Cluster {
+            bed,
+            install: None,
+            key,
+        })
+    }
+
     /// Installs binaries, unit, key and manifest on one host.
     pub fn install_on(&self, node: &str, manifest: &str) -> Result<()> {
+        let install = self
+            .install
+            .as_ref()
+            .ok_or("this cluster installs the package, not loose files")?;
         let h = self.bed.host(node);
+        h.copy_in(&install.bins.join("haagent"), "/usr/sbin/haagent", 0o755)?;
         h.copy_in(
-            &self.install.bins.join("haagent"),
-            "/usr/sbin/haagent",
-            0o755,
-        )?;
-        h.copy_in(
-            &self.install.bins.join("haagentctl"),
+            &install.bins.join("haagentctl"),
             "/usr/bin/haagentctl",
             0o755,
         )?;
-        let units = &self.install.units;
+        let units = &install.units;
         h.copy_in(
             &units.join("haagent.service"),
             "/etc/systemd/system/haagent.service",
@@ -211,26 +229,7 @@ pub fn repo_units() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../units")
 }
 
-/// The haagent binaries of the cargo profile the running example was built with (next to
-/// `target/<profile>/examples/`), built first: a no-op when they are fresh.
+/// The haagent binaries of the running executable's cargo profile, built first if needed.
 pub fn built_binaries() -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot find the target directory")?
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "--locked", "--bins"]);
-    if dir.ends_with("release") {
-        build.arg("--release");
-    }
-    let status = build
-        .status()
-        .map_err(|e| format!("cannot build the binaries: {e}"))?;
-    if !status.success() {
-        return Err("building the haagent binaries failed".into());
-    }
-    Ok(dir)
+    crate::build::cargo_build(&["-p", "haagent", "--bins"])
 }

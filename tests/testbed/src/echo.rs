@@ -1,58 +1,48 @@
-//! The echo server in Rust, for measurements where the service's own start-up time must not
-//! hide the agent's: it answers within a millisecond of exec, where the Python one
-//! (`echo.py`) needs a hundred or more. Same protocol: each UDP datagram and each TCP
+//! The echo server in Rust (`tb-echo`), for measurements where the service's own start-up
+//! time must not hide the agent's: it answers within a millisecond of exec, where the Python
+//! one (`echo.py`) needs a hundred or more. Same protocol: each UDP datagram and each TCP
 //! connection gets this host's name (and the datagram back).
-//!
-//! A binary that wants to serve calls [`serve_if_asked`] first thing in `main`; its unit is
-//! [`unit`], which runs the same binary with `--tb-echo PORT BIND`.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::path::PathBuf;
 
 use libc::{IP_FREEBIND, SOL_IP};
 
-const FLAG: &str = "--tb-echo";
+/// The `tb-echo` binary of the running executable's profile, built first if needed.
+pub fn binary() -> crate::Result<PathBuf> {
+    Ok(crate::build::cargo_build(&["-p", "haagent-testbed", "--bin", "tb-echo"])?.join("tb-echo"))
+}
 
-/// A unit running this very binary as the echo server on `port`, bound to `bind`.
-pub fn unit(port: u16, bind: Ipv4Addr) -> std::io::Result<String> {
-    let exe = std::env::current_exe()?;
+/// A unit running `tb-echo` on `port`, bound to `bind` (the hosts see the machine's files, so
+/// the binary runs where cargo put it).
+pub fn unit(port: u16, bind: Ipv4Addr) -> crate::Result<String> {
     Ok(format!(
-        "[Unit]\nDescription=test-bed echo server (native)\n\n[Service]\nExecStart={} {FLAG} {port} {bind}\n",
-        exe.display()
+        "[Unit]\nDescription=test-bed echo server (native)\n\n[Service]\nExecStart={} {port} {bind}\n",
+        binary()?.display()
     ))
 }
 
-/// Serves forever if the process was started as the echo server; returns otherwise.
-pub fn serve_if_asked() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) != Some(FLAG) {
-        return;
-    }
-    let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(8080);
-    let bind: Ipv4Addr = args
-        .get(3)
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+/// Serves forever on `port` at `bind`.
+pub fn serve(port: u16, bind: Ipv4Addr) -> std::io::Result<()> {
     let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     let name = name.trim().to_owned();
     let addr = SocketAddrV4::new(bind, port);
-    let tcp = listener(addr).expect("echo: cannot listen");
+    let tcp = listener(addr)?;
     let tcp_name = name.clone();
     std::thread::spawn(move || {
-        for conn in tcp.incoming().flatten() {
-            let mut conn = conn;
+        for mut conn in tcp.incoming().flatten() {
             let _ = conn.write_all(tcp_name.as_bytes());
         }
     });
-    let udp = udp(addr).expect("echo: cannot bind");
+    let udp = udp(addr)?;
     let mut buf = [0u8; 512];
     loop {
-        if let Ok((n, peer)) = udp.recv_from(&mut buf) {
-            let mut reply = name.as_bytes().to_vec();
-            reply.push(b' ');
-            reply.extend_from_slice(&buf[..n]);
-            let _ = udp.send_to(&reply, peer);
-        }
+        let (n, peer) = udp.recv_from(&mut buf)?;
+        let mut reply = name.as_bytes().to_vec();
+        reply.push(b' ');
+        reply.extend_from_slice(&buf[..n]);
+        let _ = udp.send_to(&reply, peer);
     }
 }
 

@@ -18,6 +18,7 @@
 //! [`host`] (boot, exec, power), [`cleanup`] (teardown and the leftover check), [`probe`] (what a
 //! client sees).
 
+pub mod build;
 pub mod cleanup;
 pub mod cluster;
 pub mod echo;
