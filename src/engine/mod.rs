@@ -261,13 +261,6 @@ impl Engine {
                 self.apply_intent(intent);
             }
         }
-        if d.groups
-            .iter()
-            .any(|(_, s)| *s == wire::GroupState::Claiming)
-        {
-            // A peer waits for our acknowledgement of its claim: answer now, not next interval.
-            self.next_send = self.next_send.min(now);
-        }
         let back = !self.members.state(&d.sender).alive();
         if d.generation > 0 && back {
             self.fences.remove(&d.sender);
