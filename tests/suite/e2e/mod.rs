@@ -6,6 +6,7 @@
 //! bound to it, ping tie-breaker on the client) and the checks every test makes.
 
 mod faults;
+mod links;
 mod network;
 mod package;
 mod process;
