@@ -24,4 +24,13 @@ pub trait Agent {
     /// This node's name.
     #[zbus(property)]
     fn node(&self) -> zbus::Result<String>;
+    /// Whether this node has quorum.
+    #[zbus(property)]
+    fn quorate(&self) -> zbus::Result<bool>;
+    /// `active` or `standby`.
+    #[zbus(property)]
+    fn role(&self) -> zbus::Result<String>;
+    /// An ownership or membership change: event kind, node, group, reason.
+    #[zbus(signal)]
+    fn changed(&self, kind: &str, node: &str, group: &str, reason: &str) -> zbus::Result<()>;
 }

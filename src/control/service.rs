@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, fdo, interface};
 
+use super::status::Status;
 use super::{BUS_NAME, PATH};
 use crate::engine::{Command, Event};
 
@@ -48,6 +49,11 @@ impl Agent {
             .map_err(fdo::Error::InvalidArgs)
     }
 
+    async fn view(&self) -> fdo::Result<Status> {
+        let json = self.ask(Ask::Status).await?;
+        serde_json::from_str(&json).map_err(|e| fdo::Error::Failed(e.to_string()))
+    }
+
     async fn command(&self, c: Command) -> fdo::Result<()> {
         self.ask(Ask::Command(c)).await.map(drop)
     }
@@ -86,6 +92,29 @@ impl Agent {
     #[zbus(property)]
     async fn node(&self) -> String {
         self.node.clone()
+    }
+
+    /// Whether this node has quorum.
+    #[zbus(property)]
+    async fn quorate(&self) -> fdo::Result<bool> {
+        Ok(self.view().await?.quorate)
+    }
+
+    /// `active` while this node runs (or starts, or stops) a group, else `standby`.
+    #[zbus(property)]
+    async fn role(&self) -> fdo::Result<String> {
+        let s = self.view().await?;
+        let active = s
+            .groups
+            .values()
+            .any(|g| g.owner.as_deref() == Some(&s.node));
+        Ok(if active { "active" } else { "standby" }.into())
+    }
+
+    /// The whole cluster view, as the `Status` method returns it.
+    #[zbus(property)]
+    async fn view_json(&self) -> fdo::Result<String> {
+        self.ask(Ask::Status).await
     }
 
     /// An ownership or membership change: event kind, node, group (empty if none), reason.

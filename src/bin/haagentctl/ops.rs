@@ -124,9 +124,10 @@ impl Agent {
             return Ok(ExitCode::SUCCESS);
         };
         let g = s.groups.get(&group).with_context(|| {
+            let known: Vec<&String> = s.groups.keys().collect();
             format!(
                 "unknown group `{group}`; groups: {}",
-                s.groups.keys().cloned().collect::<Vec<_>>().join(", ")
+                haagent::text::quoted_list(&known)
             )
         })?;
         let to = match to {
