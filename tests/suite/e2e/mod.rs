@@ -12,6 +12,7 @@ mod network;
 mod package;
 mod process;
 mod service;
+mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
