@@ -7,6 +7,7 @@
 
 mod control;
 mod faults;
+mod fencing;
 mod links;
 mod network;
 mod package;
