@@ -2,9 +2,10 @@
 //!
 //! `cargo run --example demo` boots hosts `alpha` and `beta` and a client in network namespaces,
 //! installs the freshly built haagent as a real systemd service on both with a manifest, a key
-//! and a small web unit, starts it, and then, while the client asks the VIP every 5 ms: cuts the
-//! power of the active node (the client sees the failover), brings it back (failback), and
-//! stops the agent on the active node (a planned handoff). Each step prints what the client saw.
+//! and a small web unit, starts it, shows `haagentctl status`, and then, while the client asks
+//! the VIP every 5 ms: cuts the power of the active node (the client sees the failover), brings
+//! it back (failback), switches over with `haagentctl failover`, and stops the agent on the
+//! active node (a handoff at once). Each step prints what the client saw.
 
 use std::net::SocketAddrV4;
 use std::process::ExitCode;
@@ -69,70 +70,31 @@ fn run() -> Result<(), String> {
     print!("{}", indent(&String::from_utf8_lossy(&out.stdout)));
     print!("{}", String::from_utf8_lossy(&out.stderr));
 
-    let target = SocketAddrV4::new(vip, PORT);
     step("power cut of alpha while the client asks the VIP every 5 ms");
-    let p = Probe::start(
-        &c.bed.client_netns(),
-        target,
-        Mode::Udp,
-        Duration::from_millis(5),
-    )?;
-    std::thread::sleep(Duration::from_millis(500));
-    c.bed.kill("alpha")?;
-    wait_for("beta to answer", Duration::from_secs(10), || {
-        c.vip_holders(vip) == ["beta"]
+    watch_move(&mut c, "beta", "crash failover (dead_after 1s)", |c| {
+        c.bed.kill("alpha")
     })?;
-    std::thread::sleep(Duration::from_millis(500));
-    report(&p.stop()?, "crash failover (dead_after 1s)");
 
     step("alpha boots again and haagent starts: web fails back to alpha (failback: true)");
-    let p = Probe::start(
-        &c.bed.client_netns(),
-        target,
-        Mode::Udp,
-        Duration::from_millis(5),
-    )?;
-    c.bed.start("alpha")?;
-    // A rebooted host comes back with a fresh root: install again, as a package would be.
-    c.install_on("alpha", &manifest(&c.bed))?;
-    c.start(&["alpha"])?;
-    wait_for("web back on alpha", Duration::from_secs(20), || {
-        c.vip_holders(vip) == ["alpha"]
+    watch_move(&mut c, "alpha", "failback", |c| {
+        c.bed.start("alpha")?;
+        // A rebooted host comes back with a fresh root: install again, as a package would be.
+        c.install_on("alpha", &manifest(&c.bed))?;
+        c.start(&["alpha"])
     })?;
-    std::thread::sleep(Duration::from_millis(500));
-    report(&p.stop()?, "failback");
 
     step("alpha$ haagentctl failover web --to beta: a planned switchover");
-    let p = Probe::start(
-        &c.bed.client_netns(),
-        target,
-        Mode::Udp,
-        Duration::from_millis(5),
-    )?;
-    std::thread::sleep(Duration::from_millis(300));
-    let out = c.ctl("alpha", &["failover", "web", "--to", "beta"]);
-    print!("{}", indent(&String::from_utf8_lossy(&out.stdout)));
-    print!("{}", String::from_utf8_lossy(&out.stderr));
-    wait_for("beta to hold the VIP", Duration::from_secs(10), || {
-        c.vip_holders(vip) == ["beta"]
+    watch_move(&mut c, "beta", "planned switchover", |c| {
+        let out = c.ctl("alpha", &["failover", "web", "--to", "beta"]);
+        print!("{}", indent(&String::from_utf8_lossy(&out.stdout)));
+        print!("{}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
     })?;
-    std::thread::sleep(Duration::from_millis(500));
-    report(&p.stop()?, "planned switchover");
 
     step("beta$ systemctl stop haagent: beta hands the group back to alpha at once");
-    let p = Probe::start(
-        &c.bed.client_netns(),
-        target,
-        Mode::Udp,
-        Duration::from_millis(5),
-    )?;
-    std::thread::sleep(Duration::from_millis(300));
-    c.sh("beta", "systemctl stop haagent")?;
-    wait_for("alpha to hold the VIP", Duration::from_secs(10), || {
-        c.vip_holders(vip) == ["alpha"]
+    watch_move(&mut c, "alpha", "handoff on stop", |c| {
+        c.sh("beta", "systemctl stop haagent").map(drop)
     })?;
-    std::thread::sleep(Duration::from_millis(500));
-    report(&p.stop()?, "handoff on stop");
 
     step("beta$ journalctl -u haagent");
     let log = c
@@ -156,6 +118,30 @@ fn run() -> Result<(), String> {
             format!("{left:?}")
         }
     );
+    Ok(())
+}
+
+/// Probes the VIP every 5 ms while `make_it_move` runs, until `to` holds the VIP, and prints
+/// what the client saw.
+fn watch_move(
+    c: &mut Cluster,
+    to: &str,
+    what: &str,
+    make_it_move: impl FnOnce(&mut Cluster) -> Result<(), String>,
+) -> Result<(), String> {
+    let vip = c.bed.subnet_addr(VIP_LAST);
+    let target = SocketAddrV4::new(vip, PORT);
+    let every = Duration::from_millis(5);
+    let p = Probe::start(&c.bed.client_netns(), target, Mode::Udp, every)?;
+    std::thread::sleep(Duration::from_millis(300));
+    make_it_move(c)?;
+    wait_for(
+        &format!("{to} to hold the VIP"),
+        Duration::from_secs(20),
+        || c.vip_holders(vip) == [to],
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    report(&p.stop()?, what);
     Ok(())
 }
 

@@ -109,33 +109,49 @@ fn echo_unit(vip: Ipv4Addr) -> String {
     haagent_testbed::echo::unit(PORT, vip).unwrap_or_else(|e| panic!("cannot build tb-echo: {e}"))
 }
 
-/// Boots the spec's cluster with haagent installed (not started), or explains why it cannot:
-/// loudly (a failure) under CI, as a skip elsewhere.
-pub fn cluster(spec: &Spec) -> Option<Cluster> {
-    let [a, b, _] = [10u8, 98, spec.subnet];
-    let vip = Ipv4Addr::new(a, b, spec.subnet, VIP_LAST);
-    let cfg = Config::new(spec.prefix, [a, b, spec.subnet], spec.nodes.len())
-        .named(spec.nodes)
-        .unit("web.service", &echo_unit(vip), false);
-    if let Err(why) = haagent_testbed::preflight::check(&cfg) {
-        if std::env::var_os("CI").is_some() {
-            panic!("the end-to-end test bed cannot run here: {why}");
-        }
-        eprintln!("SKIPPED (not under CI): the test bed cannot run here: {why}");
-        return None;
+/// Whether the test bed can run here; if not, says why: loudly (a failure) under CI, as a
+/// skip elsewhere.
+pub fn can_run(cfg: &Config) -> bool {
+    let Err(why) = haagent_testbed::preflight::check(cfg) else {
+        return true;
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("the end-to-end test bed cannot run here: {why}");
     }
+    eprintln!("SKIPPED (not under CI): the test bed cannot run here: {why}");
+    false
+}
+
+/// What the tests install: the binaries of this test run and the repository's units.
+pub fn install() -> Install {
     let bins = Path::new(env!("CARGO_BIN_EXE_haagent"))
         .parent()
         .expect("binaries live in a directory")
         .to_path_buf();
-    let install = Install {
+    Install {
         bins,
         units: cluster::repo_units(),
-    };
+    }
+}
+
+/// Boots `cfg` with haagent and `manifest` installed (not started), or skips (see [`can_run`]).
+pub fn cluster_of(cfg: Config, manifest: impl Fn(&TestBed) -> String) -> Option<Cluster> {
+    if !can_run(&cfg) {
+        return None;
+    }
     Some(
-        Cluster::up(cfg, install, |bed| manifest(spec, bed))
+        Cluster::up(cfg, install(), manifest)
             .unwrap_or_else(|e| panic!("cluster failed to start: {e}")),
     )
+}
+
+/// Boots the spec's cluster with haagent installed (not started), or skips.
+pub fn cluster(spec: &Spec) -> Option<Cluster> {
+    let vip = Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST);
+    let cfg = Config::new(spec.prefix, [10, 98, spec.subnet], spec.nodes.len())
+        .named(spec.nodes)
+        .unit("web.service", &echo_unit(vip), false);
+    cluster_of(cfg, |bed| manifest(spec, bed))
 }
 
 /// Starts the agents on all nodes and waits for the web group on `home`.

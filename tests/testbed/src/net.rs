@@ -33,6 +33,20 @@ pub fn mac(prefix: &str, index: u8) -> String {
     format!("02:{tag:02x}:00:00:00:{index:02x}")
 }
 
+/// Turns IPv6 on in namespace `ns` (beds start with it off) and gives its eth0 `addr`/64,
+/// usable at once (no duplicate address detection).
+pub fn ipv6_on(ns: &str, addr: &str) -> Result<()> {
+    for setting in ["all", "eth0"] {
+        let key = format!("net.ipv6.conf.{setting}.disable_ipv6=0");
+        run("ip", &["netns", "exec", ns, "sysctl", "-qw", &key])?;
+    }
+    let cidr = format!("{addr}/64");
+    run(
+        "ip",
+        &["-n", ns, "addr", "add", &cidr, "dev", "eth0", "nodad"],
+    )
+}
+
 fn quiet_netns(ns: &str) -> Result<()> {
     run("ip", &["netns", "add", ns])?;
     // IPv6 off keeps the wire quiet; tests that need IPv6 turn it on per host.
