@@ -3,8 +3,10 @@
 //! Safety rules, in the order they apply:
 //! - a node releases a group whose owner is no longer itself (moved, failed back, standby, no
 //!   quorum for a stateful group, shutdown);
-//! - quorum counts only peers heard within `warn_after`, while takeover waits `dead_after`: a
-//!   node cut off from the majority starts releasing before the majority may start the group;
+//! - quorum counts only peers heard within `warn_after` that acknowledge a recent datagram of
+//!   ours, while takeover waits `dead_after`: a node cut off from the majority starts
+//!   releasing before the majority may start the group (`quorum.rs` has the margin);
+//! - a group found running at start-up is kept through a short grace (`adopt.rs`);
 //! - a node acquires only when no live peer still runs, starts or stops the group (handoff: a
 //!   planned move has no overlap), after `wait_for_all` for stateful groups, and after fencing a
 //!   dead previous holder when fencing is required.
@@ -20,6 +22,10 @@ impl Engine {
     pub(super) fn tick(&mut self, now: Time, out: &mut Vec<Action>) {
         self.failed_until.retain(|_, until| *until > now);
         let events = self.members.tick(now, &self.m.heartbeat);
+        if events.iter().any(|e| e.kind == EventKind::PeerDead) {
+            // Peers that knew of it only through us learn at once that it is gone.
+            self.next_send = self.next_send.min(now);
+        }
         out.extend(events.into_iter().map(Action::Log));
         self.update_quorum(now, out);
         self.decide(now, out);
@@ -33,90 +39,6 @@ impl Engine {
         if self.status.is_empty() || out.iter().any(|a| matches!(a, Action::Log(_))) {
             self.update_status(out);
         }
-    }
-
-    fn update_quorum(&mut self, now: Time, out: &mut Vec<Action>) {
-        // A peer counts if it is Up (late peers do not: see the module comment) and has
-        // acknowledged a datagram this node sent within warn_after. A live peer whose
-        // acknowledgements stall no longer hears us and will soon act as if we were dead; this
-        // clock is ours, so the delay of the peer's datagrams does not shorten the margin.
-        let warn = self.m.heartbeat.warn_after;
-        let peers = self.members.peers().values();
-        let mutual = peers
-            .clone()
-            .filter(|p| p.state == PeerState::Up && self.proven(now, p))
-            .count();
-        // Unproven: a live peer, around long enough to have heard us, with no acknowledgement
-        // of ours within the lease. It may be deaf to us, and take over once our silence lasts
-        // its dead_after.
-        let lease = self.lease();
-        let unproven = |p: &super::membership::Peer| {
-            p.state.alive()
-                && p.alive_since.is_some_and(|t| now.since(t) > warn)
-                && self.acked_at(p).is_none_or(|t| now.since(t) > lease)
-        };
-        // Deaf: unproven, and its last datagram already showed it had not heard us for more
-        // than warn_after (or no longer listed us).
-        let deaf = |p: &super::membership::Peer| {
-            let stopped_hearing = match (p.last, self.acked_at(p)) {
-                (Some(last), Some(acked)) => last.since(acked) > warn,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            unproven(p) && stopped_hearing
-        };
-        // Which live peers forbid standing on the tie-breaker alone. A ping tie-breaker cannot
-        // tell a dead peer from a live one whose datagrams are lost while ours do not reach
-        // it: both reach the targets, and that peer takes over once our silence lasts
-        // dead_after. So a lone node stands on the ping targets only while no live peer is
-        // unproven: an acknowledgement is a lease that runs out before the peer's dead_after
-        // can, leaving time to stop. Fencing needs no lease (a peer acting on our silence
-        // fences us first), only a yield to a peer that visibly does not hear us, so that the
-        // two do not fence each other.
-        let shunned = match self.m.quorum.tie_breaker {
-            Some(crate::manifest::model::TieBreaker::Ping) => peers.clone().any(unproven),
-            _ => peers.clone().any(deaf),
-        };
-        // As a tie-breaker, reaching the targets counts only once it has lasted dead_after: a
-        // flaky network (heavy loss) must not make both sides of a two-node cluster quorate.
-        let steady = self
-            .ping_ok_since
-            .is_some_and(|t| now.since(t) >= self.m.heartbeat.dead_after);
-        let quorate = election::quorate(
-            &self.m,
-            1 + mutual,
-            if steady { self.connectivity } else { 0 },
-            shunned,
-        );
-        if quorate != self.quorate {
-            self.quorate = quorate;
-            self.quorate_since = quorate.then_some(now);
-            let (kind, what) = if quorate {
-                (EventKind::QuorumGained, "gained")
-            } else {
-                (EventKind::QuorumLost, "lost")
-            };
-            let reason = format!(
-                "quorum {what}: {} of {} voters in touch, {} ping targets reached",
-                1 + mutual,
-                self.m.nodes.len(),
-                self.connectivity
-            );
-            out.push(self.event(kind, None, reason));
-        }
-    }
-
-    /// How long an acknowledgement proves that a peer hears this node: until the peer may
-    /// declare it dead, less the time left to stop its groups (the other half of
-    /// `dead_after - warn_after` is the watchdog's).
-    pub(super) fn lease(&self) -> std::time::Duration {
-        self.m.heartbeat.dead_after - self.m.heartbeat.watchdog()
-    }
-
-    /// Whether `p` acknowledged, within warn_after of now, a datagram this node sent.
-    fn proven(&self, now: Time, p: &super::membership::Peer) -> bool {
-        self.acked_at(p)
-            .is_some_and(|t| now.since(t) <= self.m.heartbeat.warn_after)
     }
 
     /// This node's picture of the cluster, itself included.
@@ -170,6 +92,7 @@ impl Engine {
             self.ready = true;
             out.push(Action::Notify(Notify::Ready));
         }
+        self.end_grace(now);
         let view = self.view();
         let m = std::sync::Arc::clone(&self.m);
         for (name, g) in &m.groups {
@@ -181,7 +104,9 @@ impl Engine {
             let mine = owner.as_deref() == Some(self.me.as_str());
             let phase = self.runners.get(name).map_or(Phase::Idle, |r| r.phase);
             match phase {
-                Phase::Starting | Phase::Running if !mine => {
+                Phase::Starting | Phase::Running
+                    if !mine && !self.keeps_adopted(name, g, &view) =>
+                {
                     let reason = self.release_reason(name, g, owner.as_deref());
                     out.push(self.event(EventKind::Release, Some(name), reason));
                     if let Some(r) = self.runners.get_mut(name) {
@@ -293,7 +218,12 @@ impl Engine {
         // have started the group meanwhile (a partition that healed as it froze, say). Unless
         // every peer is heard, wait until such a peer must have released it or been killed by
         // its watchdog: `dead_after` of continuous quorum.
-        let all_heard = self.members.peers().values().all(|p| p.state.alive());
+        // A peer that said goodbye released everything and rejoins through claims.
+        let all_heard = self
+            .members
+            .peers()
+            .values()
+            .all(|p| p.state.alive() || self.away(now, p));
         let since = self.quorate_since.unwrap_or(now);
         if self.m.nodes.len() > 2 && !all_heard && now.since(since) < self.m.heartbeat.dead_after {
             return false;

@@ -28,16 +28,17 @@ pub struct NodeView {
 /// All nodes, by name.
 pub type ClusterView = BTreeMap<String, NodeView>;
 
-/// Whether a node in touch with `alive` voters (itself included) has quorum; `shunned` when a
-/// live peer does not hear it.
+/// Whether a node in touch with `alive` voters (itself included) has quorum, when `away`
+/// voters left the cluster gracefully; `shunned` when a live peer does not hear it.
 ///
-/// A majority of all voters, witnesses included. Two voters cannot form a majority after a
-/// split, so a lone node of a two-voter cluster is quorate only if its tie-breaker says so (it
-/// reaches a ping target, or fencing will decide before anything stateful moves) and its peer
-/// is not alive and deaf to it: that peer is the one that will act.
-pub fn quorate(m: &Manifest, alive: usize, connectivity: u16, shunned: bool) -> bool {
+/// A majority of the expected votes: all voters, witnesses included, less those away (they
+/// released everything and must rejoin before they act). Two voters cannot form a majority
+/// after a split, so a lone node of a two-voter cluster is quorate only if its tie-breaker
+/// says so (it reaches a ping target, or fencing will decide before anything stateful moves)
+/// and its peer is not alive and deaf to it: that peer is the one that will act.
+pub fn quorate(m: &Manifest, alive: usize, away: usize, connectivity: u16, shunned: bool) -> bool {
     let voters = m.nodes.len();
-    if voters == 2 && alive < 2 {
+    if voters == 2 && away == 0 && alive < 2 {
         if shunned {
             return false;
         }
@@ -46,7 +47,7 @@ pub fn quorate(m: &Manifest, alive: usize, connectivity: u16, shunned: bool) -> 
             _ => m.fencing_required,
         };
     }
-    alive * 2 > voters
+    alive * 2 > voters.saturating_sub(away)
 }
 
 /// Whether `node` may run `group`.
@@ -163,20 +164,28 @@ mod tests {
     #[test]
     fn majority_and_two_node_rules() {
         let m = three();
-        assert!(quorate(&m, 2, 0, false) && !quorate(&m, 1, 5, false));
+        assert!(quorate(&m, 2, 0, 0, false) && !quorate(&m, 1, 0, 5, false));
+        assert!(
+            quorate(&m, 1, 2, 0, false) && !quorate(&m, 1, 1, 0, false),
+            "two of three left: the last one stands; one left: one of two is no majority"
+        );
         let two = manifest(
             "quorum: { two_node: { tie_breaker: ping } }\nconnectivity: { ping: [10.0.0.9] }\n",
             "  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n",
         );
-        assert!(quorate(&two, 2, 0, false));
+        assert!(quorate(&two, 2, 0, 0, false));
         assert!(
-            quorate(&two, 1, 1, false),
+            quorate(&two, 1, 0, 1, false),
             "alone but reaching the ping target"
         );
-        assert!(!quorate(&two, 1, 0, false), "alone and cut off");
+        assert!(!quorate(&two, 1, 0, 0, false), "alone and cut off");
         assert!(
-            !quorate(&two, 1, 1, true),
+            !quorate(&two, 1, 0, 1, true),
             "the peer is alive and does not hear us: it acts, we yield"
+        );
+        assert!(
+            quorate(&two, 1, 1, 0, false),
+            "the peer left: no tie-breaker needed"
         );
     }
 

@@ -47,8 +47,12 @@ pub struct Peer {
     pub links: BTreeMap<String, (Time, bool)>,
     /// The latest datagram: the peer's view of the cluster.
     pub view: Option<Datagram>,
-    /// When it last came alive (after being unknown, dead or gone).
+    /// When it last came alive (after being unknown, dead or gone) or restarted: since when
+    /// it may have heard this node.
     pub alive_since: Option<Time>,
+    /// It came back after leaving and may not hear this node yet (quorum counts it as still
+    /// away until it acknowledges this node, see `quorum.rs`).
+    pub rejoining: bool,
 }
 
 impl Peer {
@@ -59,6 +63,7 @@ impl Peer {
             links: BTreeMap::new(),
             view: None,
             alive_since: None,
+            rejoining: false,
         }
     }
 }
@@ -133,20 +138,27 @@ impl Membership {
         } else {
             PeerState::Up
         };
-        if p.state != next {
+        // A new run of a peer that was never missed has not heard this node yet either.
+        let restarted = p.view.as_ref().is_some_and(|v| v.generation < d.generation);
+        if p.state != next || (restarted && next == PeerState::Up) {
             let (kind, why) = match (p.state, next) {
                 (_, PeerState::Left) => (EventKind::PeerLeft, "announced it is leaving".to_owned()),
-                (PeerState::Late, _) => (EventKind::PeerUp, "heartbeats resumed".to_owned()),
                 (PeerState::Dead | PeerState::Left, _) => (
                     EventKind::PeerUp,
                     format!("back (generation {})", d.generation),
                 ),
+                (PeerState::Up | PeerState::Late, _) if restarted => (
+                    EventKind::PeerUp,
+                    format!("restarted (generation {})", d.generation),
+                ),
+                (PeerState::Late, _) => (EventKind::PeerUp, "heartbeats resumed".to_owned()),
                 _ => (EventKind::PeerUp, format!("first heartbeat on {link}")),
             };
             out.push(event(kind, &d.sender, why));
-            if !p.state.alive() {
+            if !p.state.alive() || restarted {
                 p.alive_since = Some(now);
             }
+            p.rejoining = p.state == PeerState::Left && next == PeerState::Up;
             p.state = next;
         }
         p.view = Some(d);

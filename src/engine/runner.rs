@@ -87,6 +87,21 @@ impl Runner {
         self.step(name, g).0
     }
 
+    /// Takes over resources found up here (from idle): the group runs if all are, else what
+    /// is up is stopped (an earlier run died starting or stopping it). Returns the first
+    /// stops and whether the group was whole.
+    pub fn adopt(&mut self, name: &str, g: &Group, up: &[usize]) -> (Vec<Action>, bool) {
+        for &i in up {
+            self.res[i] = Res::Up;
+        }
+        if self.res.iter().all(|r| *r == Res::Up) {
+            self.phase = Phase::Running;
+            return (Vec::new(), true);
+        }
+        self.phase = Phase::Stopping { failed: false };
+        (self.step(name, g).0, false)
+    }
+
     /// Begins stopping (a release, not a failure) and issues the first stops.
     pub fn stop(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
         if matches!(self.phase, Phase::Starting | Phase::Running) {
@@ -303,6 +318,29 @@ mod tests {
         // a.service is down: b (which needs it) and the VIP (which nothing up needs) stop together.
         assert_eq!(names(&r.lost("g", &g, 1).0), ["-b.service", "-vip0"]);
         assert_eq!(r.phase, Phase::Stopping { failed: true });
+    }
+
+    #[test]
+    fn a_whole_group_is_adopted_and_a_partial_one_stopped() {
+        let g = group(CHAIN);
+        let mut r = Runner::idle(&g);
+        assert_eq!(r.adopt("g", &g, &[0, 1, 2]), (vec![], true));
+        assert_eq!(r.phase, Phase::Running);
+        let mut r = Runner::idle(&g);
+        let (actions, whole) = r.adopt("g", &g, &[0, 1]);
+        assert_eq!(
+            (names(&actions), whole),
+            (vec!["-a.service".to_owned()], false)
+        );
+        assert_eq!(
+            r.done("g", &g, 1, Op::Stop, true).0.len(),
+            1,
+            "then the VIP"
+        );
+        assert_eq!(
+            r.done("g", &g, 0, Op::Stop, true).1,
+            Some(Outcome::Released)
+        );
     }
 
     #[test]

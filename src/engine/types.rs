@@ -64,6 +64,15 @@ pub enum Command {
     OverrideWaitForAll,
 }
 
+/// One resource of a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    /// Group.
+    pub group: String,
+    /// Resource index in the group.
+    pub resource: usize,
+}
+
 /// Something that happened, for the engine to decide on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,6 +86,11 @@ pub enum Input {
     },
     /// The deadline the engine asked for was reached (or any time passed).
     Tick,
+    /// What is up on this node at start-up (left by an earlier run), as the first input.
+    Found {
+        /// The resources found up (a VIP present, a unit active).
+        resources: Vec<ResourceRef>,
+    },
     /// A resource action finished.
     Done {
         /// Group.

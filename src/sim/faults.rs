@@ -16,8 +16,11 @@ pub enum FaultKind {
     Crash,
     /// The agent freezes (a paused VM); past the watchdog time it is killed with its units.
     Pause,
-    /// Graceful stop of the agent; it starts again later.
+    /// Graceful stop of the agent; it starts again later, at times cut off from the others.
     Stop,
+    /// The agent is killed (`kill -9`, or frozen until its watchdog kills it) and systemd
+    /// restarts it shortly; its resources keep running meanwhile.
+    Kill,
     /// The nodes split in two sides; the ping targets are on one of them.
     Partition,
     /// One node stops receiving from another.
@@ -44,6 +47,8 @@ pub enum FaultKind {
     Watchdog,
     /// (internal) a frozen agent resumes.
     Thaw,
+    /// (internal) the agent process dies; its resources stay up.
+    Die,
     /// (internal) a resource action completes.
     ResourceDone {
         /// Start or stop.
@@ -52,15 +57,18 @@ pub enum FaultKind {
         ok: bool,
         /// The node's generation when it was issued.
         generation: u64,
+        /// The node's power epoch when it was issued (a power cut stops the action too).
+        epoch: u64,
     },
 }
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Stop,
+        FaultKind::Kill,
         FaultKind::Partition,
         FaultKind::OneWay,
         FaultKind::Loss,
@@ -75,6 +83,7 @@ impl FaultKind {
             FaultKind::Crash => "crash",
             FaultKind::Pause => "pause",
             FaultKind::Stop => "stop",
+            FaultKind::Kill => "kill",
             FaultKind::Partition => "partition",
             FaultKind::OneWay => "one-way",
             FaultKind::Loss => "loss",
@@ -112,6 +121,8 @@ pub struct Fault {
     pub side: BTreeSet<String>,
     /// Loss probability in percent.
     pub percent: u8,
+    /// Kill: how long the agent was frozen before its watchdog killed it (zero: `kill -9`).
+    pub frozen: Duration,
     /// Text for results.
     pub detail: String,
 }
@@ -128,6 +139,7 @@ impl Default for Fault {
             lasts: Duration::ZERO,
             side: BTreeSet::new(),
             percent: 0,
+            frozen: Duration::ZERO,
             detail: String::new(),
         }
     }
@@ -150,6 +162,9 @@ impl std::fmt::Display for Fault {
         }
         if self.percent > 0 {
             write!(f, " loss={}%", self.percent)?;
+        }
+        if !self.frozen.is_zero() {
+            write!(f, " frozen={}ms", self.frozen.as_millis())?;
         }
         if !self.lasts.is_zero() {
             write!(f, " for={}ms", self.lasts.as_millis())?;
@@ -229,6 +244,15 @@ impl World {
                 self.at(later, restart(later, &node));
             }
             FaultKind::Pause => self.pause(&f, &node, later),
+            FaultKind::Kill => self.kill(&f, &node),
+            FaultKind::Die => {
+                // A frozen agent thawed by the heal was not killed after all.
+                let n = &self.nodes[&node];
+                if n.engine.is_some() && (f.frozen.is_zero() || n.frozen_until.is_some()) {
+                    self.die(&node);
+                    self.at(later, restart(later, &node));
+                }
+            }
             FaultKind::Watchdog => {
                 if self.nodes[&node].frozen_until.is_some_and(|t| t > self.now) {
                     self.crash(&node);
@@ -348,9 +372,12 @@ impl World {
                 let back = self.now.plus(self.m.heartbeat.dead_after * 2);
                 self.at(back, restart(back, &node));
             }
-            FaultKind::ResourceDone { op, ok, generation } => {
-                self.resource_done(&f, &node, op, ok, generation)
-            }
+            FaultKind::ResourceDone {
+                op,
+                ok,
+                generation,
+                epoch,
+            } => self.resource_done(&f, &node, op, (ok, generation, epoch)),
         }
     }
 
@@ -420,6 +447,25 @@ impl World {
         }
     }
 
+    /// Kills the agent, at once or after a freeze that its watchdog ends; `lasts` later
+    /// systemd has it running again.
+    fn kill(&mut self, f: &Fault, node: &str) {
+        if self.nodes[node].engine.is_none() || self.nodes[node].frozen_until.is_some() {
+            return;
+        }
+        self.report.fault(self.now, f, &[]);
+        let at = self.now.plus(f.frozen);
+        if !f.frozen.is_zero() {
+            self.nodes.get_mut(node).expect("known node").frozen_until = Some(at);
+        }
+        let die = Fault {
+            at,
+            kind: FaultKind::Die,
+            ..f.clone()
+        };
+        self.at(at, Ev::Fault(die));
+    }
+
     fn thaw(&mut self, node: &str) {
         let n = self.nodes.get_mut(node).expect("known node");
         n.frozen_until = None;
@@ -467,32 +513,6 @@ impl World {
             },
             false,
         );
-    }
-
-    fn resource_done(&mut self, f: &Fault, node: &str, op: Op, ok: bool, generation: u64) {
-        let n = self.nodes.get_mut(node).expect("known node");
-        if n.generation != generation {
-            return; // the process that asked is gone; a crash already stopped everything
-        }
-        self.changed = true;
-        let key = (f.group.clone().unwrap_or_default(), f.resource);
-        match (op, ok) {
-            (Op::Start, true) => {
-                n.up.insert(key.clone());
-            }
-            (Op::Start, false) | (Op::Stop, _) => {
-                n.up.remove(&key);
-                n.active.remove(&key);
-            }
-        }
-        let input = Input::Done {
-            group: key.0,
-            resource: key.1,
-            op,
-            ok,
-            detail: f.detail.clone(),
-        };
-        self.input(node, input, false);
     }
 
     /// The end of the fault phase: the network is whole, every node runs, failures are cleared.

@@ -1,15 +1,18 @@
 //! A deterministic simulation of a whole cluster: one [`Engine`] per node, a simulated network
 //! (delay, loss, duplication, reordering, partitions, one-way cuts), simulated resources that
-//! take time and can fail, and faults (crash, pause, graceful stop, operator moves) drawn from a
-//! seed. Invariants are checked at every step; the same seed replays the same run.
+//! take time and can fail, and faults (crash, pause, graceful stop, a killed agent whose
+//! resources keep running, operator moves) drawn from a seed. Invariants are checked at every
+//! step; the same seed replays the same run.
 //!
-//! Files: `schedule.rs` draws faults, `faults.rs` applies them, `report.rs` checks invariants
+//! Files: `schedule.rs` draws faults, `faults.rs` applies them, `world.rs` carries out what
+//! the engines ask (network, resources, the agents' lives), `report.rs` checks invariants
 //! and measures failover gaps, `rng.rs` is the generator.
 
 mod faults;
 mod report;
 pub mod rng;
 mod schedule;
+mod world;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -18,7 +21,7 @@ pub use faults::{Fault, FaultKind};
 pub use report::{GroupStats, RunResult, Summary, Violation};
 
 use crate::auth::KeyRing;
-use crate::engine::{Action, Engine, EventKind, Input, Op, Time};
+use crate::engine::{Engine, Input, Op, Time};
 use crate::manifest::Manifest;
 use rng::Rng;
 
@@ -60,6 +63,10 @@ struct Node {
     active: BTreeSet<(String, usize)>,
     /// Resources that are up.
     up: BTreeSet<(String, usize)>,
+    /// Resource actions in flight.
+    pending: BTreeMap<(String, usize), Op>,
+    /// Grows at every power cut: actions in flight before it never complete.
+    epoch: u64,
     fail_next_start: BTreeSet<(String, usize)>,
     /// When the running engine booted.
     booted_at: Option<Time>,
@@ -132,6 +139,8 @@ impl World {
                     held_inputs: Vec::new(),
                     active: BTreeSet::new(),
                     up: BTreeSet::new(),
+                    pending: BTreeMap::new(),
+                    epoch: 0,
                     fail_next_start: BTreeSet::new(),
                     booted_at: None,
                     wake_at: None,
@@ -346,199 +355,6 @@ impl World {
                 to: name.to_owned(),
             },
         );
-    }
-
-    fn apply(&mut self, name: &str, actions: Vec<Action>) {
-        let generation = self.nodes[name].generation;
-        for a in actions {
-            match a {
-                Action::Send { link, bytes } => self.send(name, &link, bytes),
-                Action::AddVip {
-                    group, resource, ..
-                }
-                | Action::StartUnit {
-                    group, resource, ..
-                } => self.resource(name, generation, group, resource, Op::Start),
-                Action::RemoveVip {
-                    group, resource, ..
-                }
-                | Action::StopUnit {
-                    group, resource, ..
-                } => self.resource(name, generation, group, resource, Op::Stop),
-                Action::Fence { node, .. } => {
-                    let at = self.now.plus(Duration::from_millis(self.cfg.fence_ms));
-                    self.at(
-                        at,
-                        Ev::Fault(Fault {
-                            at,
-                            kind: FaultKind::Fence,
-                            node: Some(node.clone()),
-                            by: Some(name.to_owned()),
-                            ..Fault::default()
-                        }),
-                    );
-                }
-                Action::Log(e) => {
-                    if matches!(e.kind, EventKind::Acquire | EventKind::Release) {
-                        self.report.ownership_event(self.now);
-                    }
-                    self.report.log(self.now, name, &e);
-                }
-                Action::Exit => {
-                    let node = self.nodes.get_mut(name).expect("known node");
-                    node.engine = None;
-                    if self.healed {
-                        let at = self.now.plus(Duration::from_millis(1));
-                        self.at(at, faults::restart(at, name));
-                    }
-                }
-                Action::Announce { .. } | Action::Notify(_) => {}
-            }
-        }
-    }
-
-    fn send(&mut self, from: &str, link: &str, bytes: Vec<u8>) {
-        let peers: Vec<String> = self.nodes.keys().filter(|n| *n != from).cloned().collect();
-        for to in peers {
-            if !self.net.passes(from, &to, &mut self.rng) {
-                continue;
-            }
-            let copies = if self.rng.chance(0.01) { 2 } else { 1 };
-            for _ in 0..copies {
-                // Mostly 1-3 ms; sometimes late enough to arrive after the next datagram.
-                let mut delay = self.rng.range(1, 3);
-                if self.rng.chance(0.02) {
-                    delay += self
-                        .rng
-                        .range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
-                }
-                let at = self.now.plus(Duration::from_millis(delay));
-                self.at(
-                    at,
-                    Ev::Deliver {
-                        to: to.clone(),
-                        link: link.to_owned(),
-                        bytes: bytes.clone(),
-                    },
-                );
-            }
-        }
-    }
-
-    fn resource(&mut self, name: &str, generation: u64, group: String, resource: usize, op: Op) {
-        self.changed = true;
-        let node = self.nodes.get_mut(name).expect("known node");
-        let key = (group.clone(), resource);
-        let ok = match op {
-            Op::Start => {
-                node.active.insert(key.clone());
-                !node.fail_next_start.remove(&key)
-            }
-            Op::Stop => true,
-        };
-        let (lo, hi) = self.cfg.resource_ms;
-        let at = self.now.plus(Duration::from_millis(self.rng.range(lo, hi)));
-        let detail = if ok {
-            String::new()
-        } else {
-            "simulated start failure".into()
-        };
-        self.at(
-            at,
-            Ev::Fault(Fault {
-                at,
-                kind: FaultKind::ResourceDone { op, ok, generation },
-                node: Some(name.to_owned()),
-                group: Some(group.clone()),
-                resource,
-                detail,
-                ..Fault::default()
-            }),
-        );
-    }
-
-    fn ping(&mut self) {
-        let targets = self.m.connectivity.ping.len() as u16;
-        let names: Vec<String> = self.nodes.keys().cloned().collect();
-        for n in names {
-            // Loss hits the probes too: three probes, each needing its request and reply.
-            let lossy = self.net.loss > 0;
-            let p = f64::from(self.net.loss) / 100.0;
-            let probe_ok = |rng: &mut Rng| !rng.chance(p) && !rng.chance(p);
-            let through = !lossy || (0..3).any(|_| probe_ok(&mut self.rng));
-            let reachable = if self.net.reaches_targets(&n) && through {
-                targets
-            } else {
-                0
-            };
-            self.input(&n, Input::Ping { reachable }, true);
-        }
-        let at = self.now.plus(self.m.connectivity.interval);
-        self.at(at, Ev::Ping);
-    }
-
-    /// Nodes where each group is fully up.
-    fn owners(&self) -> BTreeMap<String, Vec<String>> {
-        self.m
-            .groups
-            .iter()
-            .map(|(g, def)| {
-                let holders = self
-                    .nodes
-                    .iter()
-                    .filter(|(_, n)| {
-                        (0..def.resources.len()).all(|i| n.up.contains(&(g.clone(), i)))
-                    })
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                (g.clone(), holders)
-            })
-            .collect()
-    }
-
-    /// Nodes where each group has anything that may be running.
-    fn actives(&self) -> BTreeMap<String, Vec<String>> {
-        self.m
-            .groups
-            .keys()
-            .map(|g| {
-                let holders = self
-                    .nodes
-                    .iter()
-                    .filter(|(_, n)| n.active.iter().any(|(ag, _)| ag == g))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                (g.clone(), holders)
-            })
-            .collect()
-    }
-
-    fn boot(&mut self, name: &str) {
-        let keys = self.keys.clone();
-        let m = self.m.clone();
-        let now = self.now;
-        let node = self.nodes.get_mut(name).expect("known node");
-        if node.engine.is_some() {
-            return;
-        }
-        node.generation += 1;
-        node.frozen_until = None;
-        node.held_inputs.clear();
-        node.engine = Some(Engine::new(now, name, m, keys, node.generation));
-        node.booted_at = Some(now);
-        self.input(name, Input::Tick, true);
-    }
-
-    /// Power cut: the engine and every resource stop at once.
-    fn crash(&mut self, name: &str) {
-        self.changed = true;
-        let node = self.nodes.get_mut(name).expect("known node");
-        node.engine = None;
-        node.frozen_until = None;
-        node.held_inputs.clear();
-        node.active.clear();
-        node.up.clear();
-        node.generation += 1; // late completions of the old process are ignored
     }
 }
 

@@ -37,6 +37,45 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
                 f.node = None;
             }
             FaultKind::OneWay => f.by = Some(rng.pick(&names).clone()),
+            FaultKind::Kill => {
+                // systemd restarts it within the watchdog bound (RestartSec=100ms); half the
+                // time it was frozen first, until its watchdog killed it.
+                let watchdog = m.heartbeat.watchdog().as_millis() as u64;
+                f.lasts = Duration::from_millis(rng.range(1, watchdog.max(1)));
+                if rng.chance(0.5) {
+                    f.frozen = m.heartbeat.watchdog();
+                }
+            }
+            FaultKind::Stop if rng.chance(0.5) => {
+                // It returns cut off from the others (who has the ping targets is drawn): its
+                // return must not start what the others run now.
+                let alone: std::collections::BTreeSet<String> = f.node.iter().cloned().collect();
+                let side = if rng.chance(0.5) {
+                    alone
+                } else {
+                    names
+                        .iter()
+                        .filter(|n| !alone.contains(*n))
+                        .cloned()
+                        .collect()
+                };
+                // Faults begin within the fault phase, like the others.
+                let cut_at = at.plus(f.lasts / 2);
+                let lasts = f.lasts / 2
+                    + Duration::from_millis(
+                        rng.range(0, m.heartbeat.initial_dead.as_millis() as u64 * 2),
+                    );
+                if cut_at < to {
+                    out.push(Fault {
+                        at: cut_at,
+                        kind: FaultKind::Partition,
+                        node: None,
+                        side,
+                        lasts,
+                        ..Fault::default()
+                    });
+                }
+            }
             FaultKind::Loss => {
                 f.percent = rng.range(10, 60) as u8;
                 f.node = None;
@@ -60,7 +99,41 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
     if pings_decide(m) {
         out = without_blind_cuts(out);
     }
+    if !m.fencing_required {
+        out = without_kills_in_the_dark(out, m.heartbeat.dead_after);
+    }
     out
+}
+
+/// Drops kills of an agent while a network fault may keep a peer from hearing its node
+/// (within `dead_after` of it). While the agent is down nothing can release its resources;
+/// a peer that stops hearing the node may take over before the agent is back and has stopped
+/// them: that needs fencing (which the manifest lacks), not a rule of the engine.
+fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fault> {
+    let hiding = |f: &Fault| {
+        matches!(
+            f.kind,
+            FaultKind::Partition | FaultKind::OneWay | FaultKind::Loss
+        )
+    };
+    let spans: Vec<(Time, Time)> = faults
+        .iter()
+        .filter(|f| hiding(f))
+        .map(|f| (f.at, f.at.plus(f.lasts)))
+        .collect();
+    faults
+        .into_iter()
+        .filter(|f| {
+            if f.kind != FaultKind::Kill {
+                return true;
+            }
+            let (from, to) = (
+                Time(f.at.0.saturating_sub(dead_after.as_millis() as u64)),
+                f.at.plus(f.frozen + f.lasts + dead_after),
+            );
+            !spans.iter().any(|(a, b)| *a < to && from < *b)
+        })
+        .collect()
 }
 
 /// Whether stateful groups of `m` rest on a ping tie-breaker: two voters, no fencing.

@@ -1,0 +1,105 @@
+//! What this node tells its peers: the datagram it sends (its view of the cluster, what it
+//! runs, claims and acknowledges), when each left, and the announcements of held VIPs.
+
+use super::membership::Peer;
+use super::runner;
+use super::{Action, Engine, Kind, Time};
+use crate::heartbeat::wire::{self, Datagram};
+
+impl Engine {
+    /// The datagram this node sends now.
+    pub(super) fn datagram(&mut self, kind: Kind) -> Vec<u8> {
+        self.seq += 1;
+        let mut groups: Vec<(String, wire::GroupState)> = self
+            .runners
+            .iter()
+            .filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s)))
+            .collect();
+        groups.extend(
+            self.claims
+                .keys()
+                .map(|g| (g.clone(), wire::GroupState::Claiming)),
+        );
+        groups.extend(
+            self.retiring
+                .iter()
+                .filter_map(|(n, (_, r))| r.advertised().map(|s| (n.clone(), s))),
+        );
+        // Expired failure marks are pruned before every send.
+        for g in self.failed_until.keys() {
+            if !groups.iter().any(|(n, _)| n == g) {
+                groups.push((g.clone(), wire::GroupState::Failed));
+            }
+        }
+        let d = Datagram {
+            kind,
+            cluster: self.m.cluster.clone(),
+            sender: self.me.clone(),
+            generation: self.generation,
+            seq: self.seq,
+            connectivity: self.connectivity,
+            standby: self.intents.standby(&self.me),
+            quorate: self.quorate,
+            // Every peer this node counts alive (heard within dead_after), with the newest
+            // datagram heard from it: an acknowledgement to that peer, and to the others word
+            // that it lives. That word lasts as long as a direct observation would, so a peer
+            // alive only by hearsay cannot be taken for dead before it has stopped (`quorum.rs`).
+            seen: self
+                .members
+                .peers()
+                .iter()
+                .filter(|(_, p)| p.state.alive())
+                .filter_map(|(n, p)| p.view.as_ref().map(|v| (n.clone(), v.seq)))
+                .collect(),
+            groups,
+            intents: self.intents.all(),
+        };
+        wire::encode(&d, self.keys.signing())
+    }
+
+    pub(super) fn send(&mut self, now: Time, kind: Kind, out: &mut Vec<Action>) {
+        let bytes = self.datagram(kind);
+        // Remember when each datagram left, to know how fresh a peer's acknowledgement is.
+        if self.sent_at.len() == 256 {
+            self.sent_at.pop_front();
+        }
+        self.sent_at.push_back((self.seq, now));
+        for link in &self.m.heartbeat.links {
+            out.push(Action::Send {
+                link: link.name.clone(),
+                bytes: bytes.clone(),
+            });
+        }
+    }
+
+    /// When the newest datagram `p` acknowledges receiving from this node was sent, if known
+    /// (only datagrams of this run: earlier runs numbered theirs below `generation << 32`).
+    pub(super) fn acked_at(&self, p: &Peer) -> Option<Time> {
+        let seq = p.view.as_ref()?.seen.iter().find(|(n, _)| *n == self.me)?.1;
+        self.sent_at
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= seq)
+            .filter(|(s, _)| *s == seq)
+            .map(|(_, t)| *t)
+    }
+
+    pub(super) fn announce_all(&self, out: &mut Vec<Action>) {
+        for (name, r) in &self.runners {
+            let Some(g) = self.m.groups.get(name) else {
+                continue;
+            };
+            for (i, res) in g.resources.iter().enumerate() {
+                if let (runner::Res::Up, crate::manifest::model::ResourceKind::Vip(vip)) =
+                    (r.res[i], &res.kind)
+                {
+                    out.push(Action::Announce {
+                        group: name.clone(),
+                        resource: i,
+                        vip: vip.clone(),
+                    });
+                }
+            }
+        }
+    }
+}

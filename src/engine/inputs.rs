@@ -1,0 +1,306 @@
+//! Handling of each kind of input: datagrams, finished and lost resource actions, fencing
+//! results, operator commands and reloads. Each updates the state; the decision that follows
+//! every input is `decide.rs`'s.
+
+use super::runner::{self, Outcome, Runner};
+use super::{Action, Command, Engine, Event, EventKind, Fence, Op, Time};
+use crate::heartbeat::wire::{self, IntentKind, Stamp};
+use crate::manifest::Manifest;
+
+impl Engine {
+    pub(super) fn receive(&mut self, now: Time, link: &str, bytes: &[u8], out: &mut Vec<Action>) {
+        let d = match wire::decode(bytes, &self.keys, &self.m.cluster) {
+            Ok(d) if d.sender == self.me || !self.m.nodes.contains_key(&d.sender) => return,
+            Ok(d) => d,
+            Err(e) => return self.drop(e, out),
+        };
+        if let Err(e) = self
+            .replay
+            .entry(format!("{}/{link}", d.sender))
+            .or_default()
+            .accept(&d)
+        {
+            return self.drop(e, out);
+        }
+        for intent in &d.intents {
+            self.clock = self.clock.max(intent.stamp.clock);
+            if self.intents.merge(intent) {
+                self.apply_intent(intent);
+            }
+        }
+        let back = !self.members.state(&d.sender).alive();
+        if d.generation > 0 && back {
+            self.fences.remove(&d.sender);
+        }
+        // A peer waits for our acknowledgement of a new claim: answer now, not next interval.
+        // (Copies on other links and the claim's repetitions need no answer of their own.)
+        let before = self
+            .members
+            .peers()
+            .get(&d.sender)
+            .and_then(|p| p.view.as_ref());
+        let claiming = |v: Option<&wire::Datagram>, g: &str| {
+            v.is_some_and(|v| {
+                v.groups
+                    .iter()
+                    .any(|(n, s)| n == g && *s == wire::GroupState::Claiming)
+            })
+        };
+        let new_claim = d
+            .groups
+            .iter()
+            .any(|(g, s)| *s == wire::GroupState::Claiming && !claiming(before, g));
+        self.seen.insert(d.sender.clone());
+        let events = self.members.heard(now, link, d);
+        if back && events.iter().any(|e| e.kind == EventKind::PeerUp) {
+            // A peer is back (partition healed, reboot): make sure switches and clients point here.
+            self.announce_all(out);
+        }
+        // A peer that appears, returns, restarts or leaves changes what others may do: tell
+        // them at once (a restarted peer gets our acknowledgement within a round trip, and
+        // peers that know of a departure only through us learn it now).
+        let news = events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::PeerUp | EventKind::PeerLeft));
+        if new_claim || news {
+            self.next_send = self.next_send.min(now);
+        }
+        out.extend(events.into_iter().map(Action::Log));
+    }
+
+    fn drop(&mut self, why: wire::DecodeError, out: &mut Vec<Action>) {
+        // Count every drop; log only the first of each kind, so a flood cannot fill the journal.
+        if self.drops.get(why) == 0 {
+            out.push(Action::Log(Event {
+                kind: EventKind::Dropped,
+                node: None,
+                group: None,
+                reason: format!("{why} (counted from now on)"),
+            }));
+        }
+        self.drops.count(why);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn done(
+        &mut self,
+        now: Time,
+        group: &str,
+        i: usize,
+        op: Op,
+        ok: bool,
+        detail: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let Some((g, runner)) = self.group_mut(group) else {
+            return;
+        };
+        if i >= g.resources.len() {
+            return;
+        }
+        let (actions, outcome) = runner.done(group, &g, i, op, ok);
+        out.extend(actions);
+        if let (Op::Start, true, crate::manifest::model::ResourceKind::Vip(vip)) =
+            (op, ok, &g.resources[i].kind)
+        {
+            out.push(Action::Announce {
+                group: group.to_owned(),
+                resource: i,
+                vip: vip.clone(),
+            });
+            if let Some(every) = vip.announce.refresh {
+                self.refresh.insert((group.to_owned(), i), now.plus(every));
+            }
+        }
+        if !ok {
+            out.push(self.event(
+                EventKind::ResourceFailed,
+                Some(group),
+                format!("{op:?} of {} failed: {detail}", g.resources[i].name).to_lowercase(),
+            ));
+        }
+        self.outcome(now, group, outcome, out);
+    }
+
+    pub(super) fn lost(
+        &mut self,
+        now: Time,
+        group: &str,
+        i: usize,
+        detail: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let Some((g, runner)) = self.group_mut(group) else {
+            return;
+        };
+        if i >= g.resources.len() {
+            return;
+        }
+        let (actions, outcome) = runner.lost(group, &g, i);
+        if !actions.is_empty() {
+            out.push(self.event(
+                EventKind::ResourceFailed,
+                Some(group),
+                format!("{} went down: {detail}", g.resources[i].name),
+            ));
+        }
+        out.extend(actions);
+        self.outcome(now, group, outcome, out);
+    }
+
+    /// The group's definition and runner, whether current or retiring after a reload.
+    fn group_mut(&mut self, group: &str) -> Option<(crate::manifest::model::Group, &mut Runner)> {
+        if let Some((g, r)) = self.retiring.get_mut(group) {
+            return Some((g.clone(), r));
+        }
+        let g = self.m.groups.get(group)?.clone();
+        Some((g, self.runners.get_mut(group)?))
+    }
+
+    pub(super) fn outcome(
+        &mut self,
+        now: Time,
+        group: &str,
+        outcome: Option<Outcome>,
+        out: &mut Vec<Action>,
+    ) {
+        if outcome.is_some() {
+            // Peers wait for this (a handoff waits for the release): tell them at once.
+            self.next_send = self.next_send.min(now);
+        }
+        match outcome {
+            None => {}
+            Some(Outcome::Running) => out.push(self.event(
+                EventKind::Running,
+                Some(group),
+                "all resources are up".into(),
+            )),
+            Some(Outcome::Released) => {
+                self.forget_refresh(group);
+                out.push(self.event(
+                    EventKind::Release,
+                    Some(group),
+                    "all resources are stopped".into(),
+                ));
+            }
+            Some(Outcome::Failed) => {
+                self.forget_refresh(group);
+                // Not eligible here for a while, so the group moves on instead of bouncing back.
+                let cooldown =
+                    (self.m.heartbeat.dead_after * 10).max(std::time::Duration::from_secs(30));
+                self.failed_until
+                    .insert(group.to_owned(), now.plus(cooldown));
+                out.push(self.event(
+                    EventKind::ResourceFailed,
+                    Some(group),
+                    format!(
+                        "stopped after a failure; not eligible here for {}s",
+                        cooldown.as_secs()
+                    ),
+                ));
+            }
+        }
+        if self
+            .retiring
+            .get(group)
+            .is_some_and(|(_, r)| r.phase == runner::Phase::Idle)
+        {
+            self.retiring.remove(group);
+        }
+    }
+
+    pub(super) fn forget_refresh(&mut self, group: &str) {
+        self.refresh.retain(|(g, _), _| g != group);
+    }
+
+    pub(super) fn fenced(&mut self, node: &str, ok: bool, out: &mut Vec<Action>) {
+        if ok {
+            self.fences.insert(node.to_owned(), Fence::Done);
+        } else {
+            // Tried again at the next decision: a stateful group stays down until it works.
+            self.fences.remove(node);
+        }
+        out.push(self.event(
+            EventKind::Fence,
+            None,
+            format!("fencing {node} {}", if ok { "succeeded" } else { "failed" }),
+        ));
+    }
+
+    pub(super) fn command(&mut self, cmd: Command, out: &mut Vec<Action>) {
+        self.clock += 1;
+        let stamp = Stamp {
+            clock: self.clock,
+            origin: self.me.clone(),
+        };
+        let (what, text) = match cmd {
+            Command::Failover { group, to } => (
+                IntentKind::Move {
+                    group: group.clone(),
+                    to: Some(to.clone()),
+                },
+                format!("move {group} to {to}"),
+            ),
+            Command::Clear { group } => (
+                IntentKind::Move {
+                    group: group.clone(),
+                    to: None,
+                },
+                format!("clear moves and failures of {group}"),
+            ),
+            Command::Standby { node, on } => (
+                IntentKind::Standby {
+                    node: node.clone(),
+                    on,
+                },
+                format!("standby {} for {node}", if on { "on" } else { "off" }),
+            ),
+            Command::OverrideWaitForAll => {
+                self.wfa_override = true;
+                out.push(self.event(
+                    EventKind::Operator,
+                    None,
+                    "start stateful groups without waiting for all nodes".into(),
+                ));
+                return;
+            }
+        };
+        let intent = self.intents.issue(stamp, what);
+        self.apply_intent(&intent);
+        // Peers act on it (a planned move waits for it): gossip it now.
+        self.next_send = self.next_send.min(self.now);
+        out.push(self.event(EventKind::Operator, None, text));
+    }
+
+    /// Side effects of an intent on local state: a clear forgets this node's failure marks.
+    fn apply_intent(&mut self, intent: &wire::Intent) {
+        if let IntentKind::Move { group, to: None } = &intent.what {
+            self.failed_until.remove(group);
+        }
+    }
+
+    pub(super) fn reload(&mut self, m: Manifest, out: &mut Vec<Action>) {
+        for (name, old) in &self.m.groups {
+            let changed = m.groups.get(name) != Some(old);
+            if changed
+                && let Some(runner) = self.runners.remove(name)
+                && runner.phase != runner::Phase::Idle
+            {
+                self.retiring.insert(name.clone(), (old.clone(), runner));
+            }
+        }
+        for (name, g) in &m.groups {
+            self.runners
+                .entry(name.clone())
+                .or_insert_with(|| Runner::idle(g));
+        }
+        let peers: Vec<String> = m.nodes.keys().filter(|n| **n != self.me).cloned().collect();
+        self.members.set_peers(peers);
+        self.m = std::sync::Arc::new(m);
+        for (name, (g, runner)) in &mut self.retiring {
+            let (actions, _) = runner.stop(name, g);
+            out.extend(actions);
+        }
+        out.push(self.event(EventKind::Operator, None, "manifest reloaded".into()));
+    }
+}

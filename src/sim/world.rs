@@ -1,0 +1,290 @@
+//! What the simulated world does: carries out a node's actions (datagrams over the faulty
+//! network, resource actions that take time, fence units), pings, and the life of a node's
+//! agent (boot with a probe of what is up, power cut, kill).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::faults::{self, Fault, FaultKind};
+use super::rng::Rng;
+use super::{Ev, World};
+use crate::engine::{Action, Engine, EventKind, Input, Op, ResourceRef};
+
+impl World {
+    pub(super) fn apply(&mut self, name: &str, actions: Vec<Action>) {
+        let generation = self.nodes[name].generation;
+        for a in actions {
+            match a {
+                Action::Send { link, bytes } => self.send(name, &link, bytes),
+                Action::AddVip {
+                    group, resource, ..
+                }
+                | Action::StartUnit {
+                    group, resource, ..
+                } => self.resource(name, generation, group, resource, Op::Start),
+                Action::RemoveVip {
+                    group, resource, ..
+                }
+                | Action::StopUnit {
+                    group, resource, ..
+                } => self.resource(name, generation, group, resource, Op::Stop),
+                Action::Fence { node, .. } => {
+                    let at = self.now.plus(Duration::from_millis(self.cfg.fence_ms));
+                    self.at(
+                        at,
+                        Ev::Fault(Fault {
+                            at,
+                            kind: FaultKind::Fence,
+                            node: Some(node.clone()),
+                            by: Some(name.to_owned()),
+                            ..Fault::default()
+                        }),
+                    );
+                }
+                Action::Log(e) => {
+                    if matches!(e.kind, EventKind::Acquire | EventKind::Release) {
+                        self.report.ownership_event(self.now);
+                    }
+                    self.report.log(self.now, name, &e);
+                }
+                Action::Exit => {
+                    let node = self.nodes.get_mut(name).expect("known node");
+                    node.engine = None;
+                    if self.healed {
+                        let at = self.now.plus(Duration::from_millis(1));
+                        self.at(at, faults::restart(at, name));
+                    }
+                }
+                Action::Announce { .. } | Action::Notify(_) => {}
+            }
+        }
+    }
+
+    pub(super) fn send(&mut self, from: &str, link: &str, bytes: Vec<u8>) {
+        let peers: Vec<String> = self.nodes.keys().filter(|n| *n != from).cloned().collect();
+        for to in peers {
+            if !self.net.passes(from, &to, &mut self.rng) {
+                continue;
+            }
+            let copies = if self.rng.chance(0.01) { 2 } else { 1 };
+            for _ in 0..copies {
+                // Mostly 1-3 ms; sometimes late enough to arrive after the next datagram.
+                let mut delay = self.rng.range(1, 3);
+                if self.rng.chance(0.02) {
+                    delay += self
+                        .rng
+                        .range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
+                }
+                let at = self.now.plus(Duration::from_millis(delay));
+                self.at(
+                    at,
+                    Ev::Deliver {
+                        to: to.clone(),
+                        link: link.to_owned(),
+                        bytes: bytes.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn resource(
+        &mut self,
+        name: &str,
+        generation: u64,
+        group: String,
+        resource: usize,
+        op: Op,
+    ) {
+        self.changed = true;
+        let node = self.nodes.get_mut(name).expect("known node");
+        let key = (group.clone(), resource);
+        node.pending.insert(key.clone(), op);
+        let epoch = node.epoch;
+        let ok = match op {
+            Op::Start => {
+                node.active.insert(key.clone());
+                !node.fail_next_start.remove(&key)
+            }
+            Op::Stop => true,
+        };
+        let (lo, hi) = self.cfg.resource_ms;
+        let at = self.now.plus(Duration::from_millis(self.rng.range(lo, hi)));
+        let detail = if ok {
+            String::new()
+        } else {
+            "simulated start failure".into()
+        };
+        self.at(
+            at,
+            Ev::Fault(Fault {
+                at,
+                kind: FaultKind::ResourceDone {
+                    op,
+                    ok,
+                    generation,
+                    epoch,
+                },
+                node: Some(name.to_owned()),
+                group: Some(group.clone()),
+                resource,
+                detail,
+                ..Fault::default()
+            }),
+        );
+    }
+
+    pub(super) fn ping(&mut self) {
+        let targets = self.m.connectivity.ping.len() as u16;
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for n in names {
+            // Loss hits the probes too: three probes, each needing its request and reply.
+            let lossy = self.net.loss > 0;
+            let p = f64::from(self.net.loss) / 100.0;
+            let probe_ok = |rng: &mut Rng| !rng.chance(p) && !rng.chance(p);
+            let through = !lossy || (0..3).any(|_| probe_ok(&mut self.rng));
+            let reachable = if self.net.reaches_targets(&n) && through {
+                targets
+            } else {
+                0
+            };
+            self.input(&n, Input::Ping { reachable }, true);
+        }
+        let at = self.now.plus(self.m.connectivity.interval);
+        self.at(at, Ev::Ping);
+    }
+
+    /// Nodes where each group is fully up.
+    pub(super) fn owners(&self) -> BTreeMap<String, Vec<String>> {
+        self.m
+            .groups
+            .iter()
+            .map(|(g, def)| {
+                let holders = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, n)| {
+                        (0..def.resources.len()).all(|i| n.up.contains(&(g.clone(), i)))
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                (g.clone(), holders)
+            })
+            .collect()
+    }
+
+    /// Nodes where each group has anything that may be running.
+    pub(super) fn actives(&self) -> BTreeMap<String, Vec<String>> {
+        self.m
+            .groups
+            .keys()
+            .map(|g| {
+                let holders = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, n)| n.active.iter().any(|(ag, _)| ag == g))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                (g.clone(), holders)
+            })
+            .collect()
+    }
+
+    /// Starts the node's agent, which first probes what is up here: what a killed agent left
+    /// running, and what it had asked to start (a unit still `activating`), less what it had
+    /// asked to stop (`deactivating` is not up).
+    pub(super) fn boot(&mut self, name: &str) {
+        let keys = self.keys.clone();
+        let m = self.m.clone();
+        let now = self.now;
+        let node = self.nodes.get_mut(name).expect("known node");
+        if node.engine.is_some() {
+            return;
+        }
+        node.generation += 1;
+        node.frozen_until = None;
+        node.held_inputs.clear();
+        node.engine = Some(Engine::new(now, name, m, keys, node.generation));
+        node.booted_at = Some(now);
+        let starting = node
+            .pending
+            .iter()
+            .filter(|(_, op)| **op == Op::Start)
+            .map(|(k, _)| k);
+        let resources = node
+            .up
+            .iter()
+            .chain(starting)
+            .filter(|k| node.pending.get(*k) != Some(&Op::Stop))
+            .map(|(group, resource)| ResourceRef {
+                group: group.clone(),
+                resource: *resource,
+            })
+            .collect();
+        self.input(name, Input::Found { resources }, true);
+    }
+
+    /// Power cut: the engine and every resource stop at once.
+    pub(super) fn crash(&mut self, name: &str) {
+        self.changed = true;
+        let node = self.nodes.get_mut(name).expect("known node");
+        node.engine = None;
+        node.frozen_until = None;
+        node.held_inputs.clear();
+        node.active.clear();
+        node.up.clear();
+        node.pending.clear();
+        node.epoch += 1; // actions in flight stopped with the power
+        node.generation += 1; // late completions of the old process are ignored
+    }
+
+    /// The agent dies; its resources, and the actions it had asked for, carry on.
+    pub(super) fn die(&mut self, name: &str) {
+        let node = self.nodes.get_mut(name).expect("known node");
+        node.engine = None;
+        node.frozen_until = None;
+        node.held_inputs.clear();
+        node.generation += 1;
+    }
+
+    /// A resource action completed: the world changes (unless a power cut came first), and
+    /// the agent that asked hears of it. A start failing after its agent died is seen by the
+    /// new agent's unit watch as a unit that went down.
+    pub(super) fn resource_done(&mut self, f: &Fault, node: &str, op: Op, of: (bool, u64, u64)) {
+        let (ok, generation, epoch) = of;
+        let n = self.nodes.get_mut(node).expect("known node");
+        if n.epoch != epoch {
+            return;
+        }
+        self.changed = true;
+        let key = (f.group.clone().unwrap_or_default(), f.resource);
+        n.pending.remove(&key);
+        match (op, ok) {
+            (Op::Start, true) => {
+                n.up.insert(key.clone());
+            }
+            (Op::Start, false) | (Op::Stop, _) => {
+                n.up.remove(&key);
+                n.active.remove(&key);
+            }
+        }
+        let input = if n.generation == generation {
+            Input::Done {
+                group: key.0,
+                resource: key.1,
+                op,
+                ok,
+                detail: f.detail.clone(),
+            }
+        } else if op == Op::Start && !ok {
+            Input::Lost {
+                group: key.0,
+                resource: key.1,
+                detail: f.detail.clone(),
+            }
+        } else {
+            return;
+        };
+        self.input(node, input, false);
+    }
+}
