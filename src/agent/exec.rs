@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 use crate::control::status::History;
-use crate::engine::{Action, Input, Notify, Op};
+use crate::engine::{Action, Input, Notify, Op, ResourceRef};
 use crate::heartbeat::socket::Links;
 use crate::manifest::Manifest;
 use crate::manifest::model::{ResourceKind, Vip};
@@ -275,43 +275,53 @@ impl Exec {
 }
 
 impl Exec {
-    /// Stops, in reverse start order, every resource of this node's groups that is up although
-    /// nothing here holds it (left by an earlier run), and logs each.
-    pub async fn release_leftovers(&mut self, m: &Manifest, me: &str) {
+    /// Finds which resources of this node's groups are up although this run started none
+    /// (an earlier run left them: the agent was killed and restarted), and holds them from now
+    /// on, so that their loss is reported. The engine decides what to do with them.
+    pub async fn probe(&mut self, m: &Manifest, me: &str) -> Vec<ResourceRef> {
+        let mut found = Vec::new();
         for (name, g) in m
             .groups
             .iter()
             .filter(|(_, g)| g.nodes.iter().any(|n| n == me))
         {
-            for i in g.start_order().into_iter().rev() {
-                let r = &g.resources[i];
-                let result = match &r.kind {
+            for (i, r) in g.resources.iter().enumerate() {
+                let held = match &r.kind {
                     ResourceKind::Vip(v) => match self.vips.present(v).await {
-                        Ok(true) => Some(self.vips.remove(v).await.map_err(|e| e.to_string())),
-                        _ => None,
-                    },
-                    ResourceKind::Unit(u) => match &self.systemd {
-                        Some(s)
-                            if s.active_state(u)
-                                .await
-                                .is_ok_and(|a| a == "active" || a == "activating") =>
-                        {
-                            Some(s.run_job(u, false).await)
+                        Ok(true) => Some(Held::Vip(v.clone())),
+                        Ok(false) => None,
+                        Err(e) => {
+                            tracing::warn!(group = %name, resource = %r.name, error = %e, "cannot tell whether a VIP is present: taken as absent");
+                            None
                         }
-                        _ => None,
+                    },
+                    // `activating` counts: its start job runs, and a failure is reported as
+                    // a loss like any other.
+                    ResourceKind::Unit(u) => match &self.systemd {
+                        Some(s) => match s.active_state(u).await {
+                            Ok(a) if a == "active" || a == "activating" => {
+                                Some(Held::Unit(u.clone()))
+                            }
+                            Ok(_) => None,
+                            Err(e) => {
+                                tracing::warn!(group = %name, resource = %r.name, error = %e, "cannot read a unit's state: taken as down");
+                                None
+                            }
+                        },
+                        None => None,
                     },
                 };
-                match result {
-                    Some(Ok(())) => {
-                        tracing::info!(group = %name, resource = %r.name, "took down a resource left up by an earlier run")
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(group = %name, resource = %r.name, error = %e, "cannot take down a resource left up by an earlier run")
-                    }
-                    None => {}
+                if let Some(h) = held {
+                    tracing::info!(group = %name, resource = %r.name, "found up, left by an earlier run");
+                    self.held.insert((name.clone(), i), h);
+                    found.push(ResourceRef {
+                        group: name.clone(),
+                        resource: i,
+                    });
                 }
             }
         }
+        found
     }
 }
 

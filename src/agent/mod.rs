@@ -98,7 +98,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
     let mut exec = Exec::new(links, vips, systemd, input_tx);
-    reconcile(&mut exec, &m, &opts.node).await;
+    // What an earlier run left up is the engine's first input: it adopts it or stops it.
+    let found = exec.probe(&m, &opts.node).await;
     let (request_tx, mut requests) = mpsc::unbounded_channel();
     exec.control = match control::service::serve(&opts.node, request_tx).await {
         Ok(conn) => Some(conn),
@@ -121,7 +122,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     };
     let mut watchdog = tokio::time::interval(ping_every.unwrap_or(Duration::from_secs(3600)));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pending = Some(Input::Tick);
+    let mut pending = Some(Input::Found { resources: found });
     loop {
         if let Some(input) = pending.take() {
             exec.observe(&input, engine.manifest());
@@ -277,10 +278,4 @@ async fn check_units(
             tracing::warn!(group, unit, error = %e, "cannot watch unit; its failures will go unnoticed");
         }
     }
-}
-
-/// Takes down what an earlier run of this node left up: the engine starts from nothing held,
-/// and must not find a VIP or unit of its groups already running here.
-async fn reconcile(exec: &mut Exec, m: &Manifest, me: &str) {
-    exec.release_leftovers(m, me).await;
 }

@@ -23,7 +23,7 @@ fn an_isolated_node_of_three_releases_its_groups_and_the_majority_takes_over() {
     cluster::wait_for("alpha to release", Duration::from_secs(5), || {
         !c.has_vip("alpha", vip) && c.unit_state("alpha", "web.service") == "inactive"
     })
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}\n{}", journals(&c)));
     let released = cut.elapsed();
     assert!(
         released < Duration::from_millis(spec.timers.dead_ms),

@@ -79,7 +79,12 @@ fn stopping_the_agent_hands_over_at_once_even_with_a_long_dead_after() {
     wait_holder(&c, "beta", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(300));
     let r = p.stop().unwrap();
-    assert!(r.longest_gap < Duration::from_secs(1), "{}", said(&r));
+    assert!(
+        r.longest_gap < Duration::from_secs(1),
+        "{}\n{}",
+        said(&r),
+        journals(&c)
+    );
     assert_eq!(c.unit_state("alpha", "web.service"), "inactive");
     assert!(c.journal("beta").contains("announced it is leaving"));
 }
