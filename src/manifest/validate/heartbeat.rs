@@ -108,7 +108,34 @@ fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat)
             ),
         );
     }
-    if t.warn_after <= t.interval || t.warn_after >= t.dead_after {
+    let warn_ok = t.warn_after > t.interval && t.warn_after < t.dead_after;
+    if warn_ok && t.dead_after > t.interval * 2 && t.warn_after + t.dead_after < t.interval * 5 {
+        // A peer acknowledges a heartbeat in its next one and that stands until the one
+        // after: two intervals of lag are normal. Quorum rests on acknowledgements younger
+        // than (warn_after + dead_after) / 2 (the engine's lease), so that must exceed two
+        // intervals with room to spare, or quorum flaps on a healthy network.
+        let at = if hb.warn_after.is_some() {
+            "warn_after"
+        } else {
+            "dead_after"
+        };
+        cx.push(
+            Diagnostic::error(
+                path.key(at),
+                format!(
+                    "warn_after ({}) and dead_after ({}) are too close to interval ({}): together they must be at least 5 intervals",
+                    fmt_d(t.warn_after),
+                    fmt_d(t.dead_after),
+                    fmt_d(t.interval)
+                ),
+            )
+            .hint(format!(
+                "a peer's acknowledgement arrives up to two intervals after the heartbeat; raise warn_after + dead_after to {} or more, or lower interval",
+                fmt_d(t.interval * 5)
+            )),
+        );
+    }
+    if !warn_ok {
         cx.push(
             Diagnostic::error(
                 path.key("warn_after"),

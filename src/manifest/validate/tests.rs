@@ -111,6 +111,22 @@ fn timer_relations() {
     );
     assert_error(
         "cluster: web\n",
+        "cluster: web\nheartbeat: { interval: 100ms, warn_after: 150ms, dead_after: 300ms }\n",
+        "warn_after (150ms) and dead_after (300ms) are too close to interval (100ms): together they must be at least 5 intervals",
+    );
+    for ok in [
+        "interval: 20ms, warn_after: 40ms, dead_after: 60ms",
+        "interval: 250ms, warn_after: 500ms, dead_after: 1500ms",
+        "interval: 1s, dead_after: 3s",
+    ] {
+        let text = BASE.replace(
+            "cluster: web\n",
+            &format!("cluster: web\nheartbeat: {{ {ok} }}\n"),
+        );
+        assert!(problems(&text, Severity::Error).is_empty(), "{ok}");
+    }
+    assert_error(
+        "cluster: web\n",
         "cluster: web\nheartbeat: { interval: 500 }\n",
         "has no unit",
     );
