@@ -8,7 +8,8 @@
 //! failover (its real job), and VIP-only with the service running on both nodes (keepalived's
 //! only model).
 //!
-//! Options: `--runs N` (default 3), `--quick` (the middle timer setting only).
+//! Options: `--runs N` (default 3), `--quick` (the middle timer setting only), `--only TEXT`
+//! (the systems whose name contains TEXT, e.g. `keepalived`).
 
 mod idle;
 mod keepalived;
@@ -82,12 +83,18 @@ fn main() -> std::process::ExitCode {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(3);
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_default();
     let settings: Vec<Timers> = if args.iter().any(|a| a == "--quick") {
         vec![SETTINGS[1]]
     } else {
         SETTINGS.to_vec()
     };
-    match run(&settings, runs) {
+    match run(&settings, runs, &only) {
         Ok(rows) => {
             print!("{}", table(&rows));
             std::process::ExitCode::SUCCESS
@@ -99,14 +106,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(settings: &[Timers], runs: usize) -> Result<Vec<Row>, String> {
+fn run(settings: &[Timers], runs: usize, only: &str) -> Result<Vec<Row>, String> {
     let install = Install {
         bins: haagent_testbed::cluster::built_binaries()?,
         units: haagent_testbed::cluster::repo_units(),
     };
     let mut rows = Vec::new();
     for t in settings {
-        for system in systems::ALL {
+        for system in systems::ALL.iter().filter(|s| s.name().contains(only)) {
             eprintln!("== {} with timers {}", system.name(), t.label());
             rows.push(systems::measure(*system, *t, runs, &install)?);
         }
