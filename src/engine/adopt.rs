@@ -7,8 +7,10 @@
 //! part was being started or stopped when the agent died, and is released (peers wait for
 //! that, then claim it as usual). After the grace the usual rules apply.
 //!
-//! The grace ends at the first quorum, or half the watchdog bound after start-up. Peers answer
-//! a restarted node at once, so quorum normally returns within a round trip. It is short
+//! The grace ends once quorum is back and the first ping round has reported (until then this
+//! node's connectivity is unknown, not zero), or half the watchdog bound after start-up. Peers
+//! answer a restarted node at once and the driver pings at start-up, so that normally takes a
+//! round trip. It is short
 //! because a killed agent is, to its peers, a frozen one: the restart and the grace share the
 //! time a frozen agent gets before its watchdog must end it. (A node that is cut off from a
 //! peer when it dies cannot let go while it is down at all: only fencing covers that.)
@@ -82,34 +84,50 @@ impl Engine {
         self.booted.plus(self.m.heartbeat.watchdog() / 2)
     }
 
-    /// Ends the grace once quorum is back or its time is up.
+    /// Ends the grace once quorum and connectivity are known, or its time is up.
     pub(super) fn end_grace(&mut self, now: Time) {
-        if self.quorate || now >= self.grace_end() {
+        let pinged = self.pinged || self.m.connectivity.ping.is_empty();
+        if (self.quorate && pinged) || now >= self.grace_end() {
             self.adopted.clear();
         }
     }
 
-    /// Whether an adopted group stays here although the owner rule, for want of quorum, says
-    /// otherwise: during the grace, if this node would own it with quorum and no other live
-    /// node runs or starts it (one that does took it over while this agent was down, under
-    /// quorum: its copy stands).
+    /// Whether an adopted group, still in its grace, runs or starts on another live node too:
+    /// that node took it over while this agent was down, under quorum, so its copy stands
+    /// and this one goes, whatever the owner rule would pick.
+    pub(super) fn adopted_elsewhere(&self, name: &str, view: &ClusterView) -> bool {
+        self.adopted.contains(name)
+            && view.iter().any(|(n, v)| {
+                *n != self.me
+                    && v.alive
+                    && matches!(
+                        v.groups.get(name),
+                        Some(GroupState::Starting | GroupState::Running)
+                    )
+            })
+    }
+
+    /// Whether an adopted group stays here although the owner rule, for want of quorum (or of
+    /// a first ping round), says otherwise: during the grace, if this node would own it then.
     pub(super) fn keeps_adopted(&self, name: &str, g: &Group, view: &ClusterView) -> bool {
         if self.shutting_down || !self.adopted.contains(name) {
             return false;
         }
-        let elsewhere = view.iter().any(|(n, v)| {
-            *n != self.me
-                && v.alive
-                && matches!(
-                    v.groups.get(name),
-                    Some(GroupState::Starting | GroupState::Running)
-                )
-        });
-        let mut quorate = view.clone();
-        if let Some(me) = quorate.get_mut(&self.me) {
+        // As it would be with quorum and, before the first ping round, the best connectivity.
+        let best = view
+            .values()
+            .filter(|v| v.alive)
+            .map(|v| v.connectivity)
+            .max()
+            .unwrap_or(0);
+        let mut assumed = view.clone();
+        if let Some(me) = assumed.get_mut(&self.me) {
             me.quorate = true;
+            if !self.pinged {
+                me.connectivity = best;
+            }
         }
-        let owner = election::owner(&self.m, name, g, &quorate, &self.intents);
-        !elsewhere && owner.as_deref() == Some(self.me.as_str())
+        let owner = election::owner(&self.m, name, g, &assumed, &self.intents);
+        owner.as_deref() == Some(self.me.as_str())
     }
 }

@@ -60,20 +60,13 @@ impl Engine {
             groups: mine,
         };
         view.insert(self.me.clone(), me);
-        // A peer some directly heard peer still hears is alive, even if we do not hear it (a
-        // one-way or non-transitive cut): it may still run what it ran, so nothing is taken.
-        let heard_by_others = |name: &str| {
-            self.members.peers().values().any(|q| {
-                q.state == PeerState::Up
-                    && q.view
-                        .as_ref()
-                        .is_some_and(|d| d.seen.iter().any(|(n, _)| n == name))
-            })
-        };
+        // A peer that another peer vouches for is alive, even if we do not hear it (a one-way
+        // or non-transitive cut): it may still run what it ran, so nothing is taken.
+        let hb = &self.m.heartbeat;
         for (name, p) in self.members.peers() {
             let v = match &p.view {
                 Some(d) => NodeView {
-                    alive: p.state.alive() || heard_by_others(name),
+                    alive: p.state.alive() || self.members.vouched(name, self.now, hb),
                     quorate: d.quorate,
                     standby: d.standby || self.intents.standby(name),
                     connectivity: d.connectivity,
@@ -92,7 +85,6 @@ impl Engine {
             self.ready = true;
             out.push(Action::Notify(Notify::Ready));
         }
-        self.end_grace(now);
         let view = self.view();
         let m = std::sync::Arc::clone(&self.m);
         for (name, g) in &m.groups {
@@ -105,9 +97,16 @@ impl Engine {
             let phase = self.runners.get(name).map_or(Phase::Idle, |r| r.phase);
             match phase {
                 Phase::Starting | Phase::Running
-                    if !mine && !self.keeps_adopted(name, g, &view) =>
+                    if (!mine && !self.keeps_adopted(name, g, &view))
+                        || self.adopted_elsewhere(name, &view) =>
                 {
-                    let reason = self.release_reason(name, g, owner.as_deref());
+                    let reason = if self.adopted_elsewhere(name, &view) {
+                        "another node took it over while this agent was down: its copy stands"
+                            .to_owned()
+                    } else {
+                        self.release_reason(name, g, owner.as_deref())
+                    };
+                    self.adopted.remove(name);
                     out.push(self.event(EventKind::Release, Some(name), reason));
                     if let Some(r) = self.runners.get_mut(name) {
                         let (actions, outcome) = r.stop(name, g);
@@ -122,6 +121,7 @@ impl Engine {
                 _ => {}
             }
         }
+        self.end_grace(now);
     }
 
     /// Claims `name`, then starts it once every live peer has seen the claim and none claims,
@@ -207,7 +207,11 @@ impl Engine {
         if g.stateful
             && self.m.quorum.wait_for_all
             && !self.wfa_override
-            && !self.members.peers().keys().all(|p| self.seen.contains(p))
+            && !self
+                .members
+                .peers()
+                .keys()
+                .all(|p| self.in_touch_once.contains(p))
         {
             return false;
         }

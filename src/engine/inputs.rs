@@ -50,7 +50,14 @@ impl Engine {
             .groups
             .iter()
             .any(|(g, s)| *s == wire::GroupState::Claiming && !claiming(before, g));
-        self.seen.insert(d.sender.clone());
+        // wait_for_all asks for every node in touch once, both ways (Corosync's "all nodes
+        // visible at the same time"): heard, and hearing this run. A node that only heard a
+        // peer, say a leaver returning as a partition begins, while the peer still counts it
+        // gone, must not start a stateful group on that.
+        let base = self.generation << 32;
+        if d.seen.iter().any(|(n, s)| *n == self.me && *s > base) {
+            self.in_touch_once.insert(d.sender.clone());
+        }
         let events = self.members.heard(now, link, d);
         if back && events.iter().any(|e| e.kind == EventKind::PeerUp) {
             // A peer is back (partition healed, reboot): make sure switches and clients point here.

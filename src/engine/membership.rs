@@ -53,6 +53,11 @@ pub struct Peer {
     /// It came back after leaving and may not hear this node yet (quorum counts it as still
     /// away until it acknowledges this node, see `quorum.rs`).
     pub rejoining: bool,
+    /// When its current run was first heard, if by the run's first datagram: the run started
+    /// as that was sent.
+    pub born_at: Option<Time>,
+    /// Peers it said it counts alive: by which of its runs, and when we heard so.
+    pub vouches: BTreeMap<String, (u64, Time)>,
 }
 
 impl Peer {
@@ -64,6 +69,8 @@ impl Peer {
             view: None,
             alive_since: None,
             rejoining: false,
+            born_at: None,
+            vouches: BTreeMap::new(),
         }
     }
 }
@@ -132,6 +139,11 @@ impl Membership {
             ));
         }
         p.links.insert(link.to_owned(), (now, true));
+        // The same datagram travels every link, each with its own delay: a copy, or an older
+        // one arriving late on another link, says only that this link works.
+        if p.view.as_ref().is_some_and(|v| d.seq <= v.seq) {
+            return out;
+        }
         p.last = Some(now);
         let next = if leaving {
             PeerState::Left
@@ -140,6 +152,10 @@ impl Membership {
         };
         // A new run of a peer that was never missed has not heard this node yet either.
         let restarted = p.view.as_ref().is_some_and(|v| v.generation < d.generation);
+        if restarted || p.view.is_none() {
+            // Sequence numbers of a run start after `generation << 32` (see `Engine::new`).
+            p.born_at = (d.seq == (d.generation << 32) + 1).then_some(now);
+        }
         if p.state != next || (restarted && next == PeerState::Up) {
             let (kind, why) = match (p.state, next) {
                 (_, PeerState::Left) => (EventKind::PeerLeft, "announced it is leaving".to_owned()),
@@ -161,8 +177,27 @@ impl Membership {
             p.rejoining = p.state == PeerState::Left && next == PeerState::Up;
             p.state = next;
         }
+        // Its word that a peer lives stands until a later datagram of the same run withdraws
+        // it, or for dead_after, as long as it could have lasted: a reporter that restarts
+        // (and knows nobody yet) or falls silent does not end it early.
+        for (n, _) in &d.seen {
+            p.vouches.insert(n.clone(), (d.generation, now));
+        }
+        p.vouches
+            .retain(|n, (run, _)| *run != d.generation || d.seen.iter().any(|(s, _)| s == n));
         p.view = Some(d);
         out
+    }
+
+    /// Whether a peer other than `name` vouched for it within `dead_after`: `name` may be alive
+    /// although this node does not hear it (a one-way or non-transitive cut).
+    pub fn vouched(&self, name: &str, now: Time, t: &Heartbeat) -> bool {
+        self.peers.iter().any(|(q, p)| {
+            q != name
+                && p.vouches
+                    .get(name)
+                    .is_some_and(|(_, at)| now.since(*at) <= t.dead_after)
+        })
     }
 
     /// Moves peers to `Late` or `Dead` by the time passed; returns events for changes.
@@ -170,6 +205,8 @@ impl Membership {
         let mut out = Vec::new();
         let initial_over = now.since(self.started) >= t.initial_dead;
         for (name, p) in &mut self.peers {
+            p.vouches
+                .retain(|_, (_, at)| now.since(*at) <= t.dead_after);
             for (link, (at, up)) in &mut p.links {
                 if *up && now.since(*at) > t.dead_after {
                     *up = false;
@@ -230,6 +267,12 @@ impl Membership {
                 ),
                 _ => {}
             }
+            for (_, at) in p.vouches.values() {
+                consider(
+                    at.plus(t.dead_after)
+                        .plus(std::time::Duration::from_millis(1)),
+                );
+            }
             for (at, up) in p.links.values() {
                 if *up {
                     consider(
@@ -260,13 +303,15 @@ mod tests {
         }
     }
 
+    /// A datagram from `sender`, newer than any before it.
     fn hb(sender: &str, kind: Kind) -> Datagram {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Datagram {
             kind,
             cluster: "c".into(),
             sender: sender.into(),
             generation: 1,
-            seq: 1,
+            seq: SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             connectivity: 0,
             standby: false,
             quorate: true,
@@ -336,6 +381,24 @@ mod tests {
             kinds(&m.heard(Time(700), "san", hb("b", Kind::Heartbeat))),
             [EventKind::LinkUp]
         );
+    }
+
+    #[test]
+    fn a_late_copy_on_another_link_changes_nothing_but_that_link() {
+        let t = timers();
+        let mut m = Membership::new(Time(0), ["b".to_owned()]);
+        let old = hb("b", Kind::Leaving);
+        m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
+        m.heard(Time(100), "lan", hb("b", Kind::Heartbeat));
+        assert_eq!(
+            kinds(&m.heard(Time(150), "san", old)),
+            [EventKind::LinkUp],
+            "the link works; the peer did not leave"
+        );
+        assert_eq!(m.state("b"), PeerState::Up);
+        assert_eq!(m.peers()["b"].last, Some(Time(100)));
+        assert!(m.peers()["b"].links["san"].1);
+        assert_eq!(kinds(&m.tick(Time(401), &t)), [EventKind::PeerLate]);
     }
 
     #[test]

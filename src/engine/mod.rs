@@ -64,9 +64,12 @@ pub struct Engine {
     connectivity: u16,
     /// Since when every ping round reached a target.
     ping_ok_since: Option<Time>,
+    /// A ping round has reported since start-up.
+    pinged: bool,
     quorate: bool,
     quorate_since: Option<Time>,
-    seen: BTreeSet<String>,
+    /// Peers that heard this run and were heard by it, at least once (`wait_for_all`).
+    in_touch_once: BTreeSet<String>,
     wfa_override: bool,
     fences: BTreeMap<String, Fence>,
     /// (sequence, time) of the datagrams sent lately.
@@ -117,9 +120,10 @@ impl Engine {
             clock: 0,
             connectivity: 0,
             ping_ok_since: None,
+            pinged: false,
             quorate: false,
             quorate_since: None,
-            seen: BTreeSet::new(),
+            in_touch_once: BTreeSet::new(),
             wfa_override: false,
             fences: BTreeMap::new(),
             claims: BTreeMap::new(),
@@ -207,6 +211,7 @@ impl Engine {
             Input::Fenced { node, ok } => self.fenced(&node, ok, &mut out),
             Input::Ping { reachable } => {
                 self.connectivity = reachable;
+                self.pinged = true;
                 if reachable == 0 {
                     self.ping_ok_since = None;
                 } else if self.ping_ok_since.is_none() {

@@ -7,8 +7,9 @@
 //! than that datagram left. Losing quorum at most a window after the acknowledged datagram
 //! leaves `dead_after - window`, at least the watchdog bound, to stop (or for the watchdog to
 //! kill a frozen agent). Word of a peer gossiped by others lasts as long (peers list every
-//! peer they count alive, up to `dead_after`), so a holder alive only by hearsay stops before
-//! that word runs out too.
+//! peer they count alive, up to `dead_after`, and a word stands until withdrawn by the same
+//! run or for `dead_after`: see `Membership::vouched`), so a holder alive only by hearsay
+//! stops before that word runs out too.
 
 use std::time::Duration;
 
@@ -21,10 +22,11 @@ impl Engine {
     pub(super) fn update_quorum(&mut self, now: Time, out: &mut Vec<Action>) {
         let warn = self.m.heartbeat.warn_after;
         let peers = self.members.peers().values();
-        // In touch: heard within warn_after (late peers do not count) and proven to hear us.
+        // In touch: heard within warn_after (late peers do not count) and proven to hear us,
+        // or a run just started that has not had the time to.
         let mutual = peers
             .clone()
-            .filter(|p| p.state == PeerState::Up && self.proven(now, p))
+            .filter(|p| p.state == PeerState::Up && (self.proven(now, p) || self.newborn(now, p)))
             .count();
         let away = peers.clone().filter(|p| self.away(now, p)).count();
         // Unproven: a live peer, around long enough to have heard us, with no acknowledgement
@@ -108,6 +110,17 @@ impl Engine {
             && p.alive_since
                 .is_some_and(|t| now.since(t) <= self.m.heartbeat.warn_after);
         p.state == PeerState::Left || returning
+    }
+
+    /// Whether we heard `p`'s run from its first datagram on, less than warn_after ago. It
+    /// counts as in touch until it acknowledges us: it cannot act on our silence before
+    /// `dead_after` from its start, and if it has not acknowledged us by warn_after we stop
+    /// counting it with time left to stop. Without this a restart of one node (a killed
+    /// agent back at once) would cost the other its quorum for a round trip whenever it
+    /// stands on its own tie-breaker.
+    fn newborn(&self, now: Time, p: &Peer) -> bool {
+        p.born_at
+            .is_some_and(|t| now.since(t) <= self.m.heartbeat.warn_after)
     }
 
     /// How long an acknowledgement proves that a peer hears this node: until the peer may

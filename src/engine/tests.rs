@@ -5,7 +5,9 @@
 
 mod cluster;
 mod failover;
+mod leave;
 mod operator;
+mod restart;
 mod split;
 mod startup;
 mod wire_drops;

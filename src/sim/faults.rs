@@ -214,6 +214,7 @@ impl World {
         } else {
             Vec::new()
         };
+        let clean_kill = f.kind == FaultKind::Kill && self.healthy_except(&node);
         if !routine {
             self.shaken_at = Some(self.now);
             // A node coming back, a heal, a thaw: the world changed while a gap may be open.
@@ -244,7 +245,7 @@ impl World {
                 self.at(later, restart(later, &node));
             }
             FaultKind::Pause => self.pause(&f, &node, later),
-            FaultKind::Kill => self.kill(&f, &node),
+            FaultKind::Kill => self.kill(&f, &node, clean_kill),
             FaultKind::Die => {
                 // A frozen agent thawed by the heal was not killed after all.
                 let n = &self.nodes[&node];
@@ -449,11 +450,17 @@ impl World {
 
     /// Kills the agent, at once or after a freeze that its watchdog ends; `lasts` later
     /// systemd has it running again.
-    fn kill(&mut self, f: &Fault, node: &str) {
+    fn kill(&mut self, f: &Fault, node: &str, clean: bool) {
         if self.nodes[node].engine.is_none() || self.nodes[node].frozen_until.is_some() {
             return;
         }
         self.report.fault(self.now, f, &[]);
+        if clean {
+            let t = &self.m.heartbeat;
+            let back = f.frozen + f.lasts + t.watchdog() + t.interval * 2;
+            self.report
+                .clean_kill(self.now.plus(back + self.resource_budget()));
+        }
         let at = self.now.plus(f.frozen);
         if !f.frozen.is_zero() {
             self.nodes.get_mut(node).expect("known node").frozen_until = Some(at);

@@ -38,6 +38,10 @@ pub struct RunResult {
     pub crash_gaps: BTreeMap<String, Vec<u64>>,
     /// Per group: time it was active on more than one node (ms).
     pub overlap_ms: BTreeMap<String, u64>,
+    /// Agents killed while the rest of the cluster was healthy and settled.
+    pub clean_kills: usize,
+    /// Groups that went without an owner after one of those, before anything else happened.
+    pub kill_gaps: usize,
 }
 
 /// Records a run as it happens.
@@ -51,6 +55,8 @@ pub(super) struct Tracker {
     gap_start: BTreeMap<String, (Time, bool)>,
     crash_at: BTreeMap<String, Time>,
     overlap_since: BTreeMap<String, Time>,
+    /// Until when a gap opening is one of a clean kill.
+    kill_until: Option<Time>,
     result: RunResult,
 }
 
@@ -70,6 +76,7 @@ impl Tracker {
             gap_start: BTreeMap::new(),
             crash_at: BTreeMap::new(),
             overlap_since: BTreeMap::new(),
+            kill_until: None,
             result: RunResult::default(),
         }
     }
@@ -103,9 +110,18 @@ impl Tracker {
     /// rest of the cluster was healthy and settled: the gap each opens measures failover alone.
     pub fn fault(&mut self, now: Time, f: &Fault, crashed_owner_of: &[String]) {
         self.note(format!("fault {f}"));
+        // Another fault: what follows is no longer the doing of one kill.
+        self.kill_until = None;
         for g in crashed_owner_of {
             self.crash_at.insert(g.clone(), now);
         }
+    }
+
+    /// An agent was killed while the rest of the cluster was healthy: a gap opening before
+    /// `until` (its restart, grace and resource time), with no other fault, is its doing.
+    pub fn clean_kill(&mut self, until: Time) {
+        self.result.clean_kills += 1;
+        self.kill_until = Some(until);
     }
 
     /// Something changed in the world: a gap open now is no longer one of a single crash.
@@ -158,6 +174,9 @@ impl Tracker {
             let held = owners.get(g).is_some_and(|o| !o.is_empty());
             match (held, self.gap_start.get(g).copied()) {
                 (false, None) => {
+                    if self.kill_until.is_some_and(|t| now <= t) {
+                        self.result.kill_gaps += 1;
+                    }
                     let after_crash = self.crash_at.get(g) == Some(&now);
                     self.gap_start.insert(g.clone(), (now, after_crash));
                 }

@@ -135,23 +135,31 @@ impl World {
     }
 
     pub(super) fn ping(&mut self) {
-        let targets = self.m.connectivity.ping.len() as u16;
         let names: Vec<String> = self.nodes.keys().cloned().collect();
         for n in names {
-            // Loss hits the probes too: three probes, each needing its request and reply.
-            let lossy = self.net.loss > 0;
-            let p = f64::from(self.net.loss) / 100.0;
-            let probe_ok = |rng: &mut Rng| !rng.chance(p) && !rng.chance(p);
-            let through = !lossy || (0..3).any(|_| probe_ok(&mut self.rng));
-            let reachable = if self.net.reaches_targets(&n) && through {
-                targets
-            } else {
-                0
-            };
-            self.input(&n, Input::Ping { reachable }, true);
+            self.ping_round(&n);
         }
         let at = self.now.plus(self.m.connectivity.interval);
         self.at(at, Ev::Ping);
+    }
+
+    /// One ping round of `node`, reported to its engine.
+    fn ping_round(&mut self, node: &str) {
+        if self.m.connectivity.ping.is_empty() {
+            return;
+        }
+        let targets = self.m.connectivity.ping.len() as u16;
+        // Loss hits the probes too: three probes, each needing its request and reply.
+        let lossy = self.net.loss > 0;
+        let p = f64::from(self.net.loss) / 100.0;
+        let probe_ok = |rng: &mut Rng| !rng.chance(p) && !rng.chance(p);
+        let through = !lossy || (0..3).any(|_| probe_ok(&mut self.rng));
+        let reachable = if self.net.reaches_targets(node) && through {
+            targets
+        } else {
+            0
+        };
+        self.input(node, Input::Ping { reachable }, true);
     }
 
     /// Nodes where each group is fully up.
@@ -222,6 +230,8 @@ impl World {
             })
             .collect();
         self.input(name, Input::Found { resources }, true);
+        // The daemon pings at start-up, then every connectivity interval.
+        self.ping_round(name);
     }
 
     /// Power cut: the engine and every resource stop at once.

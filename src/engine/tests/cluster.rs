@@ -1,11 +1,13 @@
 //! An in-memory cluster for scenarios: engines, a network with 1 ms latency and cuts, resources
 //! that finish 10 ms after they are asked (or fail when told to), fence units that succeed, and
-//! ping targets each node reaches or not. Every action is recorded with its time and node.
+//! ping targets each node reaches or not; agents that crash with their node or are killed
+//! alone. Every action is recorded with its time and node.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::auth::KeyRing;
-use crate::engine::{Action, Command, Engine, EventKind, Input, Op, Time};
+use crate::engine::runner::Res;
+use crate::engine::{Action, Command, Engine, EventKind, Input, Op, ResourceRef, Time};
 use crate::manifest::Manifest;
 
 pub const KEY: &str = "1 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n";
@@ -106,6 +108,43 @@ impl Cluster {
         let e = Engine::new(self.now, node, self.m.clone(), keys, *generation);
         self.engines.insert(node.to_owned(), e);
         self.input(node, Input::Tick);
+    }
+
+    /// The agent is killed: the engine and its pending completions are gone, its resources
+    /// keep running. Returns what is up there, for [`Cluster::restart`].
+    pub fn kill(&mut self, node: &str) -> Vec<ResourceRef> {
+        let up = self.engines.get(node).map_or_else(Vec::new, |e| {
+            e.runners()
+                .iter()
+                .flat_map(|(g, r)| {
+                    r.res
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| **s == Res::Up)
+                        .map(|(i, _)| ResourceRef {
+                            group: g.clone(),
+                            resource: i,
+                        })
+                })
+                .collect()
+        });
+        self.crash(node);
+        up
+    }
+
+    /// Starts `node` again, reporting `found` up before anything else.
+    pub fn restart(&mut self, node: &str, found: Vec<ResourceRef>) {
+        let keys = KeyRing::parse(KEY).expect("fixed key");
+        let generation = self.generation.entry(node.to_owned()).or_default();
+        *generation += 1;
+        let e = Engine::new(self.now, node, self.m.clone(), keys, *generation);
+        self.engines.insert(node.to_owned(), e);
+        self.input(node, Input::Found { resources: found });
+        // The daemon pings at start-up.
+        if !self.m.connectivity.ping.is_empty() {
+            let reachable = u16::from(self.reach.contains(node));
+            self.input(node, Input::Ping { reachable });
+        }
     }
 
     /// Power cut: the engine is gone, and so are its pending completions.
