@@ -257,7 +257,8 @@ impl Engine {
             match self.fences.get(&peer) {
                 Some(Fence::Done) => {}
                 Some(Fence::Pending) => clear = false,
-                None => {
+                Some(Fence::Failed { retry_at }) if *retry_at > self.now => clear = false,
+                Some(Fence::Failed { .. }) | None => {
                     clear = false;
                     if let Some(unit) = self.m.nodes.get(&peer).and_then(|n| n.fence.clone()) {
                         self.fences.insert(peer.clone(), Fence::Pending);

@@ -220,18 +220,23 @@ impl Engine {
         self.refresh.retain(|(g, _), _| g != group);
     }
 
-    pub(super) fn fenced(&mut self, node: &str, ok: bool, out: &mut Vec<Action>) {
-        if ok {
+    pub(super) fn fenced(&mut self, now: Time, node: &str, ok: bool, out: &mut Vec<Action>) {
+        let reason = if ok {
             self.fences.insert(node.to_owned(), Fence::Done);
+            format!("fencing {node} succeeded")
         } else {
-            // Tried again at the next decision: a stateful group stays down until it works.
-            self.fences.remove(node);
-        }
-        out.push(self.event(
-            EventKind::Fence,
-            None,
-            format!("fencing {node} {}", if ok { "succeeded" } else { "failed" }),
-        ));
+            // A stateful group stays down until it works; a fence device that fails (a BMC
+            // that does not answer) is asked again once per dead_after, not hammered.
+            let wait = self.m.heartbeat.dead_after;
+            let retry_at = now.plus(wait);
+            self.fences
+                .insert(node.to_owned(), Fence::Failed { retry_at });
+            format!(
+                "fencing {node} failed; trying again in {}ms",
+                wait.as_millis()
+            )
+        };
+        out.push(self.event(EventKind::Fence, None, reason));
     }
 
     pub(super) fn command(&mut self, cmd: Command, out: &mut Vec<Action>) {

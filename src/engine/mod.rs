@@ -38,6 +38,11 @@ use runner::Runner;
 enum Fence {
     /// The fence unit runs.
     Pending,
+    /// It failed; tried again from then on.
+    Failed {
+        /// When to try again.
+        retry_at: Time,
+    },
     /// It succeeded: the peer is off.
     Done,
 }
@@ -208,7 +213,7 @@ impl Engine {
                 resource,
                 detail,
             } => self.lost(now, &group, resource, &detail, &mut out),
-            Input::Fenced { node, ok } => self.fenced(&node, ok, &mut out),
+            Input::Fenced { node, ok } => self.fenced(now, &node, ok, &mut out),
             Input::Ping { reachable } => {
                 self.connectivity = reachable;
                 self.pinged = true;
@@ -245,6 +250,11 @@ impl Engine {
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
         self.refresh.values().for_each(|t| consider(Some(*t)));
+        for f in self.fences.values() {
+            if let Fence::Failed { retry_at } = f {
+                consider(Some(*retry_at));
+            }
+        }
         // Quorum changes by time alone too: a peer's acknowledgement or start-up grace runs
         // out, the ping targets have been reached long enough, a hold-off ends.
         let t = &self.m.heartbeat;

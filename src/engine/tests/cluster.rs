@@ -1,5 +1,6 @@
 //! An in-memory cluster for scenarios: engines, a network with 1 ms latency and cuts, resources
-//! that finish 10 ms after they are asked (or fail when told to), fence units that succeed, and
+//! that finish 10 ms after they are asked (or fail when told to), fence units that succeed
+//! (or fail for the nodes told), and
 //! ping targets each node reaches or not; agents that crash with their node or are killed
 //! alone. Every action is recorded with its time and node.
 
@@ -66,6 +67,8 @@ pub struct Cluster {
     pub reach: BTreeSet<String>,
     /// The next start of (node, group, resource) fails.
     pub fail_start: BTreeSet<(String, String, usize)>,
+    /// Nodes whose fence unit fails.
+    pub unfenceable: BTreeSet<String>,
     pub log: Vec<Rec>,
     next_ping: Time,
 }
@@ -84,6 +87,7 @@ impl Cluster {
             cut: BTreeSet::new(),
             reach,
             fail_start: BTreeSet::new(),
+            unfenceable: BTreeSet::new(),
             log: Vec::new(),
             next_ping: Time(0),
         }
@@ -236,11 +240,11 @@ impl Cluster {
                 group, resource, ..
             } => done(group, resource, Op::Stop, true),
             Action::Fence { node: target, .. } => {
-                self.crash(&target);
-                Input::Fenced {
-                    node: target,
-                    ok: true,
+                let ok = !self.unfenceable.contains(&target);
+                if ok {
+                    self.crash(&target);
                 }
+                Input::Fenced { node: target, ok }
             }
             _ => return,
         };

@@ -1,6 +1,6 @@
 //! Failover: an owner crash, a graceful stop, a standby crash, failback on and off.
 
-use super::cluster::{Cluster, two_node};
+use super::cluster::{Cluster, manifest, two_node};
 use crate::engine::{EventKind, Input};
 
 // Input: the owner loses power at 2 s. Output: the peer starts the group, VIP then unit, no
@@ -91,4 +91,38 @@ fn without_failback_the_group_stays_put() {
     assert_eq!(c.holders("web"), ["beta"]);
     assert!(c.steps("alpha", 3000).is_empty());
     assert!(c.events("beta", EventKind::Release, "web").is_empty());
+}
+
+// Input: with fencing required (no other tie-breaker), the holder loses power and its fence
+// unit fails until 3.5 s. Output: the peer asks for the fence once per dead_after, never
+// starts the group meanwhile, and starts it once a fence succeeded.
+#[test]
+fn a_failing_fence_is_retried_at_a_measured_pace_and_the_group_waits() {
+    let m = manifest(
+        "cluster: c\nnodes:\n  alpha: { address: 10.0.0.1 }\n  beta: { address: 10.0.0.2 }\n\
+         heartbeat: { interval: 100ms, warn_after: 300ms, dead_after: 500ms, initial_dead: 1s }\n\
+         auth: { key_file: /k }\nfencing: { unit: fence@%i.service }\n\
+         groups:\n  web:\n    nodes: [alpha, beta]\n    resources:\n\
+         \x20     - { vip: 10.0.0.10/24, interface: eth0 }\n      - unit: app.service\n",
+    );
+    let mut c = Cluster::running(m, 2000);
+    c.unfenceable.insert("alpha".into());
+    c.crash("alpha");
+    c.run_until(3500);
+    let fences = c.steps("beta", 2000);
+    assert!(
+        fences.iter().all(|s| s == "fence alpha") && (2..=3).contains(&fences.len()),
+        "{fences:?}"
+    );
+    c.unfenceable.clear();
+    c.run_until(4500);
+    let start = c
+        .first_start("beta", "web", 2000)
+        .expect("beta took over")
+        .0;
+    assert!(
+        start >= 3500,
+        "started at {start}, before a fence succeeded"
+    );
+    assert_eq!(c.holders("web"), ["beta"]);
 }
