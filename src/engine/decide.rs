@@ -362,7 +362,7 @@ impl Engine {
         }
     }
 
-    fn update_status(&mut self, out: &mut Vec<Action>) {
+    pub(super) fn update_status(&mut self, out: &mut Vec<Action>) {
         let running: Vec<String> = self
             .runners
             .iter()

@@ -75,13 +75,25 @@ impl Engine {
     /// When the newest datagram `p` acknowledges receiving from this node was sent, if known
     /// (only datagrams of this run: earlier runs numbered theirs below `generation << 32`).
     pub(super) fn acked_at(&self, p: &Peer) -> Option<Time> {
-        let seq = p.view.as_ref()?.seen.iter().find(|(n, _)| *n == self.me)?.1;
-        self.sent_at
-            .iter()
-            .rev()
-            .find(|(s, _)| *s <= seq)
-            .filter(|(s, _)| *s == seq)
-            .map(|(_, t)| *t)
+        p.acked
+    }
+
+    /// Works out, for `peer`'s datagram just taken in, when the datagram of ours that it
+    /// acknowledges left (it never changes afterwards).
+    pub(super) fn note_ack(&mut self, peer: &str) {
+        let seq = self
+            .members
+            .peers()
+            .get(peer)
+            .and_then(|p| p.view.as_ref())
+            .and_then(|v| v.seen.iter().find(|(n, _)| *n == self.me))
+            .map(|(_, s)| *s);
+        // Sent in order: sorted by sequence number.
+        let at = seq.and_then(|seq| {
+            let i = self.sent_at.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
+            Some(self.sent_at[i].1)
+        });
+        self.members.set_acked(peer, at);
     }
 
     pub(super) fn announce_all(&self, out: &mut Vec<Action>) {

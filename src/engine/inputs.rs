@@ -4,23 +4,43 @@
 
 use super::runner::{self, Outcome, Runner};
 use super::{Action, Command, Engine, Event, EventKind, Fence, Op, Time};
+use crate::heartbeat::ReplayGuard;
 use crate::heartbeat::wire::{self, IntentKind, Stamp};
 use crate::manifest::Manifest;
 
 impl Engine {
-    pub(super) fn receive(&mut self, now: Time, link: &str, bytes: &[u8], out: &mut Vec<Action>) {
+    /// Takes in a datagram; false if it was a copy of (or older than) one already heard on
+    /// another link, which only shows that this link works.
+    pub(super) fn receive(
+        &mut self,
+        now: Time,
+        link: &str,
+        bytes: &[u8],
+        out: &mut Vec<Action>,
+    ) -> bool {
         let d = match wire::decode(bytes, &self.keys, &self.m.cluster) {
-            Ok(d) if d.sender == self.me || !self.m.nodes.contains_key(&d.sender) => return,
+            Ok(d) if d.sender == self.me || !self.m.nodes.contains_key(&d.sender) => return true,
             Ok(d) => d,
-            Err(e) => return self.drop(e, out),
+            Err(e) => {
+                self.drop(e, out);
+                return true;
+            }
         };
-        if let Err(e) = self
-            .replay
-            .entry(format!("{}/{link}", d.sender))
-            .or_default()
-            .accept(&d)
-        {
-            return self.drop(e, out);
+        if !self.replay.contains_key(link) {
+            self.replay.insert(link.to_owned(), ReplayGuard::default());
+        }
+        let guard = self.replay.get_mut(link).expect("inserted above");
+        if let Err(e) = guard.accept(&d) {
+            self.drop(e, out);
+            return true;
+        }
+        if self.members.stale(&d) {
+            out.extend(
+                self.members
+                    .link_heard(now, link, &d.sender)
+                    .map(Action::Log),
+            );
+            return false;
         }
         for intent in &d.intents {
             self.clock = self.clock.max(intent.stamp.clock);
@@ -58,7 +78,9 @@ impl Engine {
         if d.seen.iter().any(|(n, s)| *n == self.me && *s > base) {
             self.in_touch_once.insert(d.sender.clone());
         }
+        let sender = d.sender.clone();
         let events = self.members.heard(now, link, d);
+        self.note_ack(&sender);
         if back && events.iter().any(|e| e.kind == EventKind::PeerUp) {
             // A peer is back (partition healed, reboot): make sure switches and clients point here.
             self.announce_all(out);
@@ -73,6 +95,7 @@ impl Engine {
             self.next_send = self.next_send.min(now);
         }
         out.extend(events.into_iter().map(Action::Log));
+        true
     }
 
     fn drop(&mut self, why: wire::DecodeError, out: &mut Vec<Action>) {

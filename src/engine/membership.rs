@@ -58,6 +58,9 @@ pub struct Peer {
     pub born_at: Option<Time>,
     /// Peers it said it counts alive: by which of its runs, and when we heard so.
     pub vouches: BTreeMap<String, (u64, Time)>,
+    /// When the newest datagram of this node that its latest datagram acknowledges was sent,
+    /// if it acknowledges one of this run (the engine keeps the send times).
+    pub acked: Option<Time>,
 }
 
 impl Peer {
@@ -71,6 +74,7 @@ impl Peer {
             rejoining: false,
             born_at: None,
             vouches: BTreeMap::new(),
+            acked: None,
         }
     }
 }
@@ -123,27 +127,47 @@ impl Membership {
         now.since(self.started) >= t.initial_dead || self.peers.values().all(|p| p.last.is_some())
     }
 
+    /// Records when the datagram of ours that `name`'s latest one acknowledges was sent.
+    pub fn set_acked(&mut self, name: &str, at: Option<Time>) {
+        if let Some(p) = self.peers.get_mut(name) {
+            p.acked = at;
+        }
+    }
+
+    /// Whether `d` is no newer than the latest datagram heard from its sender. The same
+    /// datagram travels every link, each with its own delay: a copy, or an older one arriving
+    /// late on another link, says only that this link works ([`Membership::link_heard`]).
+    pub fn stale(&self, d: &Datagram) -> bool {
+        self.peers
+            .get(&d.sender)
+            .and_then(|p| p.view.as_ref())
+            .is_some_and(|v| d.seq <= v.seq)
+    }
+
+    /// Records that `link` carries `sender`'s datagrams; returns an event if it came back.
+    pub fn link_heard(&mut self, now: Time, link: &str, sender: &str) -> Option<Event> {
+        let p = self.peers.get_mut(sender)?;
+        let was_up = p.links.get(link).is_some_and(|(_, up)| *up);
+        p.links.insert(link.to_owned(), (now, true));
+        (!was_up && p.state.alive()).then(|| {
+            event(
+                EventKind::LinkUp,
+                sender,
+                format!("link {link} carries heartbeats again"),
+            )
+        })
+    }
+
     /// Records a valid datagram; returns events for state changes.
     pub fn heard(&mut self, now: Time, link: &str, d: Datagram) -> Vec<Event> {
-        let Some(p) = self.peers.get_mut(&d.sender) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let leaving = d.kind == Kind::Leaving;
-        let link_was_up = p.links.get(link).is_some_and(|(_, up)| *up);
-        if !link_was_up && p.state.alive() {
-            out.push(event(
-                EventKind::LinkUp,
-                &d.sender,
-                format!("link {link} carries heartbeats again"),
-            ));
-        }
-        p.links.insert(link.to_owned(), (now, true));
-        // The same datagram travels every link, each with its own delay: a copy, or an older
-        // one arriving late on another link, says only that this link works.
-        if p.view.as_ref().is_some_and(|v| d.seq <= v.seq) {
+        let mut out: Vec<Event> = self.link_heard(now, link, &d.sender).into_iter().collect();
+        if self.stale(&d) {
             return out;
         }
+        let Some(p) = self.peers.get_mut(&d.sender) else {
+            return out;
+        };
+        let leaving = d.kind == Kind::Leaving;
         p.last = Some(now);
         let next = if leaving {
             PeerState::Left

@@ -56,7 +56,8 @@ pub struct Engine {
     generation: u64,
     seq: u64,
     members: Membership,
-    /// Replay protection per (sender, link): the same datagram travels every link.
+    /// Replay protection per link (and, inside, per sender): the same datagram travels every
+    /// link.
     replay: BTreeMap<String, ReplayGuard>,
     drops: DropCounts,
     runners: BTreeMap<String, Runner>,
@@ -198,7 +199,17 @@ impl Engine {
         }
         self.now = self.now.max(now);
         match input {
-            Input::Datagram { link, bytes } => self.receive(now, &link, &bytes, &mut out),
+            Input::Datagram { link, bytes } => {
+                if !self.receive(now, &link, &bytes, &mut out)
+                    && self.next_deadline().is_some_and(|t| t > now)
+                {
+                    // A copy of a datagram handled already: nothing to decide anew.
+                    if !out.is_empty() {
+                        self.update_status(&mut out);
+                    }
+                    return out;
+                }
+            }
             Input::Tick => {}
             Input::Found { resources } => self.found(now, &resources, &mut out),
             Input::Done {
@@ -259,18 +270,19 @@ impl Engine {
         // out, the ping targets have been reached long enough, a hold-off ends.
         let t = &self.m.heartbeat;
         let tick = std::time::Duration::from_millis(1);
-        let mut timed = Vec::new();
+        let now = self.now;
+        let mut later = |at: Option<Time>| consider(at.filter(|at| *at > now));
+        let (window, lease) = (self.proof_window() + tick, self.lease() + tick);
         for p in self.members.peers().values() {
-            timed.push(self.acked_at(p).map(|a| a.plus(self.proof_window() + tick)));
-            timed.push(self.acked_at(p).map(|a| a.plus(self.lease() + tick)));
-            timed.push(p.alive_since.map(|a| a.plus(t.warn_after + tick)));
+            let acked = self.acked_at(p);
+            later(acked.map(|a| a.plus(window)));
+            later(acked.map(|a| a.plus(lease)));
+            later(p.alive_since.map(|a| a.plus(t.warn_after + tick)));
+            later(p.born_at.map(|a| a.plus(t.warn_after + tick)));
         }
-        timed.push(self.ping_ok_since.map(|a| a.plus(t.dead_after)));
-        timed.push(self.quorate_since.map(|a| a.plus(t.dead_after)));
-        timed.push((!self.adopted.is_empty()).then(|| self.grace_end()));
-        for at in timed.into_iter().flatten().filter(|at| *at > self.now) {
-            consider(Some(at));
-        }
+        later(self.ping_ok_since.map(|a| a.plus(t.dead_after)));
+        later(self.quorate_since.map(|a| a.plus(t.dead_after)));
+        later((!self.adopted.is_empty()).then(|| self.grace_end()));
         next
     }
 
