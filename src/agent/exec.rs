@@ -35,6 +35,8 @@ pub struct Exec {
     adding: BTreeMap<(String, usize), Vip>,
     /// When each pending start was issued, to measure resource start times.
     starting: BTreeMap<(String, usize), std::time::Instant>,
+    /// Announcement bursts under way, per VIP resource.
+    bursts: BTreeMap<(String, usize), tokio::task::JoinHandle<()>>,
     status: String,
     /// What `haagentctl status` reports beyond the engine's own state.
     pub(super) history: History,
@@ -58,6 +60,7 @@ impl Exec {
             held: BTreeMap::new(),
             adding: BTreeMap::new(),
             starting: BTreeMap::new(),
+            bursts: BTreeMap::new(),
             status: String::new(),
             history: History::default(),
             control: None,
@@ -119,17 +122,31 @@ impl Exec {
                 } => {
                     // Not held from now on: its disappearance is ours, not a loss.
                     self.held.remove(&(group.clone(), resource));
+                    // A burst still under way would point clients back here after the new
+                    // holder's announcement (a move soon after an acquire): end it.
+                    if let Some(b) = self.bursts.remove(&(group.clone(), resource)) {
+                        b.abort();
+                    }
                     let vips = self.vips.clone();
                     self.spawn_done(group, resource, Op::Stop, async move {
                         vips.remove(&vip).await.map_err(|e| e.to_string())
                     });
                 }
-                Action::Announce { group, vip, .. } => {
-                    tokio::spawn(async move {
+                Action::Announce {
+                    group,
+                    resource,
+                    vip,
+                } => {
+                    let key = (group.clone(), resource);
+                    let burst = tokio::spawn(async move {
                         if let Err(e) = announce::burst(&vip).await {
                             tracing::warn!(group, vip = %vip.address, error = %e, "announcement failed");
                         }
                     });
+                    if let Some(old) = self.bursts.insert(key, burst) {
+                        old.abort();
+                    }
+                    self.bursts.retain(|_, b| !b.is_finished());
                 }
                 Action::StartUnit {
                     group,
