@@ -4,11 +4,13 @@
 //! resources keep running, operator moves) drawn from a seed. Invariants are checked at every
 //! step; the same seed replays the same run.
 //!
-//! Files: `schedule.rs` draws faults, `faults.rs` applies them, `world.rs` carries out what
+//! Files: `faults.rs` names the faults, `schedule.rs` draws them, `inject.rs` applies them,
+//! `world.rs` carries out what
 //! the engines ask (network, resources, the agents' lives), `report.rs` checks invariants
 //! and measures failover gaps, `rng.rs` is the generator.
 
 mod faults;
+mod inject;
 mod report;
 pub mod rng;
 mod schedule;

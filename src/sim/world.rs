@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::faults::{self, Fault, FaultKind};
+use super::faults::{Fault, FaultKind};
+use super::inject;
 use super::rng::Rng;
 use super::{Ev, World};
 use crate::engine::{Action, Engine, EventKind, Input, Op, ResourceRef};
@@ -52,7 +53,7 @@ impl World {
                     node.engine = None;
                     if self.healed {
                         let at = self.now.plus(Duration::from_millis(1));
-                        self.at(at, faults::restart(at, name));
+                        self.at(at, inject::restart(at, name));
                     }
                 }
                 Action::Announce { .. } | Action::Notify(_) => {}

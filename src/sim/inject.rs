@@ -1,0 +1,372 @@
+//! How each fault acts on the world: power cuts, freezes, kills, stops, cuts and loss, failing
+//! resources, operator moves, and the end of the fault phase.
+
+use std::time::Duration;
+
+use super::faults::{Fault, FaultKind, Net};
+use super::{Ev, World};
+use crate::engine::{Command, Input, Time};
+use crate::manifest::model::ResourceKind;
+
+impl World {
+    pub(super) fn fault(&mut self, f: Fault) {
+        let node = f.node.clone().unwrap_or_default();
+        // Fencing a node that is down already is part of failing over from it, not a fault.
+        let routine = matches!(f.kind, FaultKind::ResourceDone { .. })
+            || f.kind == FaultKind::Fence && self.nodes[&node].engine.is_none();
+        // Judged before this fault counts as the last one.
+        let owned = if f.kind == FaultKind::Crash && self.healthy_except(&node) {
+            self.owned_by(&node)
+        } else {
+            Vec::new()
+        };
+        let clean_kill = f.kind == FaultKind::Kill && self.healthy_except(&node);
+        if !routine {
+            self.shaken_at = Some(self.now);
+            // A node coming back, a heal, a thaw: the world changed while a gap may be open.
+            self.report.disturb();
+            if matches!(
+                f.kind,
+                FaultKind::StartFail
+                    | FaultKind::UnitDies
+                    | FaultKind::Move
+                    | FaultKind::Stop
+                    | FaultKind::Fence
+            ) {
+                self.disturbed_at = Some(self.now);
+            }
+        }
+        let later = self.now.plus(f.lasts);
+        match f.kind {
+            FaultKind::Restart => self.boot(&node),
+            FaultKind::Crash => {
+                self.report.fault(self.now, &f, &owned);
+                self.crash(&node);
+                self.at(later, restart(later, &node));
+            }
+            FaultKind::Stop => {
+                self.report.fault(self.now, &f, &[]);
+                self.input(&node, Input::Shutdown, false);
+                // Booted again later, if it finished stopping by then (else it is booted at heal).
+                self.at(later, restart(later, &node));
+            }
+            FaultKind::Pause => self.pause(&f, &node, later),
+            FaultKind::Kill => self.kill(&f, &node, clean_kill),
+            FaultKind::Die => {
+                // A frozen agent thawed by the heal was not killed after all.
+                let n = &self.nodes[&node];
+                if n.engine.is_some() && (f.frozen.is_zero() || n.frozen_until.is_some()) {
+                    self.die(&node);
+                    self.at(later, restart(later, &node));
+                }
+            }
+            FaultKind::Watchdog => {
+                if self.nodes[&node].frozen_until.is_some_and(|t| t > self.now) {
+                    self.crash(&node);
+                }
+            }
+            FaultKind::Thaw => self.thaw(&node),
+            FaultKind::Partition => {
+                self.report.fault(self.now, &f, &[]);
+                self.net.partitioned = true;
+                self.net.side = f.side.clone();
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "partition".into(),
+                        ..Fault::default()
+                    }),
+                );
+            }
+            FaultKind::OneWay => {
+                let from = f.by.clone().unwrap_or_default();
+                // Two one-way cuts facing each other would be a partition; partitions are drawn
+                // as such, with the ping targets on one side (the tie-breaker's assumption).
+                if from == node || self.net.cut.contains(&(node.clone(), from.clone())) {
+                    return;
+                }
+                self.report.fault(self.now, &f, &[]);
+                self.net.cut.insert((from, node.clone()));
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "cut".into(),
+                        ..f.clone()
+                    }),
+                );
+            }
+            FaultKind::Loss => {
+                self.report.fault(self.now, &f, &[]);
+                self.net.loss = f.percent;
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "loss".into(),
+                        ..Fault::default()
+                    }),
+                );
+            }
+            FaultKind::Heal => match f.detail.as_str() {
+                "partition" => {
+                    self.net.partitioned = false;
+                    self.net.side.clear();
+                }
+                "cut" => {
+                    self.net
+                        .cut
+                        .remove(&(f.by.clone().unwrap_or_default(), node));
+                }
+                _ => self.net.loss = 0,
+            },
+            FaultKind::StartFail => {
+                self.report.fault(self.now, &f, &[]);
+                let key = (f.group.clone().unwrap_or_default(), f.resource);
+                self.nodes
+                    .get_mut(&node)
+                    .expect("known node")
+                    .fail_next_start
+                    .insert(key);
+            }
+            FaultKind::UnitDies => self.unit_dies(&f),
+            FaultKind::Move => {
+                self.report.fault(self.now, &f, &[]);
+                let (group, to) = (
+                    f.group.clone().unwrap_or_default(),
+                    f.by.clone().unwrap_or_default(),
+                );
+                self.input(
+                    &node,
+                    Input::Control(Command::Failover {
+                        group: group.clone(),
+                        to,
+                    }),
+                    false,
+                );
+                self.at(
+                    later,
+                    Ev::Input {
+                        to: node.clone(),
+                        generation: self.nodes[&node].generation,
+                        input: Input::Control(Command::Clear { group }),
+                    },
+                );
+            }
+            FaultKind::HealAll => self.heal_all(),
+            FaultKind::ClearAll => self.clear_all(),
+            FaultKind::Fence => {
+                self.report.fault(self.now, &f, &[]);
+                self.crash(&node);
+                let by = f.by.clone().unwrap_or_default();
+                let generation = self.nodes[&by].generation;
+                self.at(
+                    self.now,
+                    Ev::Input {
+                        to: by,
+                        generation,
+                        input: Input::Fenced {
+                            node: node.clone(),
+                            ok: true,
+                        },
+                    },
+                );
+                // A fenced machine reboots.
+                let back = self.now.plus(self.m.heartbeat.dead_after * 2);
+                self.at(back, restart(back, &node));
+            }
+            FaultKind::ResourceDone {
+                op,
+                ok,
+                generation,
+                epoch,
+            } => self.resource_done(&f, &node, op, (ok, generation, epoch)),
+        }
+    }
+
+    /// The groups fully up on `node`.
+    fn owned_by(&self, node: &str) -> Vec<String> {
+        self.owners()
+            .into_iter()
+            .filter(|(_, holders)| holders.iter().any(|h| h == node))
+            .map(|(g, _)| g)
+            .collect()
+    }
+
+    /// The network is whole and every other node has run long enough to be settled.
+    fn healthy_except(&self, node: &str) -> bool {
+        let settle = self.m.heartbeat.initial_dead + self.m.heartbeat.dead_after;
+        let net_clean = !self.net.partitioned && self.net.cut.is_empty() && self.net.loss == 0;
+        // Failure marks, moves and stops leave the cluster changed for a while (cooldowns).
+        let cooldown = (self.m.heartbeat.dead_after * 10).max(Duration::from_secs(30)) + settle;
+        let undisturbed = self
+            .disturbed_at
+            .is_none_or(|t| self.now.since(t) > cooldown);
+        // Any fault, its end, a node coming back: the engines' own clocks (ping steadiness,
+        // liveness, hold-offs) take up to dead_after to forget it.
+        let quiet = self
+            .shaken_at
+            .is_none_or(|t| self.now.since(t) > self.m.heartbeat.dead_after * 2);
+        net_clean
+            && quiet
+            && undisturbed
+            && self.nodes.iter().filter(|(n, _)| *n != node).all(|(_, n)| {
+                n.engine.is_some()
+                    && n.frozen_until.is_none()
+                    && n.booted_at.is_some_and(|b| self.now.since(b) > settle)
+            })
+    }
+
+    fn pause(&mut self, f: &Fault, node: &str, later: Time) {
+        if self.nodes[node].engine.is_none() {
+            return;
+        }
+        self.report.fault(self.now, f, &[]);
+        self.nodes.get_mut(node).expect("known node").frozen_until = Some(later);
+        // A longer freeze than the agent's watchdog gets it killed with its units (they are
+        // bound to the agent), so a frozen holder is gone before a peer may take over.
+        let watchdog = self.now.plus(self.m.heartbeat.watchdog());
+        if later > watchdog {
+            self.at(
+                watchdog,
+                Ev::Fault(Fault {
+                    at: watchdog,
+                    kind: FaultKind::Watchdog,
+                    node: Some(node.to_owned()),
+                    ..Fault::default()
+                }),
+            );
+            self.at(later, restart(later, node));
+        } else {
+            self.at(
+                later,
+                Ev::Fault(Fault {
+                    at: later,
+                    kind: FaultKind::Thaw,
+                    node: Some(node.to_owned()),
+                    ..Fault::default()
+                }),
+            );
+        }
+    }
+
+    /// Kills the agent, at once or after a freeze that its watchdog ends; `lasts` later
+    /// systemd has it running again.
+    fn kill(&mut self, f: &Fault, node: &str, clean: bool) {
+        if self.nodes[node].engine.is_none() || self.nodes[node].frozen_until.is_some() {
+            return;
+        }
+        self.report.fault(self.now, f, &[]);
+        if clean {
+            let t = &self.m.heartbeat;
+            let back = f.frozen + f.lasts + t.watchdog() + t.interval * 2;
+            self.report
+                .clean_kill(self.now.plus(back + self.resource_budget()));
+        }
+        let at = self.now.plus(f.frozen);
+        if !f.frozen.is_zero() {
+            self.nodes.get_mut(node).expect("known node").frozen_until = Some(at);
+        }
+        let die = Fault {
+            at,
+            kind: FaultKind::Die,
+            ..f.clone()
+        };
+        self.at(at, Ev::Fault(die));
+    }
+
+    fn thaw(&mut self, node: &str) {
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.frozen_until = None;
+        let held = std::mem::take(&mut n.held_inputs);
+        for input in held {
+            self.input(node, input, false);
+        }
+        self.input(node, Input::Tick, true);
+    }
+
+    fn unit_dies(&mut self, f: &Fault) {
+        let group = f.group.clone().unwrap_or_default();
+        let Some(def) = self.m.groups.get(&group) else {
+            return;
+        };
+        let unit = def
+            .resources
+            .iter()
+            .position(|r| matches!(r.kind, ResourceKind::Unit(_)));
+        let Some(i) = unit else { return };
+        let holder = self
+            .nodes
+            .iter()
+            .find(|(_, n)| n.up.contains(&(group.clone(), i)))
+            .map(|(k, _)| k.clone());
+        let Some(holder) = holder else { return };
+        self.report.fault(
+            self.now,
+            &Fault {
+                node: Some(holder.clone()),
+                ..f.clone()
+            },
+            &[],
+        );
+        self.changed = true;
+        let n = self.nodes.get_mut(&holder).expect("known node");
+        n.up.remove(&(group.clone(), i));
+        n.active.remove(&(group.clone(), i));
+        self.input(
+            &holder,
+            Input::Lost {
+                group,
+                resource: i,
+                detail: "simulated unit failure".into(),
+            },
+            false,
+        );
+    }
+
+    /// The end of the fault phase: the network is whole, every node runs, failures are cleared.
+    fn heal_all(&mut self) {
+        self.healed = true;
+        self.net = Net::default();
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for n in &names {
+            self.nodes
+                .get_mut(n)
+                .expect("known node")
+                .fail_next_start
+                .clear();
+            if self.nodes[n].frozen_until.is_some() {
+                self.thaw(n);
+            }
+            self.boot(n);
+        }
+        self.clear_all();
+    }
+
+    fn clear_all(&mut self) {
+        let groups: Vec<String> = self.m.groups.keys().cloned().collect();
+        let first = self
+            .nodes
+            .iter()
+            .find(|(_, n)| n.engine.is_some())
+            .map(|(k, _)| k.clone());
+        if let Some(first) = first {
+            for g in groups {
+                self.input(&first, Input::Control(Command::Clear { group: g }), false);
+            }
+        }
+    }
+}
+
+pub(super) fn restart(at: Time, node: &str) -> Ev {
+    Ev::Fault(Fault {
+        at,
+        kind: FaultKind::Restart,
+        node: Some(node.to_owned()),
+        ..Fault::default()
+    })
+}
