@@ -10,10 +10,10 @@
 //! The grace ends once quorum is back and the first ping round has reported (until then this
 //! node's connectivity is unknown, not zero), or half the watchdog bound after start-up. Peers
 //! answer a restarted node at once and the driver pings at start-up, so that normally takes a
-//! round trip. It is short
-//! because a killed agent is, to its peers, a frozen one: the restart and the grace share the
-//! time a frozen agent gets before its watchdog must end it. (A node that is cut off from a
-//! peer when it dies cannot let go while it is down at all: only fencing covers that.)
+//! round trip. It is short because a killed agent is, to its peers, a frozen one: the restart
+//! and the grace share the time a frozen agent gets before its watchdog must end it. (A node
+//! cut off from a peer when it dies cannot let go while it is down at all: only fencing covers
+//! that.)
 
 use std::collections::BTreeSet;
 

@@ -29,8 +29,7 @@ impl Engine {
         if !self.replay.contains_key(link) {
             self.replay.insert(link.to_owned(), ReplayGuard::default());
         }
-        let guard = self.replay.get_mut(link).expect("inserted above");
-        if let Err(e) = guard.accept(&d) {
+        if let Some(Err(e)) = self.replay.get_mut(link).map(|g| g.accept(&d)) {
             self.drop(e, out);
             return true;
         }
