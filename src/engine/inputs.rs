@@ -74,7 +74,9 @@ impl Engine {
         // peer, say a leaver returning as a partition begins, while the peer still counts it
         // gone, must not start a stateful group on that.
         let base = self.generation << 32;
-        if d.seen.iter().any(|(n, s)| *n == self.me && *s > base) {
+        if !self.in_touch_once.contains(&d.sender)
+            && d.seen.iter().any(|(n, s)| *n == self.me && *s > base)
+        {
             self.in_touch_once.insert(d.sender.clone());
         }
         let sender = d.sender.clone();

@@ -6,38 +6,25 @@ use std::collections::BTreeMap;
 
 use crate::heartbeat::wire::{Intent, IntentKind, Stamp};
 
-/// What an intent is about: one slot per group (moves) and per node (standby).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Slot {
-    Move(String),
-    Standby(String),
-}
-
-fn slot(what: &IntentKind) -> Slot {
-    match what {
-        IntentKind::Move { group, .. } => Slot::Move(group.clone()),
-        IntentKind::Standby { node, .. } => Slot::Standby(node.clone()),
-    }
-}
-
-/// The newest intent per slot.
+/// The newest intent per slot: one per group (moves) and one per node (standby), each map
+/// keyed by that name.
 #[derive(Clone, Debug, Default)]
 pub struct Intents {
-    latest: BTreeMap<Slot, Intent>,
+    moves: BTreeMap<String, Intent>,
+    standby: BTreeMap<String, Intent>,
 }
 
 impl Intents {
     /// Takes `intent` if it is newer than what its slot holds; returns whether it did.
     pub fn merge(&mut self, intent: &Intent) -> bool {
-        let s = slot(&intent.what);
-        if self
-            .latest
-            .get(&s)
-            .is_some_and(|cur| cur.stamp >= intent.stamp)
-        {
+        let (slots, name) = match &intent.what {
+            IntentKind::Move { group, .. } => (&mut self.moves, group),
+            IntentKind::Standby { node, .. } => (&mut self.standby, node),
+        };
+        if slots.get(name).is_some_and(|cur| cur.stamp >= intent.stamp) {
             return false;
         }
-        self.latest.insert(s, intent.clone());
+        slots.insert(name.clone(), intent.clone());
         true
     }
 
@@ -50,11 +37,7 @@ impl Intents {
 
     /// The node a group was moved to, if any.
     pub fn moved_to(&self, group: &str) -> Option<&str> {
-        match self
-            .latest
-            .get(&Slot::Move(group.to_owned()))
-            .map(|i| &i.what)
-        {
+        match self.moves.get(group).map(|i| &i.what) {
             Some(IntentKind::Move { to, .. }) => to.as_deref(),
             _ => None,
         }
@@ -62,24 +45,24 @@ impl Intents {
 
     /// The stamp of the newest move (or clear) of a group.
     pub fn move_stamp(&self, group: &str) -> Option<&Stamp> {
-        self.latest
-            .get(&Slot::Move(group.to_owned()))
-            .map(|i| &i.stamp)
+        self.moves.get(group).map(|i| &i.stamp)
     }
 
     /// Whether an operator put `node` in standby.
     pub fn standby(&self, node: &str) -> bool {
         matches!(
-            self.latest
-                .get(&Slot::Standby(node.to_owned()))
-                .map(|i| &i.what),
+            self.standby.get(node).map(|i| &i.what),
             Some(IntentKind::Standby { on: true, .. })
         )
     }
 
-    /// All intents, for the heartbeat.
+    /// All intents, for the heartbeat: moves, then standby, each by name.
     pub fn all(&self) -> Vec<Intent> {
-        self.latest.values().cloned().collect()
+        self.moves
+            .values()
+            .chain(self.standby.values())
+            .cloned()
+            .collect()
     }
 }
 

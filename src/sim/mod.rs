@@ -74,6 +74,8 @@ struct Node {
     booted_at: Option<Time>,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
+    /// The engine's deadline, as computed after its last input.
+    deadline: Option<Time>,
 }
 
 /// Something scheduled.
@@ -146,6 +148,7 @@ impl World {
                     fail_next_start: BTreeSet::new(),
                     booted_at: None,
                     wake_at: None,
+                    deadline: None,
                 };
                 (n.clone(), node)
             })
@@ -292,15 +295,12 @@ impl World {
                 if node.wake_at == Some(now) {
                     node.wake_at = None;
                 }
-                let due = node
-                    .engine
-                    .as_ref()
-                    .and_then(Engine::next_deadline)
-                    .is_some_and(|d| d <= now);
-                if due {
-                    self.input(&to, Input::Tick, true);
-                } else {
-                    self.schedule_wake(&to);
+                // The engine changes only through its inputs: its deadline is as last computed.
+                let deadline = node.engine.as_ref().and(node.deadline);
+                match deadline {
+                    Some(d) if d <= now => self.input(&to, Input::Tick, true),
+                    Some(d) => self.arm_wake(&to, d),
+                    None => {}
                 }
             }
             Ev::Ping => self.ping(),
@@ -335,11 +335,19 @@ impl World {
 
     /// Schedules the node's next deadline, unless a wake-up at or before it is pending already.
     fn schedule_wake(&mut self, name: &str) {
-        let now = self.now;
         let Some(node) = self.nodes.get_mut(name) else {
             return;
         };
-        let Some(t) = node.engine.as_ref().and_then(Engine::next_deadline) else {
+        node.deadline = node.engine.as_ref().and_then(Engine::next_deadline);
+        if let Some(t) = node.deadline {
+            self.arm_wake(name, t);
+        }
+    }
+
+    /// Wakes the node at its deadline `t`, unless a wake-up at or before it is pending already.
+    fn arm_wake(&mut self, name: &str, t: Time) {
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(name) else {
             return;
         };
         let t = if t <= now {

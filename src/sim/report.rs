@@ -44,6 +44,27 @@ pub struct RunResult {
     pub kill_gaps: usize,
 }
 
+/// A line of a violation's trace.
+enum Line {
+    Event(Time, String, Event),
+    Fault(Fault),
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Line::Event(at, node, e) => {
+                write!(f, "t={} {node} {:?}", at.0, e.kind)?;
+                if let Some(g) = &e.group {
+                    write!(f, " {g}")?;
+                }
+                write!(f, ": {}", e.reason)
+            }
+            Line::Fault(fault) => write!(f, "fault {fault}"),
+        }
+    }
+}
+
 /// Records a run as it happens.
 pub(super) struct Tracker {
     pub schedule: Vec<Fault>,
@@ -51,7 +72,8 @@ pub(super) struct Tracker {
     pub stable_from: Time,
     pub violation: Option<(String, Time)>,
     stateful: BTreeMap<String, bool>,
-    log: VecDeque<String>,
+    /// The last events and faults, written out only for a violation's trace.
+    log: VecDeque<Line>,
     gap_start: BTreeMap<String, (Time, bool)>,
     crash_at: BTreeMap<String, Time>,
     overlap_since: BTreeMap<String, Time>,
@@ -81,7 +103,7 @@ impl Tracker {
         }
     }
 
-    fn note(&mut self, line: String) {
+    fn note(&mut self, line: Line) {
         if self.log.len() == 60 {
             self.log.pop_front();
         }
@@ -94,22 +116,14 @@ impl Tracker {
         }
     }
 
-    pub fn log(&mut self, now: Time, node: &str, e: &Event) {
-        let group = e
-            .group
-            .as_deref()
-            .map(|g| format!(" {g}"))
-            .unwrap_or_default();
-        self.note(format!(
-            "t={} {node} {:?}{group}: {}",
-            now.0, e.kind, e.reason
-        ));
+    pub fn log(&mut self, now: Time, node: &str, e: Event) {
+        self.note(Line::Event(now, node.to_owned(), e));
     }
 
     /// A fault hit. `crashed_owner_of`: the groups fully up on a node that lost power while the
     /// rest of the cluster was healthy and settled: the gap each opens measures failover alone.
     pub fn fault(&mut self, now: Time, f: &Fault, crashed_owner_of: &[String]) {
-        self.note(format!("fault {f}"));
+        self.note(Line::Fault(f.clone()));
         // Another fault: what follows is no longer the doing of one kill.
         self.kill_until = None;
         for g in crashed_owner_of {
@@ -215,7 +229,11 @@ impl Tracker {
                 "seed {seed}; violated at t={}ms\nfault schedule:\n  {}\nlast events:\n  {}",
                 at.0,
                 faults.join("\n  "),
-                self.log.iter().cloned().collect::<Vec<_>>().join("\n  ")
+                self.log
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             );
             result.violation = Some(Violation {
                 seed,

@@ -46,7 +46,7 @@ impl World {
                     if matches!(e.kind, EventKind::Acquire | EventKind::Release) {
                         self.report.ownership_event(self.now);
                     }
-                    self.report.log(self.now, name, &e);
+                    self.report.log(self.now, name, e);
                 }
                 Action::Exit => {
                     let node = self.nodes.get_mut(name).expect("known node");
