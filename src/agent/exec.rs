@@ -67,6 +67,11 @@ impl Exec {
         }
     }
 
+    /// Where driver completions go.
+    pub fn inputs(&self) -> &mpsc::UnboundedSender<Input> {
+        &self.inputs
+    }
+
     /// The last status line.
     pub fn status(&self) -> &str {
         &self.status

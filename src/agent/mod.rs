@@ -82,8 +82,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let (addr_tx, addrs) = mpsc::unbounded_channel();
     let (unit_tx, units) = mpsc::unbounded_channel();
     let (ping_tx, pings) = mpsc::unbounded_channel();
-    let links = Links::open(&m, &opts.node)?;
-    links.spawn_receivers(&input_tx);
+    let links = Links::open(&m, &opts.node, &input_tx)?;
     let vips = Vips::connect().map_err(driver("netlink"))?;
     vip::monitor(addr_tx).map_err(driver("netlink address monitor"))?;
     ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
@@ -140,8 +139,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         pending = tokio::select! {
             _ = term.recv() => Some(Input::Shutdown),
             _ = int.recv() => Some(Input::Shutdown),
-            _ = hup.recv() => reload(&opts, &engine, &mut exec).ok().flatten().map(|m| Input::Reload(Box::new(m))),
-            Some(r) = requests.recv() => answer(r, &opts, &engine, &mut exec, now()),
+            _ = hup.recv() => reload(&opts, &mut engine, &mut exec).ok().flatten().map(|m| Input::Reload(Box::new(m))),
+            Some(r) = requests.recv() => answer(r, &opts, &mut engine, &mut exec, now()),
             Some(i) = feeds.inputs.recv() => Some(i),
             Some(c) = feeds.addrs.recv() => exec.addr_change(&c, engine.manifest()),
             Some(c) = feeds.units.recv() => exec.unit_change(&c),
@@ -162,24 +161,34 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Re-reads the manifest (SIGHUP, or `haagentctl reload`): `Ok(Some)` with a changed one,
-/// `Ok(None)` when nothing changed. An invalid one is logged and refused: the running
+/// Re-reads the manifest and the keys (SIGHUP, or `haagentctl reload`): `Ok(Some)` with a
+/// changed manifest for the engine, `Ok(None)` when it is unchanged. Keys and links are
+/// swapped here, once everything new has been read and opened: an invalid manifest, an
+/// unreadable key file or a link that cannot be opened is logged and refused, and the running
 /// configuration stays as it is.
-fn reload(opts: &Options, engine: &Engine, exec: &mut Exec) -> Result<Option<Manifest>, String> {
+fn reload(
+    opts: &Options,
+    engine: &mut Engine,
+    exec: &mut Exec,
+) -> Result<Option<Manifest>, String> {
     notify::reloading();
-    let result = setup::manifest(&opts.manifest, &opts.node).and_then(|m| {
-        let running = engine.manifest();
-        if m.auth != running.auth || m.heartbeat.links != running.heartbeat.links {
-            exec.links = Links::open(&m, &opts.node)?;
-        }
-        Ok(m)
-    });
+    let result = read_again(opts, engine, exec);
     let out = match result {
-        Ok(m) if m == *engine.manifest() => {
-            tracing::info!("manifest reloaded: nothing changed");
-            Ok(None)
+        Ok((m, keys, links)) => {
+            if let Some(links) = links {
+                exec.links = links;
+            }
+            if *engine.keys() != keys {
+                tracing::info!(signing_key = keys.signing().id, "keys reloaded");
+                engine.set_keys(keys);
+            }
+            if m == *engine.manifest() {
+                tracing::info!("manifest reloaded: nothing changed");
+                Ok(None)
+            } else {
+                Ok(Some(m))
+            }
         }
-        Ok(m) => Ok(Some(m)),
         Err(e) => {
             tracing::error!(error = %e, "reload refused: the running configuration is unchanged");
             Err(format!("reload refused, nothing changed: {e}"))
@@ -189,11 +198,28 @@ fn reload(opts: &Options, engine: &Engine, exec: &mut Exec) -> Result<Option<Man
     out
 }
 
+/// The new manifest, keys and (when the links changed) links, or why not.
+fn read_again(
+    opts: &Options,
+    engine: &Engine,
+    exec: &Exec,
+) -> Result<(Manifest, crate::auth::KeyRing, Option<Links>), AgentError> {
+    let m = setup::manifest(&opts.manifest, &opts.node)?;
+    let keys = setup::keys(&m.auth)?;
+    let running = engine.manifest();
+    let links = if m.heartbeat != running.heartbeat || m.nodes != running.nodes {
+        Some(Links::open(&m, &opts.node, exec.inputs())?)
+    } else {
+        None
+    };
+    Ok((m, keys, links))
+}
+
 /// Answers a control request; an accepted command becomes the engine's next input.
 fn answer(
     r: Request,
     opts: &Options,
-    engine: &Engine,
+    engine: &mut Engine,
     exec: &mut Exec,
     now: Time,
 ) -> Option<Input> {

@@ -53,8 +53,28 @@ impl Engine {
                 .collect(),
             groups,
             intents: self.intents.all(),
+            keys: self.keys.keys().iter().map(|k| k.id).collect(),
         };
-        wire::encode(&d, self.keys.signing())
+        wire::encode(&d, self.signing_key())
+    }
+
+    /// The key to sign with: the first of the ring (where `keygen --rotate` puts the new one)
+    /// that every live peer says it accepts, so nodes switch to a new key only once all of
+    /// them have loaded it; the ring's first key while no peer has said anything.
+    fn signing_key(&self) -> &crate::auth::Key {
+        let accepted_by_all = |id: u8| {
+            self.members
+                .peers()
+                .values()
+                .filter(|p| p.state.alive())
+                .filter_map(|p| p.view.as_ref())
+                .all(|v| v.keys.contains(&id))
+        };
+        self.keys
+            .keys()
+            .iter()
+            .find(|k| accepted_by_all(k.id))
+            .unwrap_or_else(|| self.keys.signing())
     }
 
     pub(super) fn send(&mut self, now: Time, kind: Kind, out: &mut Vec<Action>) {

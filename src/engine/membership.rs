@@ -342,6 +342,7 @@ mod tests {
             seen: vec![],
             groups: vec![],
             intents: vec![],
+            keys: vec![],
         }
     }
 

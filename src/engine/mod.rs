@@ -176,6 +176,17 @@ impl Engine {
         &self.runners
     }
 
+    /// The key ring in use.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Replaces the key ring (the key file was reloaded): its first key signs from now on and
+    /// all its keys are accepted. Not an input: secrets stay out of recorded runs.
+    pub fn set_keys(&mut self, keys: KeyRing) {
+        self.keys = keys;
+    }
+
     /// Whether `node` is in standby, by the operator intents this node knows.
     pub fn standby(&self, node: &str) -> bool {
         self.intents.standby(node)

@@ -65,6 +65,7 @@ mod tests {
             seen: vec![],
             groups: vec![],
             intents: vec![],
+            keys: vec![],
         }
     }
 

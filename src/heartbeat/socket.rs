@@ -38,14 +38,29 @@ struct Open {
     last_error: Option<io::ErrorKind>,
 }
 
-/// Every link of this node.
+/// Every link of this node, with the tasks receiving on them (ended when dropped, so a reload
+/// that reopens the links leaves no old socket feeding the engine).
 pub struct Links {
     open: BTreeMap<String, Open>,
+    receivers: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        self.receivers
+            .iter()
+            .for_each(tokio::task::AbortHandle::abort);
+    }
 }
 
 impl Links {
-    /// Opens every link of `m` for node `me`. Must run inside a tokio runtime.
-    pub fn open(m: &Manifest, me: &str) -> Result<Links, LinkError> {
+    /// Opens every link of `m` for node `me` and starts receiving on each: datagrams go to
+    /// `tx`. Must run inside a tokio runtime.
+    pub fn open(
+        m: &Manifest,
+        me: &str,
+        tx: &mpsc::UnboundedSender<Input>,
+    ) -> Result<Links, LinkError> {
         let mut open = BTreeMap::new();
         for link in &m.heartbeat.links {
             let err = |what: &str| {
@@ -63,7 +78,12 @@ impl Links {
             };
             open.insert(link.name.clone(), open_link);
         }
-        Ok(Links { open })
+        let mut links = Links {
+            open,
+            receivers: Vec::new(),
+        };
+        links.spawn_receivers(tx);
+        Ok(links)
     }
 
     /// Sends `bytes` on `link` to all its destinations.
@@ -88,10 +108,10 @@ impl Links {
     }
 
     /// Spawns one receiving task per link, feeding the engine's input channel.
-    pub fn spawn_receivers(&self, tx: &mpsc::UnboundedSender<Input>) {
+    fn spawn_receivers(&mut self, tx: &mpsc::UnboundedSender<Input>) {
         for (name, l) in &self.open {
             let (name, socket, tx) = (name.clone(), Arc::clone(&l.socket), tx.clone());
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 // One byte over the maximum, so the decoder sees (and counts) oversized input.
                 let mut buf = vec![0u8; crate::heartbeat::wire::MAX_LEN + 1];
                 loop {
@@ -110,6 +130,7 @@ impl Links {
                     }
                 }
             });
+            self.receivers.push(task.abort_handle());
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! 0   "HAAG" magic
-//! 4   version (1)          5  kind (1 heartbeat, 2 leaving)
+//! 4   version (2)          5  kind (1 heartbeat, 2 leaving)
 //! 6   key id               7  reserved, 0
 //! 8   cluster (str)        .. sender (str)
 //! ..  generation (u64)     .. sequence (u64)
@@ -10,6 +10,7 @@
 //! ..  seen peers           (u8 count; str name + u64 last sequence heard from it, each)
 //! ..  groups               (u8 count, str name + u8 state each)
 //! ..  intents              (u8 count, see `Intent`)
+//! ..  accepted keys        (u8 count, u8 key id each)
 //! end-32  HMAC-SHA256 of everything before it
 //! ```
 //! Integers are big-endian; `str` is a length byte and that many UTF-8 bytes. The decoder checks
@@ -26,7 +27,7 @@ use crate::auth::{Key, KeyRing};
 /// First bytes of every datagram.
 pub const MAGIC: [u8; 4] = *b"HAAG";
 /// The format version this code speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Length of the HMAC-SHA256 tag.
 pub const MAC_LEN: usize = 32;
 /// Largest datagram accepted or produced: fits one Ethernet frame with IPv6 and UDP headers.
@@ -125,6 +126,9 @@ pub struct Datagram {
     pub groups: Vec<(String, GroupState)>,
     /// Operator intents the sender knows.
     pub intents: Vec<Intent>,
+    /// Key ids the sender accepts: peers sign with a new key only once everyone accepts it,
+    /// so a rotation loses no datagram whatever the order the nodes reload in.
+    pub keys: Vec<u8>,
 }
 
 /// Why a datagram was dropped. Each is counted, none is fatal.
@@ -193,6 +197,7 @@ pub fn encode(d: &Datagram, key: &Key) -> Vec<u8> {
         w.push(*s as u8);
     });
     put_list(&mut w, &d.intents, put_intent);
+    put_list(&mut w, &d.keys, |w, id| w.push(*id));
     seal(w, key)
 }
 
@@ -308,6 +313,7 @@ fn parse(body: &[u8]) -> Result<Datagram, DecodeError> {
         Ok((name, state))
     })?;
     let intents = r.list(Reader::intent)?;
+    let keys = r.list(Reader::u8)?;
     if r.at != body.len() || flags > 3 {
         return Err(DecodeError::Malformed);
     }
@@ -323,6 +329,7 @@ fn parse(body: &[u8]) -> Result<Datagram, DecodeError> {
         seen,
         groups,
         intents,
+        keys,
     })
 }
 

@@ -103,3 +103,53 @@ fn forged_datagrams_change_nothing() {
     assert_eq!(c.holders("web"), ["alpha"]);
     assert!(c.engines["beta"].members().state("alpha").alive());
 }
+
+/// The key id a datagram of `node` sent before `before` was signed with (byte 6).
+fn signed_with(c: &Cluster, node: &str, before: u64) -> u8 {
+    sent_by(c, node, before)[6]
+}
+
+// Input: both nodes load a ring with a new key 2 in front of key 1, one after the other, then
+// drop key 1, one after the other. Output: each signs with key 2 only once the other accepts
+// it, so no datagram is dropped at any step and nothing moves.
+#[test]
+fn a_key_rotation_in_any_order_drops_nothing() {
+    const NEW: &str = "2 a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\n";
+    let ring = |text: &str| KeyRing::parse(text).unwrap();
+    let mut c = Cluster::running(two_node(""), 3000);
+    let holders = c.holders("web");
+    c.engines
+        .get_mut("alpha")
+        .unwrap()
+        .set_keys(ring(&format!("{NEW}{KEY}")));
+    c.run_until(4000);
+    assert_eq!(
+        signed_with(&c, "alpha", 4000),
+        1,
+        "beta does not accept key 2 yet"
+    );
+    c.engines
+        .get_mut("beta")
+        .unwrap()
+        .set_keys(ring(&format!("{NEW}{KEY}")));
+    c.run_until(5000);
+    assert_eq!(signed_with(&c, "alpha", 5000), 2);
+    assert_eq!(signed_with(&c, "beta", 5000), 2);
+    c.engines.get_mut("beta").unwrap().set_keys(ring(NEW));
+    c.run_until(6000);
+    c.engines.get_mut("alpha").unwrap().set_keys(ring(NEW));
+    c.run_until(8000);
+    for node in ["alpha", "beta"] {
+        let drops = c.engines[node].drops();
+        assert_eq!(
+            drops,
+            &crate::heartbeat::DropCounts::default(),
+            "{node}: {drops:?}"
+        );
+    }
+    assert_eq!(c.holders("web"), holders);
+    let late = c.log.iter().any(|r| {
+        matches!(&r.action, Action::Log(e) if matches!(e.kind, EventKind::PeerLate | EventKind::PeerDead))
+    });
+    assert!(!late, "a peer was late or dead during the rotation");
+}

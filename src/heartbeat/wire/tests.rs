@@ -26,6 +26,7 @@ fn minimal() -> Datagram {
         seen: vec![("beta".into(), 9)],
         groups: vec![("web".into(), GroupState::Running)],
         intents: vec![],
+        keys: vec![7],
     }
 }
 
@@ -70,6 +71,7 @@ fn full() -> Datagram {
                 },
             },
         ],
+        keys: vec![7, 3, 255],
         ..minimal()
     }
 }
@@ -81,14 +83,14 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn encodes_to_the_documented_bytes() {
     let bytes = encode(&minimal(), keys().signing());
-    let body = "48414147 01 01 07 00 03776562 05616c706861 0000000000000003 000000000000002a 0001 02 01 0462657461 0000000000000009 01 03776562 02 00";
+    let body = "48414147 02 01 07 00 03776562 05616c706861 0000000000000003 000000000000002a 0001 02 01 0462657461 0000000000000009 01 03776562 02 00 01 07";
     let body = body.replace(' ', "");
     assert_eq!(hex(&bytes[..bytes.len() - MAC_LEN]), body);
     // HMAC-SHA256 of the body with key 7's secret, computed independently with Python's
     // `hmac.new(bytes(range(32)), body, hashlib.sha256)`.
     assert_eq!(
         hex(&bytes[bytes.len() - MAC_LEN..]),
-        "c1ad2cb1533cebef8ee2ee295c56bbe5fe1761fca8a2d8083dc631b9855ae894"
+        "9a7cddacd5c69c1482e11514c996594f87443885f0800331242506612bfe4a4a"
     );
 }
 
@@ -131,7 +133,7 @@ fn rejects_each_kind_of_bad_input() {
     b[0] = b'X';
     check(&b, DecodeError::BadMagic);
     let mut b = good.clone();
-    b[4] = 2;
+    b[4] = VERSION + 1;
     check(&b, DecodeError::Version);
     for i in [5, 9, 20, good.len() - 40, good.len() - 1] {
         let mut b = good.clone();

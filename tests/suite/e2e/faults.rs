@@ -23,6 +23,7 @@ fn leaving_from_alpha(generation: u64) -> Datagram {
         seen: vec![],
         groups: vec![],
         intents: vec![],
+        keys: vec![],
     }
 }
 

@@ -8,6 +8,7 @@
 mod control;
 mod faults;
 mod fencing;
+mod keys;
 mod links;
 mod network;
 mod package;
