@@ -121,6 +121,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    default_sigpipe();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -177,6 +178,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Manpages { dir } => manpages(&dir),
         live => agent_command(live),
+    }
+}
+
+/// Dies quietly when the reader of the output goes away (`haagentctl simulate ... | head`), as
+/// command-line tools do, instead of the panic Rust's ignored SIGPIPE turns into.
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
