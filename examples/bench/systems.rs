@@ -54,10 +54,11 @@ fn vip(bed: &TestBed) -> Ipv4Addr {
 /// The benchmark's manifest: two nodes, ping tie-breaker on the client.
 fn manifest(bed: &TestBed, t: Timers, with_unit: bool) -> String {
     format!(
-        "cluster: bench\nnodes:\n  alpha: {{ address: {a} }}\n  beta: {{ address: {b} }}\nheartbeat:\n  interval: {}ms\n  warn_after: {}ms\n  dead_after: {}ms\n  initial_dead: 2s\n  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\nquorum:\n  two_node:\n    tie_breaker: ping\nconnectivity:\n  ping: [{c}]\n  interval: 500ms\ngroups:\n  web:\n    nodes: [alpha, beta]\n    resources:\n      - vip: {vip}/24\n        interface: eth0\n{unit}",
+        "cluster: bench\nnodes:\n  alpha: {{ address: {a} }}\n  beta: {{ address: {b} }}\nheartbeat:\n  interval: {}ms\n  warn_after: {}ms\n  dead_after: {}ms\n  initial_dead: {}ms\n  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\nquorum:\n  two_node:\n    tie_breaker: ping\nconnectivity:\n  ping: [{c}]\n  interval: 500ms\ngroups:\n  web:\n    nodes: [alpha, beta]\n    resources:\n      - vip: {vip}/24\n        interface: eth0\n{unit}",
         t.interval_ms,
         t.warn_ms,
         t.dead_ms,
+        t.dead_ms.max(2000),
         a = bed.ip("alpha"),
         b = bed.ip("beta"),
         c = bed.client_ip(),
