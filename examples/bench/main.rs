@@ -132,17 +132,18 @@ fn stats(v: &[Duration]) -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "\n| timers (interval / dead) | system | crash failover, ms (min / median / max) | planned failover, ms | idle RSS | idle CPU | datagrams/s |\n|---|---|---|---|---|---|---|\n",
+        "\n| timers (interval / dead) | system | crash failover, ms (min / median / max) | planned failover, ms | idle RSS | idle CPU | PID 1 CPU | datagrams/s |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.1} MB | {:.2} % | {:.1} |\n",
+            "| {} | {} | {} | {} | {:.1} MB | {:.2} % | {:.2} % | {:.1} |\n",
             r.timers,
             r.system,
             stats(&r.crash),
             stats(&r.planned),
             r.idle.rss_kb as f64 / 1024.0,
             r.idle.cpu_percent,
+            r.idle.init_cpu_percent,
             r.idle.datagrams_per_s
         ));
     }

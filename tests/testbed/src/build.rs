@@ -26,8 +26,12 @@ pub fn cargo_build(args: &[&str]) -> Result<PathBuf> {
         .args(["build", "--quiet", "--locked"])
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if dir.ends_with("release") {
-        build.arg("--release");
+    // `target/debug` is the dev profile's; every other directory is named after its profile.
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(profile) => {
+            build.args(["--profile", profile]);
+        }
     }
     let status = build
         .status()
