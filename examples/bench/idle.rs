@@ -75,6 +75,8 @@ fn sent(c: &Cluster, node: &str) -> Result<u64, String> {
 
 /// Measures `unit` on `node` over `window`.
 pub fn measure(c: &Cluster, node: &str, unit: &str, window: Duration) -> Result<Idle, String> {
+    // The announcement burst and the start-up's D-Bus traffic are over by then.
+    std::thread::sleep(Duration::from_secs(2));
     count_sent(c, node)?;
     let (_, cpu0) = usage(c, node, unit)?;
     let init0 = cpu_ns(c, node, 1)?;

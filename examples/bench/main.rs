@@ -11,6 +11,7 @@
 //! Options: `--runs N` (default 3), `--quick` (the middle timer setting only), `--only TEXT`
 //! (the systems whose name contains TEXT, e.g. `keepalived`).
 
+mod heartbeat;
 mod idle;
 mod keepalived;
 mod systems;

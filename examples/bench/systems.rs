@@ -9,7 +9,7 @@ use haagent_testbed::cluster::{Cluster, Install, wait_for};
 use haagent_testbed::probe::Mode;
 use haagent_testbed::{Config, Probe, TestBed};
 
-use super::{Row, Timers, idle, keepalived};
+use super::{Row, Timers, heartbeat, idle, keepalived};
 
 const PORT: u16 = 8080;
 const VIP_LAST: u8 = 50;
@@ -23,10 +23,17 @@ pub enum System {
     HaagentVip,
     /// keepalived (VRRP) moving the VIP; the service runs on both nodes.
     Keepalived,
+    /// Heartbeat (haresources) moving the VIP; the service runs on both nodes.
+    Heartbeat,
 }
 
 /// Every system, in table order.
-pub const ALL: &[System] = &[System::HaagentUnit, System::HaagentVip, System::Keepalived];
+pub const ALL: &[System] = &[
+    System::HaagentUnit,
+    System::HaagentVip,
+    System::Keepalived,
+    System::Heartbeat,
+];
 
 impl System {
     /// Its name in the table.
@@ -35,6 +42,7 @@ impl System {
             System::HaagentUnit => "haagent (VIP + unit)",
             System::HaagentVip => "haagent (VIP only)",
             System::Keepalived => "keepalived 2.2.7 (VRRP)",
+            System::Heartbeat => "Heartbeat 3.0.6 (haresources)",
         }
     }
 
@@ -42,6 +50,7 @@ impl System {
     fn unit(self) -> &'static str {
         match self {
             System::Keepalived => keepalived::UNIT,
+            System::Heartbeat => heartbeat::UNIT,
             _ => "haagent.service",
         }
     }
@@ -89,11 +98,17 @@ fn setup(system: System, t: Timers, install: &Install) -> Result<Cluster, String
     }
     match system {
         System::Keepalived => keepalived::start(&c, t)?,
+        System::Heartbeat => heartbeat::start(&c, t)?,
         _ => c.start(&["alpha", "beta"])?,
     }
-    wait_for("alpha to serve the VIP", Duration::from_secs(20), || {
+    let up = wait_for("alpha to serve the VIP", Duration::from_secs(20), || {
         c.vip_holders(vip) == ["alpha"]
-    })?;
+    });
+    if let Err(e) = up {
+        let unit = system.unit();
+        let log = c.sh("alpha", &format!("systemctl status --no-pager {unit}; journalctl --no-pager -n 30 -u {unit}; tail -n 30 /run/ha-log")).unwrap_or_else(|e| e);
+        return Err(format!("{e}\n{log}"));
+    }
     Ok(c)
 }
 
@@ -138,7 +153,7 @@ pub fn measure(system: System, t: Timers, runs: usize, install: &Install) -> Res
     for i in 0..runs {
         let mut c = setup(system, t, install)?;
         if i == 0 {
-            row.idle = idle::measure(&c, "alpha", system.unit(), Duration::from_secs(5))?;
+            row.idle = idle::measure(&c, "alpha", system.unit(), Duration::from_secs(10))?;
         }
         row.crash.push(failover(&mut c, |c| c.bed.kill("alpha"))?);
         drop(c);
