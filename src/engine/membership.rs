@@ -330,20 +330,8 @@ mod tests {
     /// A datagram from `sender`, newer than any before it.
     fn hb(sender: &str, kind: Kind) -> Datagram {
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        Datagram {
-            kind,
-            cluster: "c".into(),
-            sender: sender.into(),
-            generation: 1,
-            seq: SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            connectivity: 0,
-            standby: false,
-            quorate: true,
-            seen: vec![],
-            groups: vec![],
-            intents: vec![],
-            keys: vec![],
-        }
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Datagram::bare(kind, "c", sender, 1, seq)
     }
 
     fn kinds(events: &[Event]) -> Vec<EventKind> {

@@ -53,20 +53,7 @@ mod tests {
     use crate::heartbeat::wire::Kind;
 
     fn d(sender: &str, generation: u64, seq: u64) -> Datagram {
-        Datagram {
-            kind: Kind::Heartbeat,
-            cluster: "c".into(),
-            sender: sender.into(),
-            generation,
-            seq,
-            connectivity: 0,
-            standby: false,
-            quorate: true,
-            seen: vec![],
-            groups: vec![],
-            intents: vec![],
-            keys: vec![],
-        }
+        Datagram::bare(Kind::Heartbeat, "c", sender, generation, seq)
     }
 
     #[test]

@@ -131,6 +131,27 @@ pub struct Datagram {
     pub keys: Vec<u8>,
 }
 
+impl Datagram {
+    /// A datagram that says only who sent it: quorate, seeing no one, holding nothing (the
+    /// starting point of tests and of hand-made datagrams).
+    pub fn bare(kind: Kind, cluster: &str, sender: &str, generation: u64, seq: u64) -> Self {
+        Datagram {
+            kind,
+            cluster: cluster.into(),
+            sender: sender.into(),
+            generation,
+            seq,
+            connectivity: 0,
+            standby: false,
+            quorate: true,
+            seen: vec![],
+            groups: vec![],
+            intents: vec![],
+            keys: vec![],
+        }
+    }
+}
+
 /// Why a datagram was dropped. Each is counted, none is fatal.
 #[derive(
     Clone,

@@ -12,18 +12,8 @@ use super::*;
 
 fn leaving_from_alpha(generation: u64) -> Datagram {
     Datagram {
-        kind: Kind::Leaving,
-        cluster: "e2e".into(),
-        sender: "alpha".into(),
-        generation,
-        seq: 1,
         connectivity: 1,
-        standby: false,
-        quorate: true,
-        seen: vec![],
-        groups: vec![],
-        intents: vec![],
-        keys: vec![],
+        ..Datagram::bare(Kind::Leaving, "e2e", "alpha", generation, 1)
     }
 }
 
