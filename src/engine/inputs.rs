@@ -123,12 +123,9 @@ impl Engine {
         detail: &str,
         out: &mut Vec<Action>,
     ) {
-        let Some((g, runner)) = self.group_mut(group) else {
+        let Some((g, runner)) = self.group_mut(group, i) else {
             return;
         };
-        if i >= g.resources.len() {
-            return;
-        }
         let (actions, outcome) = runner.done(group, &g, i, op, ok);
         out.extend(actions);
         if let (Op::Start, true, crate::manifest::model::ResourceKind::Vip(vip)) =
@@ -161,12 +158,9 @@ impl Engine {
         detail: &str,
         out: &mut Vec<Action>,
     ) {
-        let Some((g, runner)) = self.group_mut(group) else {
+        let Some((g, runner)) = self.group_mut(group, i) else {
             return;
         };
-        if i >= g.resources.len() {
-            return;
-        }
         let (actions, outcome) = runner.lost(group, &g, i);
         if !actions.is_empty() {
             out.push(self.event(
@@ -179,13 +173,22 @@ impl Engine {
         self.outcome(now, group, outcome, out);
     }
 
-    /// The group's definition and runner, whether current or retiring after a reload.
-    fn group_mut(&mut self, group: &str) -> Option<(crate::manifest::model::Group, &mut Runner)> {
-        if let Some((g, r)) = self.retiring.get_mut(group) {
-            return Some((g.clone(), r));
-        }
-        let g = self.m.groups.get(group)?.clone();
-        Some((g, self.runners.get_mut(group)?))
+    /// The group's definition and runner, whether current or retiring after a reload, if it
+    /// has resource number `resource`.
+    fn group_mut(
+        &mut self,
+        group: &str,
+        resource: usize,
+    ) -> Option<(crate::manifest::model::Group, &mut Runner)> {
+        let (g, r) = match self.retiring.get_mut(group) {
+            Some((g, r)) => (g.clone(), r),
+            None => (
+                self.m.groups.get(group)?.clone(),
+                self.runners.get_mut(group)?,
+            ),
+        };
+        // A report about a resource the group no longer has (a reload removed it) is stale.
+        (resource < g.resources.len()).then_some((g, r))
     }
 
     pub(super) fn outcome(
