@@ -7,8 +7,37 @@ mod invalid;
 mod schema;
 mod testbed;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The machine's CPUs, as the tests share them. A timed assertion with a tight bound (the
+/// package test's 50 ms switchover) measures with the machine to itself, as a benchmark would:
+/// every test that boots a bed holds this lock shared until its thread ends, and such a
+/// measurement takes it exclusively. std's `RwLock` makes new readers wait while a writer
+/// waits, so the measurement gets its turn as soon as the beds running now are down.
+static MACHINE: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// This test's share (libtest runs every test on a thread of its own).
+    static SHARE: RefCell<Option<RwLockReadGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+/// Marks this test as using the machine (booting a bed) until it ends. A test that calls
+/// [`machine_to_myself`] must not call this: it would wait for itself.
+pub fn sharing_the_machine() {
+    SHARE.with(|share| {
+        share
+            .borrow_mut()
+            .get_or_insert_with(|| MACHINE.read().unwrap_or_else(PoisonError::into_inner));
+    });
+}
+
+/// Waits until no other test uses the machine and keeps them waiting while the guard lives.
+pub fn machine_to_myself() -> RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The repository root.
 pub fn root() -> &'static Path {

@@ -12,13 +12,10 @@ const ECHO_PORT: u16 = 7777;
 
 /// Boots a bed, or explains why it cannot: loudly (a failure) under CI, as a skip elsewhere.
 pub fn bed(cfg: Config) -> Option<TestBed> {
-    if let Err(why) = haagent_testbed::preflight::check(&cfg) {
-        if std::env::var_os("CI").is_some() {
-            panic!("the end-to-end test bed cannot run here: {why}");
-        }
-        eprintln!("SKIPPED (not under CI): the test bed cannot run here: {why}");
+    if !super::e2e::can_run(&cfg) {
         return None;
     }
+    super::sharing_the_machine();
     Some(TestBed::up(cfg).unwrap_or_else(|e| panic!("test bed failed to start: {e}")))
 }
 

@@ -140,6 +140,7 @@ pub fn cluster_of(cfg: Config, manifest: impl Fn(&TestBed) -> String) -> Option<
     if !can_run(&cfg) {
         return None;
     }
+    super::sharing_the_machine();
     Some(
         Cluster::up(cfg, install(), manifest)
             .unwrap_or_else(|e| panic!("cluster failed to start: {e}")),
