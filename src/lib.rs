@@ -42,13 +42,9 @@
 pub mod agent;
 pub mod auth;
 pub mod control;
+pub mod drivers;
 pub mod engine;
-pub mod heartbeat;
-pub mod logging;
 pub mod manifest;
-pub mod netif;
-pub mod notify;
-pub mod ping;
-pub mod resources;
+pub mod protocol;
 pub mod sim;
 pub mod text;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use haagent::auth::KeyRing;
-use haagent::heartbeat::wire;
+use haagent::protocol::wire;
 use libfuzzer_sys::fuzz_target;
 
 const RING: &str = "1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";

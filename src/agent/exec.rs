@@ -8,14 +8,14 @@ use std::net::IpAddr;
 use tokio::sync::mpsc;
 
 use crate::control::status::History;
+use crate::drivers::announce;
+use crate::drivers::links::Links;
+use crate::drivers::systemd::{Systemd, UnitChange};
+use crate::drivers::vip::{AddrChange, Vips};
+use crate::drivers::{logging, notify};
 use crate::engine::{Action, Input, Notify, Op, ResourceRef};
-use crate::heartbeat::socket::Links;
 use crate::manifest::Manifest;
 use crate::manifest::model::{ResourceKind, Vip};
-use crate::resources::announce;
-use crate::resources::systemd::{Systemd, UnitChange};
-use crate::resources::vip::{AddrChange, Vips};
-use crate::{logging, notify};
 
 /// A resource that is up here.
 #[derive(Clone, Debug, PartialEq)]
@@ -242,7 +242,8 @@ impl Exec {
     /// where nothing holds it is removed again (only its holder may announce it).
     pub fn addr_change(&mut self, c: &AddrChange, m: &Manifest) -> Option<Input> {
         let on_if = |v: &Vip| {
-            v.address == c.addr && crate::netif::index(&v.interface).ok() == Some(c.ifindex)
+            v.address == c.addr
+                && crate::drivers::netif::index(&v.interface).ok() == Some(c.ifindex)
         };
         if !c.added {
             let key = self

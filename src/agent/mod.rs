@@ -12,13 +12,14 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::control;
 use crate::control::service::{Ask, Request};
+use crate::drivers::links::Links;
+use crate::drivers::systemd::Systemd;
+use crate::drivers::vip::{self, Vips};
+use crate::drivers::{notify, ping};
 use crate::engine::{Command, Engine, Input, Time};
-use crate::heartbeat::socket::Links;
 use crate::manifest::Manifest;
-use crate::resources::systemd::Systemd;
-use crate::resources::vip::{self, Vips};
-use crate::{control, notify, ping};
 use exec::Exec;
 
 /// Why the agent could not start or keep running.
@@ -32,7 +33,7 @@ pub enum AgentError {
     Keys(String),
     /// A heartbeat link could not be opened.
     #[error(transparent)]
-    Link(#[from] crate::heartbeat::socket::LinkError),
+    Link(#[from] crate::drivers::links::LinkError),
     /// A driver could not start.
     #[error("{what}: {source}")]
     Driver {
@@ -65,7 +66,7 @@ fn driver(what: &'static str) -> impl FnOnce(std::io::Error) -> AgentError {
 struct Feeds {
     inputs: mpsc::UnboundedReceiver<Input>,
     addrs: mpsc::UnboundedReceiver<vip::AddrChange>,
-    units: mpsc::UnboundedReceiver<crate::resources::systemd::UnitChange>,
+    units: mpsc::UnboundedReceiver<crate::drivers::systemd::UnitChange>,
     pings: mpsc::UnboundedReceiver<u16>,
 }
 
@@ -280,7 +281,7 @@ fn check_command(m: &Manifest, c: &Command) -> Result<(), String> {
 async fn check_units(
     s: &Systemd,
     units: &[(String, usize, String)],
-    tx: mpsc::UnboundedSender<crate::resources::systemd::UnitChange>,
+    tx: mpsc::UnboundedSender<crate::drivers::systemd::UnitChange>,
 ) {
     for (group, _, unit) in units {
         if let Ok(false) = s.loadable(unit).await {

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    haagent::logging::init();
+    haagent::drivers::logging::init();
     let node = match &args.node {
         Some(n) => n.clone(),
         None => check::hostname().context("cannot read the hostname; pass --node NAME")?,

@@ -147,7 +147,7 @@ pub async fn serve(
 /// Emits `Changed` for an event (in the background: the loop never waits on the bus).
 pub fn announce(conn: &Connection, e: &Event) {
     let conn = conn.clone();
-    let kind = crate::logging::kind_name(e.kind);
+    let kind = crate::drivers::logging::kind_name(e.kind);
     let (node, group, reason) = (
         e.node.clone().unwrap_or_default(),
         e.group.clone().unwrap_or_default(),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::membership::PeerState;
 use crate::engine::runner::Phase;
 use crate::engine::{Engine, Event, EventKind, Time};
-use crate::heartbeat::wire::GroupState;
+use crate::protocol::wire::GroupState;
 
 /// The whole status.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -99,7 +99,11 @@ impl History {
         if let (true, Some(g)) = (transition, &e.group) {
             self.reasons.insert(
                 g.clone(),
-                format!("{}: {}", crate::logging::kind_name(e.kind), e.reason),
+                format!(
+                    "{}: {}",
+                    crate::drivers::logging::kind_name(e.kind),
+                    e.reason
+                ),
             );
         }
     }

@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 use super::election::{self, ClusterView};
 use super::runner::Phase;
 use super::{Action, Engine, EventKind, ResourceRef, Time};
-use crate::heartbeat::wire::GroupState;
 use crate::manifest::model::{Group, ResourceKind};
+use crate::protocol::wire::GroupState;
 
 impl Engine {
     /// Takes the resources found up here into the groups' runners.

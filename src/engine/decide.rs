@@ -15,8 +15,8 @@ use super::election::{self, ClusterView, NodeView};
 use super::membership::PeerState;
 use super::runner::{Phase, Res};
 use super::{Action, Engine, EventKind, Fence, Kind, Notify, Time};
-use crate::heartbeat::wire::GroupState;
 use crate::manifest::model::{Group, ResourceKind};
+use crate::protocol::wire::GroupState;
 
 impl Engine {
     pub(super) fn tick(&mut self, now: Time, out: &mut Vec<Action>) {

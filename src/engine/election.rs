@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::heartbeat::wire::GroupState;
 use crate::manifest::Manifest;
 use crate::manifest::model::{Group, TieBreaker};
+use crate::protocol::wire::GroupState;
 
 use super::intents::Intents;
 
@@ -121,7 +121,7 @@ pub fn owner(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heartbeat::wire::{IntentKind, Stamp};
+    use crate::protocol::wire::{IntentKind, Stamp};
 
     fn manifest(extra: &str, nodes: &str) -> Manifest {
         let members = if nodes.contains("  c:") {

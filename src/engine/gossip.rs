@@ -4,7 +4,7 @@
 use super::membership::Peer;
 use super::runner;
 use super::{Action, Engine, Kind, Time};
-use crate::heartbeat::wire::{self, Datagram};
+use crate::protocol::wire::{self, Datagram};
 
 impl Engine {
     /// The datagram this node sends now.

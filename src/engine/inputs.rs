@@ -4,9 +4,9 @@
 
 use super::runner::{self, Outcome, Runner};
 use super::{Action, Command, Engine, Event, EventKind, Fence, Op, Time};
-use crate::heartbeat::ReplayGuard;
-use crate::heartbeat::wire::{self, IntentKind, Stamp};
 use crate::manifest::Manifest;
+use crate::protocol::ReplayGuard;
+use crate::protocol::wire::{self, IntentKind, Stamp};
 
 impl Engine {
     /// Takes in a datagram; false if it was a copy of (or older than) one already heard on

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::heartbeat::wire::{Intent, IntentKind, Stamp};
+use crate::protocol::wire::{Intent, IntentKind, Stamp};
 
 /// The newest intent per slot: one per group (moves) and one per node (standby), each map
 /// keyed by that name.

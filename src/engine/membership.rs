@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::types::{Event, EventKind, Time};
-use crate::heartbeat::wire::{Datagram, Kind};
 use crate::manifest::model::Heartbeat;
+use crate::protocol::wire::{Datagram, Kind};
 
 /// A peer's state as this node sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -315,7 +315,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::heartbeat::wire::Datagram;
+    use crate::protocol::wire::Datagram;
 
     fn timers() -> Heartbeat {
         Heartbeat {

@@ -26,9 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use types::{Action, Command, Event, EventKind, Input, Notify, Op, ResourceRef, Time};
 
 use crate::auth::KeyRing;
-use crate::heartbeat::wire::Kind;
-use crate::heartbeat::{DropCounts, ReplayGuard};
 use crate::manifest::Manifest;
+use crate::protocol::wire::Kind;
+use crate::protocol::{DropCounts, ReplayGuard};
 use intents::Intents;
 use membership::Membership;
 use runner::Runner;

@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::types::{Action, Op};
-use crate::heartbeat::wire::GroupState;
 use crate::manifest::model::{Group, ResourceKind};
+use crate::protocol::wire::GroupState;
 
 /// One resource here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

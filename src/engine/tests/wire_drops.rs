@@ -3,7 +3,7 @@
 use super::cluster::{Cluster, KEY, two_node};
 use crate::auth::KeyRing;
 use crate::engine::{Action, EventKind, Input};
-use crate::heartbeat::wire::{self, DecodeError, Kind};
+use crate::protocol::wire::{self, DecodeError, Kind};
 
 fn sent_by(c: &Cluster, node: &str, before: u64) -> Vec<u8> {
     c.log
@@ -143,7 +143,7 @@ fn a_key_rotation_in_any_order_drops_nothing() {
         let drops = c.engines[node].drops();
         assert_eq!(
             drops,
-            &crate::heartbeat::DropCounts::default(),
+            &crate::protocol::DropCounts::default(),
             "{node}: {drops:?}"
         );
     }

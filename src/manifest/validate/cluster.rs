@@ -13,7 +13,7 @@ use super::super::model::{
 use super::super::raw::{RawConnectivity, RawManifest, RawNode, RawQuorum};
 use super::super::tree::YamlPath;
 use super::Ctx;
-use super::groups::unit_name;
+use super::names::{ip, unit_name};
 use crate::text::{closest, quoted_list};
 
 pub(super) fn nodes(cx: &mut Ctx, raw: &RawManifest, links: &[Link]) -> BTreeMap<String, Node> {
@@ -120,21 +120,6 @@ fn same_family(cx: &mut Ctx, path: &YamlPath, link: &str, nodes: &BTreeMap<Strin
                 Diagnostic::error(path.key(other), format!("link `{link}` mixes IPv4 and IPv6: `{first}` and `{other}` cannot reach each other"))
                     .hint(format!("give every node an address of one family on `{link}` (`addresses: {{ {link}: <ip> }}`)")),
             );
-    }
-}
-
-pub(super) fn ip(cx: &mut Ctx, path: YamlPath, text: &str) -> Option<IpAddr> {
-    match text.parse::<IpAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            let hint = if text.contains('/') {
-                "write the address without a prefix length"
-            } else {
-                "write an IPv4 or IPv6 address, e.g. `192.0.2.1` or `2001:db8::1`"
-            };
-            cx.push(Diagnostic::error(path, format!("`{text}` is not an IP address")).hint(hint));
-            None
-        }
     }
 }
 

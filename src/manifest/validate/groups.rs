@@ -10,7 +10,7 @@ use super::super::duration;
 use super::super::model::{Announce, Group, Node, Resource, ResourceKind, Vip};
 use super::super::raw::{RawGroup, RawManifest, RawResource};
 use super::super::tree::YamlPath;
-use super::cluster::ip;
+use super::names::{ip, unit_name};
 use super::{Ctx, interface_name};
 use crate::text::{closest, quoted_list};
 
@@ -405,60 +405,6 @@ fn after(
         }
     }
     out
-}
-
-/// A systemd unit name: `NAME.TYPE` with an optional `@INSTANCE`, at most 255 bytes, from the
-/// character set of systemd's `unit_name_is_valid`.
-pub(super) fn unit_name(cx: &mut Ctx, path: YamlPath, unit: &str) -> bool {
-    const TYPES: [&str; 11] = [
-        "service",
-        "socket",
-        "target",
-        "device",
-        "mount",
-        "automount",
-        "swap",
-        "timer",
-        "path",
-        "slice",
-        "scope",
-    ];
-    let valid_chars = unit
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b));
-    let (stem, suffix) = unit.rsplit_once('.').unwrap_or((unit, ""));
-    let problem = if unit.len() > 255 {
-        Some("is longer than 255 bytes".to_owned())
-    } else if !valid_chars {
-        Some("contains characters systemd does not allow".to_owned())
-    } else if !TYPES.contains(&suffix) {
-        Some(format!(
-            "does not end in a unit type ({})",
-            quoted_list(&TYPES.map(|t| format!(".{t}")))
-        ))
-    } else if stem.is_empty() || stem.starts_with('@') {
-        Some("has no name before the type".to_owned())
-    } else if stem.ends_with('@') {
-        Some("is a template without an instance".to_owned())
-    } else {
-        None
-    };
-    let ok = problem.is_none();
-    if let Some(problem) = problem {
-        let hint = if suffix.is_empty() || !TYPES.contains(&suffix) {
-            format!("did you mean `{stem}.service`?")
-        } else {
-            "write the unit as `systemctl status` shows it, e.g. `apache2.service` or `getty@tty1.service`".into()
-        };
-        cx.push(
-            Diagnostic::error(
-                path,
-                format!("`{unit}` is not a valid systemd unit name: it {problem}"),
-            )
-            .hint(hint),
-        );
-    }
-    ok
 }
 
 fn startable_unit(cx: &mut Ctx, path: YamlPath, unit: &str) -> bool {

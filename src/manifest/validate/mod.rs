@@ -8,6 +8,7 @@ mod cluster;
 mod graph;
 mod groups;
 mod heartbeat;
+mod names;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

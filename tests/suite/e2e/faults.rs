@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use haagent::auth::{Key, KeyRing};
-use haagent::heartbeat::wire::{self, Datagram, Kind};
+use haagent::protocol::wire::{self, Datagram, Kind};
 
 use super::*;
 

@@ -71,7 +71,8 @@ impl Vips {
 
     /// Adds `vip` (replacing an identical address, so a second add is not an error).
     pub async fn add(&self, vip: &Vip) -> Result<(), VipError> {
-        let index = crate::netif::index(&vip.interface).map_err(|e| Self::error("add", vip, e))?;
+        let index =
+            crate::drivers::netif::index(&vip.interface).map_err(|e| Self::error("add", vip, e))?;
         let mut req = self
             .handle
             .address()
@@ -93,7 +94,7 @@ impl Vips {
 
     /// Removes `vip`; an address that is not there counts as removed.
     pub async fn remove(&self, vip: &Vip) -> Result<(), VipError> {
-        let index = match crate::netif::index(&vip.interface) {
+        let index = match crate::drivers::netif::index(&vip.interface) {
             Ok(i) => i,
             // No interface, no address on it.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -111,7 +112,7 @@ impl Vips {
 
     /// Whether `vip` is on its interface now.
     pub async fn present(&self, vip: &Vip) -> Result<bool, VipError> {
-        let index = match crate::netif::index(&vip.interface) {
+        let index = match crate::drivers::netif::index(&vip.interface) {
             Ok(i) => i,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(Self::error("look up", vip, e)),

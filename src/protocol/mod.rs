@@ -1,7 +1,6 @@
 //! Heartbeats between nodes: the datagram format ([`wire`]) and the receive-side bookkeeping
 //! that every driver shares: replay protection and drop counters.
 
-pub mod socket;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -50,7 +49,7 @@ impl DropCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heartbeat::wire::Kind;
+    use crate::protocol::wire::Kind;
 
     fn d(sender: &str, generation: u64, seq: u64) -> Datagram {
         Datagram::bare(Kind::Heartbeat, "c", sender, generation, seq)

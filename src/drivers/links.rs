@@ -113,7 +113,7 @@ impl Links {
             let (name, socket, tx) = (name.clone(), Arc::clone(&l.socket), tx.clone());
             let task = tokio::spawn(async move {
                 // One byte over the maximum, so the decoder sees (and counts) oversized input.
-                let mut buf = vec![0u8; crate::heartbeat::wire::MAX_LEN + 1];
+                let mut buf = vec![0u8; crate::protocol::wire::MAX_LEN + 1];
                 loop {
                     match socket.recv_from(&mut buf).await {
                         Ok((n, _)) => {
@@ -177,7 +177,7 @@ fn socket(link: &Link, bind: SocketAddr) -> io::Result<Socket> {
         s.bind_device(Some(ifname.as_bytes()))?;
     }
     let ifindex = match &link.interface {
-        Some(i) => crate::netif::index(i)?,
+        Some(i) => crate::drivers::netif::index(i)?,
         None => 0,
     };
     match bind.ip() {

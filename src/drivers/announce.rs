@@ -54,8 +54,8 @@ pub fn na_payload(mac: [u8; 6], ip: Ipv6Addr) -> [u8; 32] {
 
 /// Sends one round of announcements for `vip`: both ARP forms, or one NA.
 pub fn announce_once(vip: &Vip) -> io::Result<()> {
-    let ifindex = crate::netif::index(&vip.interface)?;
-    let mac = crate::netif::mac(&vip.interface)?;
+    let ifindex = crate::drivers::netif::index(&vip.interface)?;
+    let mac = crate::drivers::netif::mac(&vip.interface)?;
     match vip.address {
         IpAddr::V4(ip) => send_garp(ifindex, mac, ip),
         IpAddr::V6(ip) => send_na(ifindex, mac, ip),
