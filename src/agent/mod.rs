@@ -1,26 +1,32 @@
 //! The daemon: the one `select!` loop. Drivers (heartbeat sockets, netlink, systemd, ping,
-//! signals) feed inputs in; the engine decides; [`exec`] carries out its actions. The loop also
-//! pings systemd's watchdog, so a hung loop gets the agent killed and restarted.
+//! signals) report what they see through [`feeds`]; the engine decides; [`exec`] carries out its
+//! actions. The loop also pings systemd's watchdog, so a hung loop gets the agent killed and
+//! restarted.
 
 mod exec;
+mod feeds;
 pub mod setup;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::auth::KeyRing;
 use crate::control;
 use crate::control::service::{Ask, Request};
-use crate::drivers::links::Links;
+use crate::drivers::links::{Drops, Links};
 use crate::drivers::systemd::Systemd;
 use crate::drivers::vip::{self, Vips};
-use crate::drivers::{notify, ping};
+use crate::drivers::{clock, notify, ping};
 use crate::engine::{Command, Engine, Input, Time};
 use crate::manifest::Manifest;
 use exec::Exec;
+use feeds::Feeds;
 
 /// Why the agent could not start or keep running.
 #[derive(Debug, thiserror::Error)]
@@ -62,96 +68,156 @@ fn driver(what: &'static str) -> impl FnOnce(std::io::Error) -> AgentError {
     move |source| AgentError::Driver { what, source }
 }
 
-/// Channels from the drivers into the loop.
-struct Feeds {
-    inputs: mpsc::UnboundedReceiver<Input>,
-    addrs: mpsc::UnboundedReceiver<vip::AddrChange>,
-    units: mpsc::UnboundedReceiver<crate::drivers::systemd::UnitChange>,
-    pings: mpsc::UnboundedReceiver<u16>,
+/// The loop's state: the engine, the drivers that carry out its actions, and the settings the
+/// daemon itself runs on (the manifest in force and the keys), kept here rather than read back
+/// from the engine.
+struct Agent {
+    engine: Engine,
+    exec: Exec,
+    m: Arc<Manifest>,
+    keys: watch::Sender<Arc<KeyRing>>,
+    /// `CLOCK_BOOTTIME` at start: engine time counts from it.
+    started: Duration,
+    /// The unit watch, replaced when a reload changes the units.
+    unit_watch: Option<tokio::task::AbortHandle>,
+    unit_tx: mpsc::UnboundedSender<crate::engine::UnitSeen>,
+    /// Where links opened by a reload send what they receive, and count what they drop.
+    received_tx: mpsc::UnboundedSender<crate::drivers::links::Received>,
+    drops: Drops,
+}
+
+impl Agent {
+    /// Engine time: milliseconds since start, on the boot clock.
+    fn now(&self) -> Time {
+        let ms = clock::boottime().saturating_sub(self.started).as_millis();
+        Time(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    /// Hands `input` to the engine and carries out what it decides; true when the engine says
+    /// the agent may exit.
+    fn feed(&mut self, input: Input) -> bool {
+        let now = self.now();
+        let actions = self.engine.handle(now, input);
+        let exit = self.exec.apply(actions);
+        self.exec.history.track(&self.engine, SystemTime::now());
+        exit
+    }
+
+    /// (Re)starts the watch of every unit the manifest names.
+    async fn watch_units(&mut self) {
+        if let Some(old) = self.unit_watch.take() {
+            old.abort();
+        }
+        let Some(s) = &self.exec.systemd else {
+            return;
+        };
+        match s
+            .watch(feeds::managed_units(&self.m), self.unit_tx.clone())
+            .await
+        {
+            Ok(task) => self.unit_watch = Some(task),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the managed units; their failures will go unnoticed")
+            }
+        }
+    }
 }
 
 /// Runs the agent until SIGTERM (or SIGINT) has released everything. Must run on a tokio
 /// runtime with time, net and signals enabled.
 pub async fn run(opts: Options) -> Result<(), AgentError> {
-    let m = setup::manifest(&opts.manifest, &opts.node)?;
-    let keys = setup::keys(&m.auth)?;
+    let m = Arc::new(setup::manifest(&opts.manifest, &opts.node)?);
+    let ring = setup::keys(&m.auth)?;
+    let key_ids = ring.keys().iter().map(|k| k.id).collect();
     let mut term = signal(SignalKind::terminate()).map_err(driver("signals"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(driver("signals"))?;
     let mut hup = signal(SignalKind::hangup()).map_err(driver("signals"))?;
 
-    let (input_tx, inputs) = mpsc::unbounded_channel();
+    let (done_tx, done) = mpsc::unbounded_channel();
+    let (received_tx, received) = mpsc::unbounded_channel();
     let (addr_tx, addrs) = mpsc::unbounded_channel();
     let (unit_tx, units) = mpsc::unbounded_channel();
     let (ping_tx, pings) = mpsc::unbounded_channel();
-    let links = Links::open(&m, &opts.node, &input_tx)?;
+    let (keys, keys_rx) = watch::channel(Arc::new(ring));
+    let drops = Drops::default();
+    let links = Links::open(&m, &opts.node, keys_rx, drops.clone(), &received_tx)?;
     let vips = Vips::connect().map_err(driver("netlink"))?;
     vip::monitor(addr_tx).map_err(driver("netlink address monitor"))?;
     ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
-    let local_units = setup::local_units(&m, &opts.node);
-    let systemd = if local_units.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
+    let units_named = feeds::managed_units(&m);
+    let systemd = if units_named.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
         None
     } else {
         Some(Systemd::connect().await?)
     };
     if let Some(s) = &systemd {
-        check_units(s, &local_units, unit_tx).await;
+        check_units(s, &setup::local_units(&m, &opts.node)).await;
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
-    let mut exec = Exec::new(links, vips, systemd, input_tx);
-    // What an earlier run left up is the engine's first input: it adopts it or stops it.
-    let found = exec.probe(&m, &opts.node).await;
+    let exec = Exec::new(links, vips, systemd, done_tx);
     let (request_tx, mut requests) = mpsc::unbounded_channel();
-    exec.control = match control::service::serve(&opts.node, request_tx).await {
+    let control = match control::service::serve(&opts.node, request_tx).await {
         Ok(conn) => Some(conn),
         Err(e) => {
             tracing::warn!(error = %e, "control interface unavailable: haagentctl cannot reach this agent (is the D-Bus policy installed?)");
             None
         }
     };
-
-    let start = Instant::now();
-    let now = move || Time(start.elapsed().as_millis() as u64);
     tracing::info!(node = %opts.node, cluster = %m.cluster, generation, "joining the cluster");
-    let mut engine = Engine::new(now(), &opts.node, m, keys, generation);
-    let ping_every = notify::arm_watchdog(engine.manifest().heartbeat.watchdog());
+    let started = clock::boottime();
+    let engine = Engine::new(Time(0), &opts.node, (*m).clone(), key_ids, generation);
+    let mut agent = Agent {
+        engine,
+        exec,
+        m,
+        keys,
+        started,
+        unit_watch: None,
+        unit_tx,
+        received_tx,
+        drops,
+    };
+    agent.exec.control = control;
+    // Watch first, then probe: a change between the two is seen, not lost.
+    agent.watch_units().await;
+    let probe = feeds::probe(&agent.m, agent.exec.systemd.as_ref(), &agent.exec.vips).await;
+    let ping_every = notify::arm_watchdog(agent.m.heartbeat.watchdog());
     let mut feeds = Feeds {
-        inputs,
+        done,
+        received,
         addrs,
         units,
         pings,
     };
     let mut watchdog = tokio::time::interval(ping_every.unwrap_or(Duration::from_secs(3600)));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pending = Some(Input::Found { resources: found });
+    // What an earlier run left up is the engine's first input: it adopts it or stops it.
+    let mut pending = VecDeque::from([Input::Probed(probe)]);
     loop {
-        if let Some(input) = pending.take() {
-            exec.observe(&input, engine.manifest());
-            let actions = engine.handle(now(), input);
-            let exit = exec.apply(actions);
-            exec.history.track(&engine, SystemTime::now());
-            if exit {
+        while let Some(input) = pending.pop_front() {
+            if agent.feed(input) {
                 tracing::info!("everything released; peers were told: exiting");
                 return Ok(());
             }
         }
-        let deadline = engine
+        let now = agent.now();
+        let deadline = agent
+            .engine
             .next_deadline()
-            .map(|t| start + Duration::from_millis(t.0));
-        pending = tokio::select! {
-            _ = term.recv() => Some(Input::Shutdown),
-            _ = int.recv() => Some(Input::Shutdown),
-            _ = hup.recv() => reload(&opts, &mut engine, &mut exec).ok().flatten().map(|m| Input::Reload(Box::new(m))),
-            Some(r) = requests.recv() => answer(r, &opts, &mut engine, &mut exec, now()),
-            Some(i) = feeds.inputs.recv() => Some(i),
-            Some(c) = feeds.addrs.recv() => exec.addr_change(&c, engine.manifest()),
-            Some(c) = feeds.units.recv() => exec.unit_change(&c),
-            Some(n) = feeds.pings.recv() => Some(Input::Ping { reachable: n }),
-            _ = sleep_until(deadline) => Some(Input::Tick),
-            _ = watchdog.tick(), if ping_every.is_some() => {
-                notify::watchdog();
-                None
-            }
-        };
+            .map(|t| Instant::now() + Duration::from_millis(t.0.saturating_sub(now.0)));
+        tokio::select! {
+            _ = term.recv() => pending.push_back(Input::Shutdown),
+            _ = int.recv() => pending.push_back(Input::Shutdown),
+            _ = hup.recv() => pending.extend(reload(&opts, &mut agent).await.unwrap_or_default()),
+            Some(r) = requests.recv() => pending.extend(answer(r, &opts, &mut agent).await),
+            Some(i) = feeds.done.recv() => pending.push_back(i),
+            Some(r) = feeds.received.recv() => pending.push_back(Input::Heard { link: r.link, datagram: r.datagram }),
+            Some(c) = feeds.addrs.recv() => pending.extend(feeds::addr_input(&agent.m, &c)),
+            Some(u) = feeds.units.recv() => pending.push_back(Input::Unit(u)),
+            Some(n) = feeds.pings.recv() => pending.push_back(Input::Ping { reachable: n }),
+            _ = sleep_until(deadline) => pending.push_back(Input::Tick),
+            _ = watchdog.tick(), if ping_every.is_some() => notify::watchdog(),
+        }
     }
 }
 
@@ -162,84 +228,94 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Re-reads the manifest and the keys (SIGHUP, or `haagentctl reload`): `Ok(Some)` with a
-/// changed manifest for the engine, `Ok(None)` when it is unchanged. Keys and links are
-/// swapped here, once everything new has been read and opened: an invalid manifest, an
-/// unreadable key file or a link that cannot be opened is logged and refused, and the running
-/// configuration stays as it is.
-fn reload(
-    opts: &Options,
-    engine: &mut Engine,
-    exec: &mut Exec,
-) -> Result<Option<Manifest>, String> {
+/// Re-reads the manifest and the keys (SIGHUP, or `haagentctl reload`): the inputs that
+/// tell the engine what changed (none when nothing did). Keys and links are swapped here, once
+/// everything new has been read and opened: an invalid manifest, an unreadable key file or a
+/// link that cannot be opened is logged and refused, and the running configuration stays as
+/// it is.
+async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String> {
     notify::reloading();
-    let result = read_again(opts, engine, exec);
+    let result = read_again(opts, agent);
+    let mut inputs = Vec::new();
     let out = match result {
-        Ok((m, keys, links)) => {
+        Ok((m, ring, links)) => {
             if let Some(links) = links {
-                exec.links = links;
+                agent.exec.links = links;
             }
-            if *engine.keys() != keys {
-                tracing::info!(signing_key = keys.signing().id, "keys reloaded");
-                engine.set_keys(keys);
+            if **agent.keys.borrow() != ring {
+                tracing::info!(signing_key = ring.signing().id, "keys reloaded");
+                let ids = ring.keys().iter().map(|k| k.id).collect();
+                agent.keys.send_replace(Arc::new(ring));
+                inputs.push(Input::Keys { ids });
             }
-            if m == *engine.manifest() {
+            if m == *agent.m {
                 tracing::info!("manifest reloaded: nothing changed");
-                Ok(None)
             } else {
-                Ok(Some(m))
+                let units_changed = feeds::managed_units(&m) != feeds::managed_units(&agent.m);
+                agent.m = Arc::new(m.clone());
+                if units_changed {
+                    agent.watch_units().await;
+                }
+                inputs.push(Input::Reload(Box::new(m)));
             }
+            Ok(inputs)
         }
         Err(e) => {
             tracing::error!(error = %e, "reload refused: the running configuration is unchanged");
             Err(format!("reload refused, nothing changed: {e}"))
         }
     };
-    notify::ready(exec.status());
+    notify::ready(agent.exec.status());
     out
 }
 
 /// The new manifest, keys and (when the links changed) links, or why not.
 fn read_again(
     opts: &Options,
-    engine: &Engine,
-    exec: &Exec,
-) -> Result<(Manifest, crate::auth::KeyRing, Option<Links>), AgentError> {
+    agent: &Agent,
+) -> Result<(Manifest, KeyRing, Option<Links>), AgentError> {
     let m = setup::manifest(&opts.manifest, &opts.node)?;
-    let keys = setup::keys(&m.auth)?;
-    let running = engine.manifest();
+    let ring = setup::keys(&m.auth)?;
+    let running = &agent.m;
     let links = if m.heartbeat != running.heartbeat || m.nodes != running.nodes {
-        Some(Links::open(&m, &opts.node, exec.inputs())?)
+        let keys = agent.keys.subscribe();
+        let drops = agent.drops.clone();
+        Some(Links::open(
+            &m,
+            &opts.node,
+            keys,
+            drops,
+            &agent.received_tx,
+        )?)
     } else {
         None
     };
-    Ok((m, keys, links))
+    Ok((m, ring, links))
 }
 
-/// Answers a control request; an accepted command becomes the engine's next input.
-fn answer(
-    r: Request,
-    opts: &Options,
-    engine: &mut Engine,
-    exec: &mut Exec,
-    now: Time,
-) -> Option<Input> {
-    let (reply, input) = match r.ask {
+/// Answers a control request; an accepted command or a reload becomes engine inputs.
+async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
+    let (reply, inputs) = match r.ask {
         Ask::Status => {
-            let s = control::status::build(engine, now, SystemTime::now(), &exec.history);
-            (serde_json::to_string(&s).map_err(|e| e.to_string()), None)
+            let now = agent.now();
+            let s =
+                control::status::build(&agent.engine, now, SystemTime::now(), &agent.exec.history);
+            (
+                serde_json::to_string(&s).map_err(|e| e.to_string()),
+                Vec::new(),
+            )
         }
-        Ask::Command(c) => match check_command(engine.manifest(), &c) {
-            Ok(()) => (Ok(String::new()), Some(Input::Control(c))),
-            Err(e) => (Err(e), None),
+        Ask::Command(c) => match check_command(&agent.m, &c) {
+            Ok(()) => (Ok(String::new()), vec![Input::Control(c)]),
+            Err(e) => (Err(e), Vec::new()),
         },
-        Ask::Reload => match reload(opts, engine, exec) {
-            Ok(m) => (Ok(String::new()), m.map(|m| Input::Reload(Box::new(m)))),
-            Err(e) => (Err(e), None),
+        Ask::Reload => match reload(opts, agent).await {
+            Ok(inputs) => (Ok(String::new()), inputs),
+            Err(e) => (Err(e), Vec::new()),
         },
     };
     let _ = r.reply.send(reply);
-    input
+    inputs
 }
 
 /// Refuses commands that name a node or group the manifest does not have.
@@ -276,13 +352,9 @@ fn check_command(m: &Manifest, c: &Command) -> Result<(), String> {
     }
 }
 
-/// Warns about managed units that systemd would start at boot on every node, or cannot find,
-/// and starts watching each one.
-async fn check_units(
-    s: &Systemd,
-    units: &[(String, usize, String)],
-    tx: mpsc::UnboundedSender<crate::drivers::systemd::UnitChange>,
-) {
+/// Warns about managed units of this node's groups that systemd would start at boot on every
+/// node, or cannot find.
+async fn check_units(s: &Systemd, units: &[(String, usize, String)]) {
     for (group, _, unit) in units {
         if let Ok(false) = s.loadable(unit).await {
             tracing::warn!(
@@ -300,9 +372,6 @@ async fn check_units(
                 state,
                 "unit is enabled at boot, so it would run on every node: `systemctl disable {unit}` (haagent starts it where its group runs)"
             );
-        }
-        if let Err(e) = s.watch(unit, tx.clone()).await {
-            tracing::warn!(group, unit, error = %e, "cannot watch unit; its failures will go unnoticed");
         }
     }
 }

@@ -3,19 +3,41 @@
 //! send to every peer's address on the link, multicast links to their group (loopback off),
 //! broadcast links to 255.255.255.255. Sending never blocks: a heartbeat that cannot leave now
 //! is lost, like one lost on the wire.
+//!
+//! The receiving tasks check every datagram (size, magic, version, key, MAC, cluster) with the
+//! protocol layer and hand only authenticated ones to the loop: a forged or malformed datagram
+//! is counted here and costs the engine nothing. Sending signs the engine's datagram with the
+//! key it chose.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use crate::engine::Input;
+use crate::auth::KeyRing;
 use crate::manifest::Manifest;
 use crate::manifest::model::{Link, Transport};
+use crate::protocol::DropCounts;
+use crate::protocol::wire::{self, Datagram};
+
+/// An authenticated datagram, and the link it came on.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Link name.
+    pub link: String,
+    /// The datagram.
+    pub datagram: Datagram,
+}
+
+/// The keys the links sign and check with; a reload sends new ones.
+pub type Keys = watch::Receiver<Arc<KeyRing>>;
+
+/// Datagrams dropped by the links, by reason (shared with the status).
+pub type Drops = Arc<Mutex<DropCounts>>;
 
 /// DSCP CS6 in the IP TOS / traffic class byte.
 const TOS_CS6: u32 = 0xc0;
@@ -43,6 +65,8 @@ struct Open {
 pub struct Links {
     open: BTreeMap<String, Open>,
     receivers: Vec<tokio::task::AbortHandle>,
+    keys: Keys,
+    drops: Drops,
 }
 
 impl Drop for Links {
@@ -54,12 +78,14 @@ impl Drop for Links {
 }
 
 impl Links {
-    /// Opens every link of `m` for node `me` and starts receiving on each: datagrams go to
-    /// `tx`. Must run inside a tokio runtime.
+    /// Opens every link of `m` for node `me` and starts receiving on each: authenticated
+    /// datagrams go to `tx`, drops are counted in `drops`. Must run inside a tokio runtime.
     pub fn open(
         m: &Manifest,
         me: &str,
-        tx: &mpsc::UnboundedSender<Input>,
+        keys: Keys,
+        drops: Drops,
+        tx: &mpsc::UnboundedSender<Received>,
     ) -> Result<Links, LinkError> {
         let mut open = BTreeMap::new();
         for link in &m.heartbeat.links {
@@ -81,19 +107,26 @@ impl Links {
         let mut links = Links {
             open,
             receivers: Vec::new(),
+            keys,
+            drops,
         };
-        links.spawn_receivers(tx);
+        links.spawn_receivers(&m.cluster, tx);
         Ok(links)
     }
 
-    /// Sends `bytes` on `link` to all its destinations.
-    pub fn send(&mut self, link: &str, bytes: &[u8]) {
+    /// Signs `d` with key `key` (the signing key if this ring lacks it) and sends it on `link`
+    /// to all its destinations.
+    pub fn send(&mut self, link: &str, d: &Datagram, key: u8) {
+        let bytes = {
+            let ring = self.keys.borrow();
+            wire::encode(d, ring.get(key).unwrap_or_else(|| ring.signing()))
+        };
         let Some(l) = self.open.get_mut(link) else {
             return;
         };
         let mut error = None;
         for dest in &l.dests {
-            if let Err(e) = l.socket.try_send_to(bytes, *dest) {
+            if let Err(e) = l.socket.try_send_to(&bytes, *dest) {
                 error = Some(e);
             }
         }
@@ -107,22 +140,27 @@ impl Links {
         }
     }
 
-    /// Spawns one receiving task per link, feeding the engine's input channel.
-    fn spawn_receivers(&mut self, tx: &mpsc::UnboundedSender<Input>) {
+    /// Spawns one receiving task per link, feeding the loop's channel.
+    fn spawn_receivers(&mut self, cluster: &str, tx: &mpsc::UnboundedSender<Received>) {
         for (name, l) in &self.open {
             let (name, socket, tx) = (name.clone(), Arc::clone(&l.socket), tx.clone());
+            let (keys, drops, cluster) =
+                (self.keys.clone(), self.drops.clone(), cluster.to_owned());
             let task = tokio::spawn(async move {
                 // One byte over the maximum, so the decoder sees (and counts) oversized input.
-                let mut buf = vec![0u8; crate::protocol::wire::MAX_LEN + 1];
+                let mut buf = vec![0u8; wire::MAX_LEN + 1];
                 loop {
                     match socket.recv_from(&mut buf).await {
                         Ok((n, _)) => {
-                            let input = Input::Datagram {
-                                link: name.clone(),
-                                bytes: buf[..n].to_vec(),
-                            };
-                            if tx.send(input).is_err() {
-                                return;
+                            let ring = Arc::clone(&keys.borrow());
+                            match wire::decode(&buf[..n], &ring, &cluster) {
+                                Ok(datagram) => {
+                                    let link = name.clone();
+                                    if tx.send(Received { link, datagram }).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(why) => count(&drops, why),
                             }
                         }
                         // ICMP errors from an earlier send surface here; they are not fatal.
@@ -133,6 +171,16 @@ impl Links {
             self.receivers.push(task.abort_handle());
         }
     }
+}
+
+fn count(drops: &Drops, why: wire::DecodeError) {
+    let mut d = drops
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if d.get(why) == 0 {
+        tracing::warn!(reason = %why, "heartbeat datagram dropped (counted from now on)");
+    }
+    d.count(why);
 }
 
 /// Where the link's socket binds and where it sends.

@@ -81,6 +81,7 @@ pub fn message_id(kind: EventKind) -> &'static str {
         EventKind::Fence => "5e3b1f0c8a2d4c6e9b7a10f2d4c6010d",
         EventKind::Operator => "5e3b1f0c8a2d4c6e9b7a10f2d4c6010e",
         EventKind::Dropped => "5e3b1f0c8a2d4c6e9b7a10f2d4c6010f",
+        EventKind::Stray => "5e3b1f0c8a2d4c6e9b7a10f2d4c60110",
     }
 }
 

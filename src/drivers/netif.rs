@@ -19,6 +19,16 @@ pub fn index(ifname: &str) -> io::Result<u32> {
         .map_err(|e| io::Error::other(format!("interface `{ifname}`: bad ifindex: {e}")))
 }
 
+/// The name of the interface with index `index`, if there is one (a scan of sysfs: a host has
+/// a handful of interfaces, and this is asked only when a VIP's address changes).
+pub fn name_of(index: u32) -> Option<String> {
+    let want = index.to_string();
+    fs::read_dir("/sys/class/net").ok()?.find_map(|e| {
+        let name = e.ok()?.file_name().into_string().ok()?;
+        (attr(&name, "ifindex").ok()? == want).then_some(name)
+    })
+}
+
 /// The interface's hardware (MAC) address.
 pub fn mac(ifname: &str) -> io::Result<[u8; 6]> {
     parse_mac(&attr(ifname, "address")?)
@@ -52,6 +62,8 @@ mod tests {
     #[test]
     fn loopback_has_an_index() {
         assert_eq!(index("lo").unwrap(), 1);
+        assert_eq!(name_of(1).as_deref(), Some("lo"));
+        assert_eq!(name_of(u32::MAX), None);
         assert!(
             index("no-such-if0")
                 .unwrap_err()

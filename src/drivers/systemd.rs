@@ -1,12 +1,20 @@
 //! systemd units over D-Bus (the system bus; systemd's private socket does not work with zbus):
-//! start and stop jobs with mode "replace", waiting for each job's result, and a watch on each
-//! managed unit's ActiveState so a unit that fails or is stopped behind the agent's back is
-//! reported. `Subscribe()` is called once on the kept connection: systemd sends unit property
-//! changes only to subscribers.
+//! start and stop jobs with mode "replace", waiting for each job's result, and a watch on every
+//! managed unit's state (`ActiveState`, `SubState` and the kind of job queued for it), whoever
+//! changes it: the engine decides what a change means. `Subscribe()` is called once on the kept
+//! connection: systemd sends unit property changes only to subscribers. All units are watched
+//! through one match rule (the bus limits rules per connection, and a manifest may name
+//! hundreds of units).
+
+use std::collections::{BTreeMap, HashMap};
 
 use futures_util::stream::StreamExt;
 use tokio::sync::mpsc;
-use zbus::{Connection, OwnedObjectPath, proxy};
+use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant, proxy};
+
+use crate::engine::{Active, JobKind, UnitSeen};
+
+const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit";
 
 #[proxy(
     interface = "org.freedesktop.systemd1.Manager",
@@ -38,16 +46,39 @@ trait Unit {
     #[zbus(property)]
     fn active_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
+    fn sub_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
     fn load_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
 }
 
-/// A unit's state changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnitChange {
-    /// The unit.
-    pub unit: String,
-    /// Its new ActiveState.
-    pub active_state: String,
+#[proxy(
+    interface = "org.freedesktop.systemd1.Job",
+    default_service = "org.freedesktop.systemd1",
+    assume_defaults = false
+)]
+trait Job {
+    #[zbus(property)]
+    fn job_type(&self) -> zbus::Result<String>;
+}
+
+/// The object path systemd gives unit `name` (its bus label escaping: every byte but ASCII
+/// letters and digits, and a leading digit, becomes `_` and two hex digits).
+pub fn unit_path(name: &str) -> String {
+    let mut out = String::from(UNIT_PATHS);
+    out.push('/');
+    if name.is_empty() {
+        out.push('_');
+    }
+    for (i, b) in name.bytes().enumerate() {
+        if b.is_ascii_alphabetic() || (b.is_ascii_digit() && i > 0) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    out
 }
 
 /// The connection to systemd.
@@ -98,11 +129,6 @@ impl Systemd {
         self.mgr.get_unit_file_state(unit).await.ok()
     }
 
-    /// The unit's ActiveState now.
-    pub async fn active_state(&self, unit: &str) -> zbus::Result<String> {
-        self.unit(unit).await?.active_state().await
-    }
-
     /// Whether systemd can load the unit (it has a unit file).
     pub async fn loadable(&self, unit: &str) -> zbus::Result<bool> {
         Ok(self.unit(unit).await?.load_state().await? == "loaded")
@@ -113,36 +139,122 @@ impl Systemd {
         UnitProxy::builder(&self.conn).path(path).build().await
     }
 
-    /// Spawns a task reporting every change of `unit`'s ActiveState (the current value first).
+    /// What systemd says of `unit` now.
+    pub async fn seen(&self, unit: &str) -> zbus::Result<UnitSeen> {
+        let u = self.unit(unit).await?;
+        let (active, sub, job) = (
+            u.active_state().await?,
+            u.sub_state().await?,
+            u.job().await?,
+        );
+        Ok(UnitSeen {
+            unit: unit.to_owned(),
+            active: Active::parse(&active),
+            sub,
+            job: self.job_kind(&job.1).await,
+        })
+    }
+
+    /// The kind of the job at `path` (`/` when none), if it is still there.
+    async fn job_kind(&self, path: &OwnedObjectPath) -> Option<JobKind> {
+        if path.as_str() == "/" {
+            return None;
+        }
+        let job = JobProxy::builder(&self.conn)
+            .path(path.clone())
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .ok()?;
+        let kind: String = job.job_type().await.ok()?;
+        Some(JobKind::parse(&kind))
+    }
+
+    /// Spawns a task reporting every change of state of the units in `units` to `tx`, until
+    /// `tx` closes. One subscription covers them all.
     pub async fn watch(
         &self,
-        unit: &str,
-        tx: mpsc::UnboundedSender<UnitChange>,
-    ) -> zbus::Result<()> {
-        let proxy = self.unit(unit).await?;
-        let mut changes = proxy.receive_active_state_changed().await;
-        let unit = unit.to_owned();
-        tokio::spawn(async move {
-            let mut last = None;
-            while let Some(change) = changes.next().await {
-                let Ok(state) = change.get().await else {
+        units: Vec<String>,
+        tx: mpsc::UnboundedSender<UnitSeen>,
+    ) -> zbus::Result<tokio::task::AbortHandle> {
+        let rule = MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .sender("org.freedesktop.systemd1")
+            .interface("org.freedesktop.DBus.Properties")
+            .member("PropertiesChanged")
+            .path_namespace(UNIT_PATHS)
+            .build()?;
+        let mut stream = MessageStream::for_match_rule(rule, &self.conn, None).await?;
+        let by_path: HashMap<String, String> =
+            units.into_iter().map(|u| (unit_path(&u), u)).collect();
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            let mut last: BTreeMap<String, UnitSeen> = BTreeMap::new();
+            while let Some(Ok(msg)) = stream.next().await {
+                let header = msg.header();
+                let Some(unit) = header.path().and_then(|p| by_path.get(p.as_str())) else {
                     continue;
                 };
-                // The stream repeats values; only changes matter.
-                if last.as_ref() == Some(&state) {
+                let body = msg.body();
+                let Ok((iface, changed, _)) =
+                    body.deserialize::<(String, HashMap<String, OwnedVariant>, Vec<String>)>()
+                else {
+                    continue;
+                };
+                if iface != "org.freedesktop.systemd1.Unit"
+                    || !["ActiveState", "SubState", "Job"]
+                        .iter()
+                        .any(|k| changed.contains_key(*k))
+                {
                     continue;
                 }
-                last = Some(state.clone());
-                let change = UnitChange {
-                    unit: unit.clone(),
-                    active_state: state,
+                let seen = match me.seen_in_signal(unit, &changed).await {
+                    Some(seen) => seen,
+                    // A job that ended before its kind was read: the unit has moved on; read
+                    // it afresh rather than report a state without its job.
+                    None => match me.seen(unit).await {
+                        Ok(seen) => seen,
+                        Err(_) => continue,
+                    },
                 };
-                if tx.send(change).is_err() {
+                // The stream repeats values (every property change re-sends them): only
+                // changes matter.
+                if last.get(unit) == Some(&seen) {
+                    continue;
+                }
+                last.insert(unit.clone(), seen.clone());
+                if tx.send(seen).is_err() {
                     return;
                 }
             }
         });
-        Ok(())
+        Ok(task.abort_handle())
+    }
+
+    /// The state a `PropertiesChanged` signal carries, with the kind of its job; `None` when
+    /// a field is missing or the job ended before its kind could be read.
+    async fn seen_in_signal(
+        &self,
+        unit: &str,
+        changed: &HashMap<String, OwnedVariant>,
+    ) -> Option<UnitSeen> {
+        let text = |k: &str| {
+            changed
+                .get(k)
+                .and_then(|v| String::try_from(v.clone()).ok())
+        };
+        let (active, sub) = (text("ActiveState")?, text("SubState")?);
+        let (_, path) = <(u32, OwnedObjectPath)>::try_from(changed.get("Job")?.clone()).ok()?;
+        let job = self.job_kind(&path).await;
+        if path.as_str() != "/" && job.is_none() {
+            return None;
+        }
+        Some(UnitSeen {
+            unit: unit.to_owned(),
+            active: Active::parse(&active),
+            sub,
+            job,
+        })
     }
 }
 
@@ -154,5 +266,26 @@ fn describe(e: zbus::Error) -> String {
             None => name.to_string(),
         },
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_paths_are_escaped_as_systemd_does() {
+        assert_eq!(
+            unit_path("echo.service"),
+            "/org/freedesktop/systemd1/unit/echo_2eservice"
+        );
+        assert_eq!(
+            unit_path("fence-ipmi@beta.service"),
+            "/org/freedesktop/systemd1/unit/fence_2dipmi_40beta_2eservice"
+        );
+        assert_eq!(
+            unit_path("2x.mount"),
+            "/org/freedesktop/systemd1/unit/_32x_2emount"
+        );
     }
 }

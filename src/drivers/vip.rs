@@ -110,6 +110,18 @@ impl Vips {
         }
     }
 
+    /// Every address on this host, with its interface index: one dump, for the start-up probe.
+    pub async fn addresses(&self) -> io::Result<Vec<(u32, IpAddr)>> {
+        let mut all = self.handle.address().get().execute();
+        let mut out = Vec::new();
+        while let Some(msg) = all.try_next().await.map_err(nl_error)? {
+            if let Some(a) = address_of(&msg) {
+                out.push((msg.header.index, a));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `vip` is on its interface now.
     pub async fn present(&self, vip: &Vip) -> Result<bool, VipError> {
         let index = match crate::drivers::netif::index(&vip.interface) {

@@ -1,8 +1,8 @@
 //! Taking over what an earlier run of this node left running (a killed agent that systemd
 //! restarted), as Pacemaker's probe does, instead of stopping and starting it again.
 //!
-//! The driver reports what it found up with [`Input::Found`](super::Input::Found) before the
-//! first datagram. A group found whole is advertised as running at once, so no peer claims it,
+//! The driver reports what it found with [`Input::Probed`](super::Input::Probed) before the
+//! first datagram: the state of every managed unit and the VIPs present here. A group found whole is advertised as running at once, so no peer claims it,
 //! and is kept through a short grace while this run re-establishes quorum; a group found in
 //! part was being started or stopped when the agent died, and is released (peers wait for
 //! that, then claim it as usual). After the grace the usual rules apply.
@@ -19,13 +19,40 @@ use std::collections::BTreeSet;
 
 use super::election::{self, ClusterView};
 use super::runner::Phase;
-use super::{Action, Engine, EventKind, ResourceRef, Time};
+use super::{Action, Engine, EventKind, Probe, ResourceRef, Time};
 use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::wire::GroupState;
 
 impl Engine {
+    /// Takes what the start-up probe found into the groups' runners: a resource is up when its
+    /// unit may run (anything but `inactive` or `failed`: a unit still starting or stopping may
+    /// hold what it guards) or its VIP is on its interface.
+    pub(super) fn probed(&mut self, now: Time, probe: Probe, out: &mut Vec<Action>) {
+        for seen in probe.units {
+            self.units_seen.insert(seen.unit.clone(), seen);
+        }
+        let mut found = Vec::new();
+        for (name, g) in &self.m.groups {
+            for (i, r) in g.resources.iter().enumerate() {
+                let up = match &r.kind {
+                    ResourceKind::Unit(u) => {
+                        self.units_seen.get(u).is_some_and(|s| s.active.running())
+                    }
+                    ResourceKind::Vip(v) => probe
+                        .addrs
+                        .iter()
+                        .any(|a| a.present && a.addr == v.address && a.interface == v.interface),
+                };
+                if up {
+                    found.push(ResourceRef::new(name, i));
+                }
+            }
+        }
+        self.found(now, &found, out);
+    }
+
     /// Takes the resources found up here into the groups' runners.
-    pub(super) fn found(&mut self, now: Time, found: &[ResourceRef], out: &mut Vec<Action>) {
+    fn found(&mut self, now: Time, found: &[ResourceRef], out: &mut Vec<Action>) {
         let groups: BTreeSet<&str> = found.iter().map(|f| f.group.as_str()).collect();
         for name in groups {
             let Some(g) = self.m.groups.get(name).cloned() else {
@@ -33,8 +60,8 @@ impl Engine {
             };
             let up: Vec<usize> = found
                 .iter()
-                .filter(|f| f.group == name && f.resource < g.resources.len())
-                .map(|f| f.resource)
+                .filter(|f| f.group == name && f.index < g.resources.len())
+                .map(|f| f.index)
                 .collect();
             let Some(r) = self
                 .runners
@@ -74,7 +101,8 @@ impl Engine {
             if let ResourceKind::Vip(vip) = &res.kind
                 && let Some(every) = vip.announce.refresh
             {
-                self.refresh.insert((name.to_owned(), i), now.plus(every));
+                self.refresh
+                    .insert(ResourceRef::new(name, i), now.plus(every));
             }
         }
     }

@@ -14,7 +14,7 @@
 use super::election::{self, ClusterView, NodeView};
 use super::membership::PeerState;
 use super::runner::{Phase, Res};
-use super::{Action, Engine, EventKind, Fence, Kind, Notify, Time};
+use super::{Action, Engine, EventKind, Fence, Kind, Notify, ResourceRef, Time};
 use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::wire::GroupState;
 
@@ -314,22 +314,22 @@ impl Engine {
     }
 
     fn refresh_due(&mut self, now: Time, out: &mut Vec<Action>) {
-        let due: Vec<(String, usize)> = self
+        let due: Vec<ResourceRef> = self
             .refresh
             .iter()
             .filter(|(_, at)| **at <= now)
             .map(|(k, _)| k.clone())
             .collect();
-        for (group, i) in due {
+        for res in due {
             let held = self
                 .runners
-                .get(&group)
-                .is_some_and(|r| r.res.get(i) == Some(&Res::Up));
+                .get(&res.group)
+                .is_some_and(|r| r.res.get(res.index) == Some(&Res::Up));
             let vip = self
                 .m
                 .groups
-                .get(&group)
-                .and_then(|g| g.resources.get(i))
+                .get(&res.group)
+                .and_then(|g| g.resources.get(res.index))
                 .and_then(|r| match &r.kind {
                     ResourceKind::Vip(v) => Some(v.clone()),
                     ResourceKind::Unit(_) => None,
@@ -337,15 +337,11 @@ impl Engine {
             match (held, vip) {
                 (true, Some(vip)) => {
                     let every = vip.announce.refresh.unwrap_or(self.m.heartbeat.dead_after);
-                    self.refresh.insert((group.clone(), i), now.plus(every));
-                    out.push(Action::Announce {
-                        group,
-                        resource: i,
-                        vip,
-                    });
+                    self.refresh.insert(res.clone(), now.plus(every));
+                    out.push(Action::Announce { res, vip });
                 }
                 _ => {
-                    self.refresh.remove(&(group, i));
+                    self.refresh.remove(&res);
                 }
             }
         }

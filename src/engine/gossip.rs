@@ -8,7 +8,7 @@ use crate::protocol::wire::{self, Datagram};
 
 impl Engine {
     /// The datagram this node sends now.
-    pub(super) fn datagram(&mut self, kind: Kind) -> Vec<u8> {
+    pub(super) fn datagram(&mut self, kind: Kind) -> Datagram {
         self.seq += 1;
         let mut groups: Vec<(String, wire::GroupState)> = self
             .runners
@@ -31,7 +31,7 @@ impl Engine {
                 groups.push((g.clone(), wire::GroupState::Failed));
             }
         }
-        let d = Datagram {
+        Datagram {
             kind,
             cluster: self.m.cluster.clone(),
             sender: self.me.clone(),
@@ -53,15 +53,14 @@ impl Engine {
                 .collect(),
             groups,
             intents: self.intents.all(),
-            keys: self.keys.keys().iter().map(|k| k.id).collect(),
-        };
-        wire::encode(&d, self.signing_key())
+            keys: self.key_ids.clone(),
+        }
     }
 
     /// The key to sign with: the first of the ring (where `keygen --rotate` puts the new one)
     /// that every live peer says it accepts, so nodes switch to a new key only once all of
     /// them have loaded it; the ring's first key while no peer has said anything.
-    fn signing_key(&self) -> &crate::auth::Key {
+    fn signing_key(&self) -> u8 {
         let accepted_by_all = |id: u8| {
             self.members
                 .peers()
@@ -70,15 +69,17 @@ impl Engine {
                 .filter_map(|p| p.view.as_ref())
                 .all(|v| v.keys.contains(&id))
         };
-        self.keys
-            .keys()
+        self.key_ids
             .iter()
-            .find(|k| accepted_by_all(k.id))
-            .unwrap_or_else(|| self.keys.signing())
+            .copied()
+            .find(|id| accepted_by_all(*id))
+            .or_else(|| self.key_ids.first().copied())
+            .unwrap_or(0)
     }
 
     pub(super) fn send(&mut self, now: Time, kind: Kind, out: &mut Vec<Action>) {
-        let bytes = self.datagram(kind);
+        let datagram = self.datagram(kind);
+        let key = self.signing_key();
         // Remember when each datagram left, to know how fresh a peer's acknowledgement is.
         if self.sent_at.len() == 256 {
             self.sent_at.pop_front();
@@ -87,7 +88,8 @@ impl Engine {
         for link in &self.m.heartbeat.links {
             out.push(Action::Send {
                 link: link.name.clone(),
-                bytes: bytes.clone(),
+                datagram: datagram.clone(),
+                key,
             });
         }
     }
@@ -126,8 +128,7 @@ impl Engine {
                     (r.res[i], &res.kind)
                 {
                     out.push(Action::Announce {
-                        group: name.clone(),
-                        resource: i,
+                        res: super::ResourceRef::new(name, i),
                         vip: vip.clone(),
                     });
                 }

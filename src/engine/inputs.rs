@@ -3,35 +3,36 @@
 //! every input is `decide.rs`'s.
 
 use super::runner::{self, Outcome, Runner};
-use super::{Action, Command, Engine, Event, EventKind, Fence, Op, Time};
+use super::{Action, Command, Engine, Event, EventKind, Fence, Op, ResourceRef, Time};
 use crate::manifest::Manifest;
+use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::ReplayGuard;
-use crate::protocol::wire::{self, IntentKind, Stamp};
+use crate::protocol::wire::{self, Datagram, IntentKind, Stamp};
 
 impl Engine {
-    /// Takes in a datagram; false if it was a copy of (or older than) one already heard on
-    /// another link, which only shows that this link works.
+    /// Takes in an authenticated datagram; false if it changes nothing to decide on: a replay,
+    /// a datagram of this node or of a node the manifest does not have, or a copy of (or one
+    /// older than) a datagram already heard on another link, which only shows that this link
+    /// works.
     pub(super) fn receive(
         &mut self,
         now: Time,
         link: &str,
-        bytes: &[u8],
+        d: Datagram,
         out: &mut Vec<Action>,
     ) -> bool {
-        let d = match wire::decode(bytes, &self.keys, &self.m.cluster) {
-            Ok(d) if d.sender == self.me || !self.m.nodes.contains_key(&d.sender) => return true,
-            Ok(d) => d,
-            Err(e) => {
-                self.drop(e, out);
-                return true;
-            }
-        };
+        if d.sender == self.me
+            || !self.m.nodes.contains_key(&d.sender)
+            || d.cluster != self.m.cluster
+        {
+            return false;
+        }
         if !self.replay.contains_key(link) {
             self.replay.insert(link.to_owned(), ReplayGuard::default());
         }
         if let Some(Err(e)) = self.replay.get_mut(link).map(|g| g.accept(&d)) {
             self.drop(e, out);
-            return true;
+            return false;
         }
         if self.members.stale(&d) {
             out.extend(
@@ -112,83 +113,85 @@ impl Engine {
         self.drops.count(why);
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn done(
         &mut self,
         now: Time,
-        group: &str,
-        i: usize,
+        res: &ResourceRef,
         op: Op,
         ok: bool,
         detail: &str,
         out: &mut Vec<Action>,
     ) {
-        let Some((g, runner)) = self.group_mut(group, i) else {
+        let Some((g, runner)) = self.group_mut(res) else {
             return;
         };
-        let (actions, outcome) = runner.done(group, &g, i, op, ok);
+        let (actions, outcome) = runner.done(&res.group, &g, res.index, op, ok);
         out.extend(actions);
-        if let (Op::Start, true, crate::manifest::model::ResourceKind::Vip(vip)) =
-            (op, ok, &g.resources[i].kind)
+        if let (Op::Start, Some(since)) = (op, self.starting_since.remove(res))
+            && ok
         {
+            let took = now.since(since);
+            let slot = self.start_took.entry(res.clone()).or_default();
+            *slot = (*slot).max(took);
+        }
+        if let (Op::Start, true, ResourceKind::Vip(vip)) = (op, ok, &g.resources[res.index].kind) {
             out.push(Action::Announce {
-                group: group.to_owned(),
-                resource: i,
+                res: res.clone(),
                 vip: vip.clone(),
             });
             if let Some(every) = vip.announce.refresh {
-                self.refresh.insert((group.to_owned(), i), now.plus(every));
+                self.refresh.insert(res.clone(), now.plus(every));
             }
         }
         if !ok {
-            out.push(self.event(
-                EventKind::ResourceFailed,
-                Some(group),
-                format!("{op:?} of {} failed: {detail}", g.resources[i].name).to_lowercase(),
-            ));
+            out.push(
+                self.event(
+                    EventKind::ResourceFailed,
+                    Some(&res.group),
+                    format!("{op:?} of {} failed: {detail}", g.resources[res.index].name)
+                        .to_lowercase(),
+                ),
+            );
         }
-        self.outcome(now, group, outcome, out);
+        self.outcome(now, &res.group, outcome, out);
     }
 
+    /// A resource of a group that runs here went down on its own (a unit failed or was
+    /// stopped, a VIP was removed).
     pub(super) fn lost(
         &mut self,
         now: Time,
-        group: &str,
-        i: usize,
+        res: &ResourceRef,
         detail: &str,
         out: &mut Vec<Action>,
     ) {
-        let Some((g, runner)) = self.group_mut(group, i) else {
+        let Some((g, runner)) = self.group_mut(res) else {
             return;
         };
-        let (actions, outcome) = runner.lost(group, &g, i);
+        let (actions, outcome) = runner.lost(&res.group, &g, res.index);
         if !actions.is_empty() {
             out.push(self.event(
                 EventKind::ResourceFailed,
-                Some(group),
-                format!("{} went down: {detail}", g.resources[i].name),
+                Some(&res.group),
+                format!("{} went down: {detail}", g.resources[res.index].name),
             ));
         }
         out.extend(actions);
-        self.outcome(now, group, outcome, out);
+        self.outcome(now, &res.group, outcome, out);
     }
 
     /// The group's definition and runner, whether current or retiring after a reload, if it
     /// has resource number `resource`.
-    fn group_mut(
-        &mut self,
-        group: &str,
-        resource: usize,
-    ) -> Option<(crate::manifest::model::Group, &mut Runner)> {
-        let (g, r) = match self.retiring.get_mut(group) {
+    pub(super) fn group_mut(&mut self, res: &ResourceRef) -> Option<(Group, &mut Runner)> {
+        let (g, r) = match self.retiring.get_mut(&res.group) {
             Some((g, r)) => (g.clone(), r),
             None => (
-                self.m.groups.get(group)?.clone(),
-                self.runners.get_mut(group)?,
+                self.m.groups.get(&res.group)?.clone(),
+                self.runners.get_mut(&res.group)?,
             ),
         };
         // A report about a resource the group no longer has (a reload removed it) is stale.
-        (resource < g.resources.len()).then_some((g, r))
+        (res.index < g.resources.len()).then_some((g, r))
     }
 
     pub(super) fn outcome(
@@ -208,6 +211,11 @@ impl Engine {
                 EventKind::Running,
                 Some(group),
                 "all resources are up".into(),
+            )),
+            Some(Outcome::StrayStopped) => out.push(self.event(
+                EventKind::Stray,
+                Some(group),
+                "the stray copy is stopped".into(),
             )),
             Some(Outcome::Released) => {
                 self.forget_refresh(group);
@@ -244,7 +252,7 @@ impl Engine {
     }
 
     pub(super) fn forget_refresh(&mut self, group: &str) {
-        self.refresh.retain(|(g, _), _| g != group);
+        self.refresh.retain(|r, _| r.group != group);
     }
 
     pub(super) fn fenced(&mut self, now: Time, node: &str, ok: bool, out: &mut Vec<Action>) {

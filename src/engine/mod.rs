@@ -17,15 +17,18 @@ mod gossip;
 mod inputs;
 pub mod intents;
 pub mod membership;
+mod observe;
 mod quorum;
 pub mod runner;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use types::{Action, Command, Event, EventKind, Input, Notify, Op, ResourceRef, Time};
+pub use types::{
+    Action, Active, AddrSeen, Command, Event, EventKind, Input, JobKind, Notify, Op, Probe,
+    ResourceRef, Time, UnitSeen,
+};
 
-use crate::auth::KeyRing;
 use crate::manifest::Manifest;
 use crate::protocol::wire::Kind;
 use crate::protocol::{DropCounts, ReplayGuard};
@@ -52,7 +55,8 @@ pub struct Engine {
     me: String,
     /// Shared so that a decision can walk the groups while changing the engine.
     m: std::sync::Arc<Manifest>,
-    keys: KeyRing,
+    /// The ids of the keys this node holds, newest first (the secrets stay with the drivers).
+    key_ids: Vec<u8>,
     generation: u64,
     seq: u64,
     members: Membership,
@@ -86,7 +90,13 @@ pub struct Engine {
     booted: Time,
     /// Groups found running at start-up and kept through the start-up grace (`adopt.rs`).
     adopted: BTreeSet<String>,
-    refresh: BTreeMap<(String, usize), Time>,
+    refresh: BTreeMap<ResourceRef, Time>,
+    /// What systemd last said of each managed unit on this node.
+    units_seen: BTreeMap<String, UnitSeen>,
+    /// When each pending start was asked for, to measure how long starts take here.
+    starting_since: BTreeMap<ResourceRef, Time>,
+    /// The longest start of each resource measured here.
+    start_took: BTreeMap<ResourceRef, std::time::Duration>,
     next_send: Time,
     /// The time of the input being handled, or of the last one.
     now: Time,
@@ -99,8 +109,9 @@ pub struct Engine {
 impl Engine {
     /// An engine for node `me` of `m`, starting at `now`. `generation` must grow at every start
     /// of this node (the driver keeps it in the state directory). What an earlier run left
-    /// running here is reported with [`Input::Found`] before anything else.
-    pub fn new(now: Time, me: &str, m: Manifest, keys: KeyRing, generation: u64) -> Engine {
+    /// running here is reported with [`Input::Probed`] before anything else. `key_ids` are the
+    /// ids of the keys the drivers hold, newest first.
+    pub fn new(now: Time, me: &str, m: Manifest, key_ids: Vec<u8>, generation: u64) -> Engine {
         let peers = m.nodes.keys().filter(|n| *n != me).cloned();
         let runners = m
             .groups
@@ -111,7 +122,7 @@ impl Engine {
             me: me.to_owned(),
             members: Membership::new(now, peers),
             m: std::sync::Arc::new(m),
-            keys,
+            key_ids,
             generation,
             // Sequence numbers grow across restarts too, so an acknowledgement names a datagram
             // of this run and never one of an earlier run (generations are below 2^32: the
@@ -137,6 +148,9 @@ impl Engine {
             adopted: BTreeSet::new(),
             sent_at: std::collections::VecDeque::new(),
             refresh: BTreeMap::new(),
+            units_seen: BTreeMap::new(),
+            starting_since: BTreeMap::new(),
+            start_took: BTreeMap::new(),
             next_send: now,
             now,
             ready: false,
@@ -176,17 +190,6 @@ impl Engine {
         &self.runners
     }
 
-    /// The key ring in use.
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
-    }
-
-    /// Replaces the key ring (the key file was reloaded): its first key signs from now on and
-    /// all its keys are accepted. Not an input: secrets stay out of recorded runs.
-    pub fn set_keys(&mut self, keys: KeyRing) {
-        self.keys = keys;
-    }
-
     /// Whether `node` is in standby, by the operator intents this node knows.
     pub fn standby(&self, node: &str) -> bool {
         self.intents.standby(node)
@@ -210,11 +213,11 @@ impl Engine {
         }
         self.now = self.now.max(now);
         match input {
-            Input::Datagram { link, bytes } => {
-                if !self.receive(now, &link, &bytes, &mut out)
+            Input::Heard { link, datagram } => {
+                if !self.receive(now, &link, datagram, &mut out)
                     && self.next_deadline().is_some_and(|t| t > now)
                 {
-                    // A copy of a datagram handled already: nothing to decide anew.
+                    // A replay, or a copy of a datagram handled already: nothing to decide anew.
                     if !out.is_empty() {
                         self.update_status(&mut out);
                     }
@@ -222,19 +225,15 @@ impl Engine {
                 }
             }
             Input::Tick => {}
-            Input::Found { resources } => self.found(now, &resources, &mut out),
+            Input::Probed(probe) => self.probed(now, probe, &mut out),
+            Input::Unit(seen) => self.unit_seen(now, seen, &mut out),
+            Input::Addr(seen) => self.addr_seen(now, &seen, &mut out),
             Input::Done {
-                group,
-                resource,
+                res,
                 op,
                 ok,
                 detail,
-            } => self.done(now, &group, resource, op, ok, &detail, &mut out),
-            Input::Lost {
-                group,
-                resource,
-                detail,
-            } => self.lost(now, &group, resource, &detail, &mut out),
+            } => self.done(now, &res, op, ok, &detail, &mut out),
             Input::Fenced { node, ok } => self.fenced(now, &node, ok, &mut out),
             Input::Ping { reachable } => {
                 self.connectivity = reachable;
@@ -247,6 +246,7 @@ impl Engine {
             }
             Input::Control(cmd) => self.command(cmd, &mut out),
             Input::Reload(m) => self.reload(*m, &mut out),
+            Input::Keys { ids } => self.key_ids = ids,
             Input::Shutdown => {
                 if !self.shutting_down {
                     self.shutting_down = true;
@@ -255,6 +255,11 @@ impl Engine {
             }
         }
         self.tick(now, &mut out);
+        for a in &out {
+            if let Action::AddVip { res, .. } | Action::StartUnit { res, .. } = a {
+                self.starting_since.insert(res.clone(), now);
+            }
+        }
         out
     }
 
@@ -306,6 +311,3 @@ impl Engine {
         })
     }
 }
-
-#[cfg(test)]
-mod tests;

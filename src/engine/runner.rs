@@ -1,11 +1,12 @@
 //! Starting and stopping one group's resources here: each starts once everything it comes
 //! `after` is up (independent ones in parallel), and stops once nothing that depends on it is
 //! still up (the reverse order). A failed start stops what was started and leaves the group
-//! failed on this node.
+//! failed on this node. A stray copy (a resource up here while the group is not) is stopped
+//! like a release.
 
 use serde::Serialize;
 
-use super::types::{Action, Op};
+use super::types::{Action, Op, ResourceRef};
 use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::wire::GroupState;
 
@@ -33,11 +34,23 @@ pub enum Phase {
     Starting,
     /// Everything is up.
     Running,
-    /// Stopping resources; `failed` when a failure caused it.
+    /// Stopping resources.
     Stopping {
-        /// A start or a resource failed.
-        failed: bool,
+        /// Why.
+        why: Why,
     },
+}
+
+/// Why a group is being stopped here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    /// It is released (moved, quorum lost, shutdown, found partly up at start-up).
+    Release,
+    /// A start or a resource failed.
+    Failure,
+    /// A resource came up here while the group does not run here: a stray copy.
+    Stray,
 }
 
 /// The group's resources on this node.
@@ -58,6 +71,8 @@ pub enum Outcome {
     Released,
     /// Every resource is down after a failure.
     Failed,
+    /// A stray copy is stopped.
+    StrayStopped,
 }
 
 impl Runner {
@@ -98,14 +113,27 @@ impl Runner {
             self.phase = Phase::Running;
             return (Vec::new(), true);
         }
-        self.phase = Phase::Stopping { failed: false };
+        self.phase = Phase::Stopping { why: Why::Release };
         (self.step(name, g).0, false)
     }
 
     /// Begins stopping (a release, not a failure) and issues the first stops.
     pub fn stop(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
         if matches!(self.phase, Phase::Starting | Phase::Running) {
-            self.phase = Phase::Stopping { failed: false };
+            self.phase = Phase::Stopping { why: Why::Release };
+        }
+        self.step(name, g)
+    }
+
+    /// Resource `i`, down as far as this runner knows, came up here although the group does
+    /// not run here (or is stopping): it is stopped again.
+    pub fn stray(&mut self, name: &str, g: &Group, i: usize) -> (Vec<Action>, Option<Outcome>) {
+        if self.res[i] != Res::Down || matches!(self.phase, Phase::Starting | Phase::Running) {
+            return (Vec::new(), None);
+        }
+        self.res[i] = Res::Up;
+        if self.phase == Phase::Idle {
+            self.phase = Phase::Stopping { why: Why::Stray };
         }
         self.step(name, g)
     }
@@ -123,7 +151,7 @@ impl Runner {
             (Op::Start, true) => self.res[i] = Res::Up,
             (Op::Start, false) => {
                 self.res[i] = Res::Down;
-                self.phase = Phase::Stopping { failed: true };
+                self.phase = Phase::Stopping { why: Why::Failure };
             }
             // A failed stop still ends the attempt: systemd leaves the unit failed, not running.
             (Op::Stop, _) => self.res[i] = Res::Down,
@@ -140,15 +168,14 @@ impl Runner {
             self.res[i] = Res::Starting;
             return (
                 vec![Action::AddVip {
-                    group: name.to_owned(),
-                    resource: i,
+                    res: ResourceRef::new(name, i),
                     vip: vip.clone(),
                 }],
                 None,
             );
         }
         self.res[i] = Res::Down;
-        self.phase = Phase::Stopping { failed: true };
+        self.phase = Phase::Stopping { why: Why::Failure };
         self.step(name, g)
     }
 
@@ -169,7 +196,7 @@ impl Runner {
                     return (out, Some(Outcome::Running));
                 }
             }
-            Phase::Stopping { failed } => {
+            Phase::Stopping { why } => {
                 for i in (0..g.resources.len()).rev() {
                     let dependents_down = g
                         .resources
@@ -183,14 +210,12 @@ impl Runner {
                 }
                 if self.res.iter().all(|r| *r == Res::Down) {
                     self.phase = Phase::Idle;
-                    return (
-                        out,
-                        Some(if failed {
-                            Outcome::Failed
-                        } else {
-                            Outcome::Released
-                        }),
-                    );
+                    let outcome = match why {
+                        Why::Release => Outcome::Released,
+                        Why::Failure => Outcome::Failed,
+                        Why::Stray => Outcome::StrayStopped,
+                    };
+                    return (out, Some(outcome));
                 }
             }
         }
@@ -198,27 +223,24 @@ impl Runner {
     }
 }
 
-fn action(name: &str, g: &Group, i: usize, op: Op) -> Action {
-    let (group, resource) = (name.to_owned(), i);
+/// The action that starts or stops resource `i` of group `name`.
+pub fn action(name: &str, g: &Group, i: usize, op: Op) -> Action {
+    let res = ResourceRef::new(name, i);
     match (&g.resources[i].kind, op) {
         (ResourceKind::Vip(vip), Op::Start) => Action::AddVip {
-            group,
-            resource,
+            res,
             vip: vip.clone(),
         },
         (ResourceKind::Vip(vip), Op::Stop) => Action::RemoveVip {
-            group,
-            resource,
+            res,
             vip: vip.clone(),
         },
         (ResourceKind::Unit(unit), Op::Start) => Action::StartUnit {
-            group,
-            resource,
+            res,
             unit: unit.clone(),
         },
         (ResourceKind::Unit(unit), Op::Stop) => Action::StopUnit {
-            group,
-            resource,
+            res,
             unit: unit.clone(),
         },
     }
@@ -243,8 +265,8 @@ mod tests {
         actions
             .iter()
             .map(|a| match a {
-                Action::AddVip { resource, .. } => format!("+vip{resource}"),
-                Action::RemoveVip { resource, .. } => format!("-vip{resource}"),
+                Action::AddVip { res, .. } => format!("+vip{}", res.index),
+                Action::RemoveVip { res, .. } => format!("-vip{}", res.index),
                 Action::StartUnit { unit, .. } => format!("+{unit}"),
                 Action::StopUnit { unit, .. } => format!("-{unit}"),
                 other => format!("{other:?}"),
@@ -317,7 +339,7 @@ mod tests {
         r.done("g", &g, 0, Op::Start, true);
         // a.service is down: b (which needs it) and the VIP (which nothing up needs) stop together.
         assert_eq!(names(&r.lost("g", &g, 1).0), ["-b.service", "-vip0"]);
-        assert_eq!(r.phase, Phase::Stopping { failed: true });
+        assert_eq!(r.phase, Phase::Stopping { why: Why::Failure });
     }
 
     #[test]

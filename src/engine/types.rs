@@ -1,5 +1,6 @@
 //! What goes into the engine and what comes out: inputs, actions, events and the time type.
-//! All derive serde, so a run can be recorded as JSON lines and replayed.
+//! All derive serde: the daemon records every input with its time (the flight recorder) and
+//! `haagentctl replay` feeds a recording to a fresh engine, which must emit the same actions.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::Manifest;
 use crate::manifest::model::Vip;
+use crate::protocol::wire::Datagram;
 
 /// A point on the driver's monotonic clock, in milliseconds. The engine never reads a clock.
 #[derive(
@@ -64,53 +66,156 @@ pub enum Command {
     OverrideWaitForAll,
 }
 
-/// One resource of a group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One resource of a group: the group's name and the resource's index in its `resources`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ResourceRef {
     /// Group.
     pub group: String,
-    /// Resource index in the group.
-    pub resource: usize,
+    /// Index in the group's resources.
+    pub index: usize,
+}
+
+impl ResourceRef {
+    /// Resource `index` of `group`.
+    pub fn new(group: &str, index: usize) -> ResourceRef {
+        ResourceRef {
+            group: group.to_owned(),
+            index,
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.group, self.index)
+    }
+}
+
+/// A unit's `ActiveState`, as systemd reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Active {
+    /// `active` (or `reloading`): it runs.
+    Active,
+    /// `activating`: a start is under way, or systemd's `Restart=` is about to start it again.
+    Activating,
+    /// `deactivating`: it is being stopped.
+    Deactivating,
+    /// `inactive`: not running.
+    Inactive,
+    /// `failed`: not running, after a failure.
+    Failed,
+    /// A state this agent does not know (`maintenance`, `refreshing`, ...): taken as running.
+    Other,
+}
+
+impl Active {
+    /// Reads systemd's word.
+    pub fn parse(word: &str) -> Active {
+        match word {
+            "active" | "reloading" => Active::Active,
+            "activating" => Active::Activating,
+            "deactivating" => Active::Deactivating,
+            "inactive" => Active::Inactive,
+            "failed" => Active::Failed,
+            _ => Active::Other,
+        }
+    }
+
+    /// Whether processes of the unit may run (everything but `inactive` and `failed`).
+    pub fn running(self) -> bool {
+        !matches!(self, Active::Inactive | Active::Failed)
+    }
+}
+
+/// The kind of a job queued for a unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// `start` (also `verify-active`).
+    Start,
+    /// `stop`.
+    Stop,
+    /// `restart`, `try-restart`, `reload-or-start`: the unit comes back.
+    Restart,
+    /// `reload` and anything else.
+    Other,
+}
+
+impl JobKind {
+    /// Reads systemd's `JobType`.
+    pub fn parse(word: &str) -> JobKind {
+        match word {
+            "start" | "verify-active" => JobKind::Start,
+            "stop" => JobKind::Stop,
+            "restart" | "try-restart" | "reload-or-start" => JobKind::Restart,
+            _ => JobKind::Other,
+        }
+    }
+}
+
+/// What systemd says of a unit on this node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitSeen {
+    /// The unit.
+    pub unit: String,
+    /// Its `ActiveState`.
+    pub active: Active,
+    /// Its `SubState` (for the journal).
+    pub sub: String,
+    /// The job queued for it, if any.
+    pub job: Option<JobKind>,
+}
+
+/// An address of the cluster's VIPs on an interface of this node, present or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrSeen {
+    /// The address.
+    pub addr: std::net::IpAddr,
+    /// The interface it is on (or was removed from).
+    pub interface: String,
+    /// Present (added) or absent (removed).
+    pub present: bool,
+}
+
+/// What the agent finds at start-up, before anything else: what an earlier run may have left.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// Every managed unit that systemd knows, with its state.
+    pub units: Vec<UnitSeen>,
+    /// Every VIP of the cluster present on this node.
+    pub addrs: Vec<AddrSeen>,
 }
 
 /// Something that happened, for the engine to decide on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Input {
-    /// A datagram arrived on a link.
-    Datagram {
+    /// An authenticated datagram of a node of the cluster arrived on a link (the link driver
+    /// checked its MAC; malformed and forged ones never reach the engine).
+    Heard {
         /// Link name.
         link: String,
-        /// Its bytes.
-        bytes: Vec<u8>,
+        /// The datagram.
+        datagram: Datagram,
     },
     /// The deadline the engine asked for was reached (or any time passed).
     Tick,
     /// What is up on this node at start-up (left by an earlier run), as the first input.
-    Found {
-        /// The resources found up (a VIP present, a unit active).
-        resources: Vec<ResourceRef>,
-    },
+    Probed(Probe),
+    /// A managed unit changed state on this node (whoever changed it).
+    Unit(UnitSeen),
+    /// A VIP address of the cluster appeared on, or vanished from, an interface of this node.
+    Addr(AddrSeen),
     /// A resource action finished.
     Done {
-        /// Group.
-        group: String,
-        /// Resource index in the group.
-        resource: usize,
+        /// The resource.
+        res: ResourceRef,
         /// What was done.
         op: Op,
         /// Whether it worked.
         ok: bool,
         /// Why not, or what happened.
-        detail: String,
-    },
-    /// A resource went down on its own (a unit failed or was stopped, a VIP vanished).
-    Lost {
-        /// Group.
-        group: String,
-        /// Resource index in the group.
-        resource: usize,
-        /// What was seen.
         detail: String,
     },
     /// A fence unit finished.
@@ -129,6 +234,12 @@ pub enum Input {
     Control(Command),
     /// A new, validated manifest (reload).
     Reload(Box<Manifest>),
+    /// The key ids this node holds, the first being the newest (at start and after a reload of
+    /// the key file); the secrets stay with the drivers.
+    Keys {
+        /// Key ids, newest first.
+        ids: Vec<u8>,
+    },
     /// Stop everything and leave the cluster.
     Shutdown,
 }
@@ -137,55 +248,48 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Send a datagram on a link (to every peer's address, group or broadcast address).
+    /// Sign `datagram` with key `key` and send it on a link (to every peer's address on it,
+    /// its multicast group or broadcast address).
     Send {
         /// Link name.
         link: String,
         /// The datagram.
-        bytes: Vec<u8>,
+        datagram: Datagram,
+        /// The id of the key to sign with.
+        key: u8,
     },
     /// Add a VIP; report with `Input::Done`.
     AddVip {
-        /// Group.
-        group: String,
-        /// Resource index.
-        resource: usize,
+        /// The resource.
+        res: ResourceRef,
         /// The VIP.
         vip: Vip,
     },
     /// Remove a VIP; report with `Input::Done`.
     RemoveVip {
-        /// Group.
-        group: String,
-        /// Resource index.
-        resource: usize,
+        /// The resource.
+        res: ResourceRef,
         /// The VIP.
         vip: Vip,
     },
     /// Send a burst of gratuitous ARP / unsolicited NA for a held VIP.
     Announce {
-        /// Group.
-        group: String,
-        /// Resource index.
-        resource: usize,
+        /// The resource.
+        res: ResourceRef,
         /// The VIP (its `announce` says how many and how fast).
         vip: Vip,
     },
     /// Start a unit; report with `Input::Done`.
     StartUnit {
-        /// Group.
-        group: String,
-        /// Resource index.
-        resource: usize,
+        /// The resource.
+        res: ResourceRef,
         /// The unit.
         unit: String,
     },
     /// Stop a unit; report with `Input::Done`.
     StopUnit {
-        /// Group.
-        group: String,
-        /// Resource index.
-        resource: usize,
+        /// The resource.
+        res: ResourceRef,
         /// The unit.
         unit: String,
     },
@@ -263,4 +367,6 @@ pub enum EventKind {
     Operator,
     /// A datagram was dropped.
     Dropped,
+    /// A resource of a group came up on a node that does not hold the group.
+    Stray,
 }

@@ -180,6 +180,10 @@ pub struct Net {
     /// (from, to) pairs that are cut.
     pub(super) cut: BTreeSet<(String, String)>,
     pub(super) loss: u8,
+    /// Nodes that reach no ping target, whatever the partition.
+    pub(super) no_ping: BTreeSet<String>,
+    /// Nodes whose fence unit fails.
+    pub(super) unfenceable: BTreeSet<String>,
 }
 
 impl Net {
@@ -196,6 +200,6 @@ impl Net {
 
     /// Whether `node` reaches the ping targets.
     pub fn reaches_targets(&self, node: &str) -> bool {
-        !self.partitioned || self.side.contains(node)
+        !self.no_ping.contains(node) && (!self.partitioned || self.side.contains(node))
     }
 }

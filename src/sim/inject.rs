@@ -160,8 +160,14 @@ impl World {
             FaultKind::HealAll => self.heal_all(),
             FaultKind::ClearAll => self.clear_all(),
             FaultKind::Fence => {
-                self.report.fault(self.now, &f, &[]);
-                self.crash(&node);
+                let ok = !self.net.unfenceable.contains(&node);
+                if ok {
+                    self.report.fault(self.now, &f, &[]);
+                    self.crash(&node);
+                    // A fenced machine reboots.
+                    let back = self.now.plus(self.m.heartbeat.dead_after * 2);
+                    self.at(back, restart(back, &node));
+                }
                 let by = f.by.clone().unwrap_or_default();
                 let generation = self.nodes[&by].generation;
                 self.at(
@@ -171,13 +177,10 @@ impl World {
                         generation,
                         input: Input::Fenced {
                             node: node.clone(),
-                            ok: true,
+                            ok,
                         },
                     },
                 );
-                // A fenced machine reboots.
-                let back = self.now.plus(self.m.heartbeat.dead_after * 2);
-                self.at(back, restart(back, &node));
             }
             FaultKind::ResourceDone {
                 op,
@@ -317,15 +320,9 @@ impl World {
         let n = self.nodes.get_mut(&holder).expect("known node");
         n.up.remove(&(group.clone(), i));
         n.active.remove(&(group.clone(), i));
-        self.input(
-            &holder,
-            Input::Lost {
-                group,
-                resource: i,
-                detail: "simulated unit failure".into(),
-            },
-            false,
-        );
+        let res = crate::engine::ResourceRef::new(&group, i);
+        let now = self.now;
+        self.observe_at(now, &holder, &res, crate::engine::Active::Failed, None);
     }
 
     /// The end of the fault phase: the network is whole, every node runs, failures are cleared.

@@ -14,6 +14,7 @@ mod inject;
 mod report;
 pub mod rng;
 mod schedule;
+pub mod script;
 mod world;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +41,11 @@ pub struct SimConfig {
     pub resource_ms: (u64, u64),
     /// How long a fence unit takes (ms).
     pub fence_ms: u64,
+    /// An ideal network (every datagram arrives after 1 ms, none lost, doubled or late):
+    /// scripted scenarios, whose timing is asserted.
+    pub ideal_net: bool,
+    /// Keep every action of every node in [`World::log`] (scripted scenarios).
+    pub record: bool,
 }
 
 impl SimConfig {
@@ -51,6 +57,8 @@ impl SimConfig {
             fault_phase: m.heartbeat.dead_after * 12,
             resource_ms: (10, 50),
             fence_ms: 200,
+            ideal_net: false,
+            record: false,
         }
     }
 }
@@ -91,6 +99,11 @@ enum Ev {
         generation: u64,
         input: Input,
     },
+    /// What a node's drivers see (a unit's state, an address), for whichever agent runs there.
+    Observe {
+        to: String,
+        input: Input,
+    },
     Wake {
         to: String,
     },
@@ -98,10 +111,12 @@ enum Ev {
     Fault(Fault),
 }
 
-/// The simulated world.
+/// The simulated world: the nodes, their agents and resources, the network between them, and
+/// what happens to them (drawn from a seed by [`run`], or scripted: see `script.rs`).
 pub struct World {
     m: Manifest,
-    keys: KeyRing,
+    /// Each node's key ring (its drivers sign and check with it).
+    keys: BTreeMap<String, KeyRing>,
     cfg: SimConfig,
     now: Time,
     rng: Rng,
@@ -118,6 +133,10 @@ pub struct World {
     disturbed_at: Option<Time>,
     /// The last fault of any kind (its start, end or a node coming back).
     shaken_at: Option<Time>,
+    /// Every action of every node, when [`SimConfig::record`] is on.
+    pub log: Vec<script::Rec>,
+    /// Datagrams each node's link driver dropped (forged, malformed, unknown key).
+    drops: BTreeMap<String, crate::protocol::DropCounts>,
 }
 
 /// Runs one seed of the simulation of `m`.
@@ -129,9 +148,8 @@ pub fn run(m: &Manifest, cfg: SimConfig) -> RunResult {
 impl World {
     fn new(m: Manifest, cfg: SimConfig) -> World {
         // Heartbeats are authenticated in the simulation too; the key is fixed, not secret.
-        let keys =
-            KeyRing::parse("1 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n")
-                .expect("fixed key");
+        let ring = KeyRing::parse(script::KEY).expect("fixed key");
+        let keys = m.nodes.keys().map(|n| (n.clone(), ring.clone())).collect();
         let nodes = m
             .nodes
             .keys()
@@ -169,6 +187,8 @@ impl World {
             changed: true,
             disturbed_at: None,
             shaken_at: None,
+            log: Vec::new(),
+            drops: BTreeMap::new(),
         }
     }
 
@@ -271,9 +291,8 @@ impl World {
 
     fn event(&mut self, ev: Ev) {
         match ev {
-            Ev::Deliver { to, link, bytes } => {
-                self.input(&to, Input::Datagram { link, bytes }, true)
-            }
+            Ev::Deliver { to, link, bytes } => self.deliver(&to, link, &bytes),
+            Ev::Observe { to, input } => self.input(&to, input, false),
             Ev::Input {
                 to,
                 generation,
@@ -368,6 +387,8 @@ impl World {
     }
 }
 
+#[cfg(test)]
+mod scenarios;
 #[cfg(test)]
 mod tests;
 

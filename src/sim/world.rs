@@ -9,26 +9,36 @@ use super::faults::{Fault, FaultKind};
 use super::inject;
 use super::rng::Rng;
 use super::{Ev, World};
-use crate::engine::{Action, Engine, EventKind, Input, Op, ResourceRef};
+use crate::engine::{
+    Action, Active, AddrSeen, Engine, EventKind, Input, JobKind, Op, Probe, ResourceRef, UnitSeen,
+};
+use crate::manifest::model::ResourceKind;
+use crate::protocol::wire::{self, Datagram};
 
 impl World {
     pub(super) fn apply(&mut self, name: &str, actions: Vec<Action>) {
         let generation = self.nodes[name].generation;
+        if self.cfg.record {
+            let at = self.now;
+            self.log.extend(actions.iter().map(|a| super::script::Rec {
+                at,
+                node: name.to_owned(),
+                action: a.clone(),
+            }));
+        }
         for a in actions {
             match a {
-                Action::Send { link, bytes } => self.send(name, &link, bytes),
-                Action::AddVip {
-                    group, resource, ..
+                Action::Send {
+                    link,
+                    datagram,
+                    key,
+                } => self.send(name, &link, &datagram, key),
+                Action::AddVip { res, .. } | Action::StartUnit { res, .. } => {
+                    self.resource(name, generation, res, Op::Start);
                 }
-                | Action::StartUnit {
-                    group, resource, ..
-                } => self.resource(name, generation, group, resource, Op::Start),
-                Action::RemoveVip {
-                    group, resource, ..
+                Action::RemoveVip { res, .. } | Action::StopUnit { res, .. } => {
+                    self.resource(name, generation, res, Op::Stop);
                 }
-                | Action::StopUnit {
-                    group, resource, ..
-                } => self.resource(name, generation, group, resource, Op::Stop),
                 Action::Fence { node, .. } => {
                     let at = self.now.plus(Duration::from_millis(self.cfg.fence_ms));
                     self.at(
@@ -61,17 +71,31 @@ impl World {
         }
     }
 
-    pub(super) fn send(&mut self, from: &str, link: &str, bytes: Vec<u8>) {
+    /// Signs and sends a datagram: every copy goes through the real encoder and, on arrival,
+    /// the real decoder, so what does not fit the format is caught here too.
+    pub(super) fn send(&mut self, from: &str, link: &str, d: &Datagram, key: u8) {
+        let bytes = {
+            let ring = &self.keys[from];
+            wire::encode(d, ring.get(key).unwrap_or_else(|| ring.signing()))
+        };
         let peers: Vec<String> = self.nodes.keys().filter(|n| *n != from).cloned().collect();
         for to in peers {
             if !self.net.passes(from, &to, &mut self.rng) {
                 continue;
             }
-            let copies = if self.rng.chance(0.01) { 2 } else { 1 };
+            let copies = if !self.cfg.ideal_net && self.rng.chance(0.01) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
                 // Mostly 1-3 ms; sometimes late enough to arrive after the next datagram.
-                let mut delay = self.rng.range(1, 3);
-                if self.rng.chance(0.02) {
+                let mut delay = if self.cfg.ideal_net {
+                    1
+                } else {
+                    self.rng.range(1, 3)
+                };
+                if !self.cfg.ideal_net && self.rng.chance(0.02) {
                     delay += self
                         .rng
                         .range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
@@ -89,15 +113,28 @@ impl World {
         }
     }
 
-    pub(super) fn resource(
-        &mut self,
-        name: &str,
-        generation: u64,
-        group: String,
-        resource: usize,
-        op: Op,
-    ) {
+    /// What `to`'s link driver does with arriving bytes: checks them with its key ring, counts
+    /// what fails, and hands the rest to the agent.
+    pub(super) fn deliver(&mut self, to: &str, link: String, bytes: &[u8]) {
+        let Some(ring) = self.keys.get(to) else {
+            return;
+        };
+        match wire::decode(bytes, ring, &self.m.cluster) {
+            Ok(datagram) => self.input(to, Input::Heard { link, datagram }, true),
+            Err(why) => self.drops.entry(to.to_owned()).or_default().count(why),
+        }
+    }
+
+    pub(super) fn resource(&mut self, name: &str, generation: u64, res: ResourceRef, op: Op) {
         self.changed = true;
+        let (group, resource) = (res.group.clone(), res.index);
+        // systemd shows the job at once: the unit goes activating or deactivating.
+        let (active, job) = match op {
+            Op::Start => (Active::Activating, JobKind::Start),
+            Op::Stop => (Active::Deactivating, JobKind::Stop),
+        };
+        let soon = self.now.plus(Duration::from_millis(self.rng.range(0, 1)));
+        self.observe_at(soon, name, &res, active, Some(job));
         let node = self.nodes.get_mut(name).expect("known node");
         let key = (group.clone(), resource);
         node.pending.insert(key.clone(), op);
@@ -203,7 +240,7 @@ impl World {
     /// running, and what it had asked to start (a unit still `activating`), less what it had
     /// asked to stop (`deactivating` is not up).
     pub(super) fn boot(&mut self, name: &str) {
-        let keys = self.keys.clone();
+        let keys = &self.keys[name];
         let m = self.m.clone();
         let now = self.now;
         let node = self.nodes.get_mut(name).expect("known node");
@@ -213,24 +250,11 @@ impl World {
         node.generation += 1;
         node.frozen_until = None;
         node.held_inputs.clear();
-        node.engine = Some(Engine::new(now, name, m, keys, node.generation));
+        let ids = keys.keys().iter().map(|k| k.id).collect();
+        node.engine = Some(Engine::new(now, name, m, ids, node.generation));
         node.booted_at = Some(now);
-        let starting = node
-            .pending
-            .iter()
-            .filter(|(_, op)| **op == Op::Start)
-            .map(|(k, _)| k);
-        let resources = node
-            .up
-            .iter()
-            .chain(starting)
-            .filter(|k| node.pending.get(*k) != Some(&Op::Stop))
-            .map(|(group, resource)| ResourceRef {
-                group: group.clone(),
-                resource: *resource,
-            })
-            .collect();
-        self.input(name, Input::Found { resources }, true);
+        let probe = self.probe(name);
+        self.input(name, Input::Probed(probe), true);
         // The daemon pings at start-up, then every connectivity interval.
         self.ping_round(name);
     }
@@ -279,23 +303,110 @@ impl World {
                 n.active.remove(&key);
             }
         }
-        let input = if n.generation == generation {
-            Input::Done {
-                group: key.0,
-                resource: key.1,
-                op,
-                ok,
-                detail: f.detail.clone(),
-            }
-        } else if op == Op::Start && !ok {
-            Input::Lost {
-                group: key.0,
-                resource: key.1,
-                detail: f.detail.clone(),
-            }
+        let res = ResourceRef::new(&key.0, key.1);
+        // systemd's signal and the job's result reach the agent in either order, a moment
+        // apart.
+        let (done_at, seen_at) = if self.rng.chance(0.5) {
+            (self.now, self.now.plus(Duration::from_millis(1)))
         } else {
+            (self.now.plus(Duration::from_millis(1)), self.now)
+        };
+        let done = Input::Done {
+            res: res.clone(),
+            op,
+            ok,
+            detail: f.detail.clone(),
+        };
+        let to = node.to_owned();
+        self.at(
+            done_at,
+            Ev::Input {
+                to,
+                generation,
+                input: done,
+            },
+        );
+        let active = match (op, ok) {
+            (Op::Start, true) => Active::Active,
+            (Op::Start, false) => Active::Failed,
+            (Op::Stop, _) => Active::Inactive,
+        };
+        self.observe_at(seen_at, node, &res, active, None);
+    }
+
+    /// What the world looks like to a booting agent's probe: every unit of the manifest with
+    /// its state, and the VIPs that are up here.
+    pub(super) fn probe(&self, name: &str) -> Probe {
+        let node = &self.nodes[name];
+        let mut p = Probe::default();
+        for (g, def) in &self.m.groups {
+            for (i, r) in def.resources.iter().enumerate() {
+                let key = (g.clone(), i);
+                let pending = node.pending.get(&key).copied();
+                match &r.kind {
+                    ResourceKind::Unit(unit) => {
+                        let (active, job) = match pending {
+                            Some(Op::Start) => (Active::Activating, Some(JobKind::Start)),
+                            Some(Op::Stop) => (Active::Deactivating, Some(JobKind::Stop)),
+                            None if node.up.contains(&key) => (Active::Active, None),
+                            None => (Active::Inactive, None),
+                        };
+                        p.units.push(UnitSeen {
+                            unit: unit.clone(),
+                            active,
+                            sub: String::new(),
+                            job,
+                        });
+                    }
+                    ResourceKind::Vip(v) if node.up.contains(&key) => p.addrs.push(AddrSeen {
+                        addr: v.address,
+                        interface: v.interface.clone(),
+                        present: true,
+                    }),
+                    ResourceKind::Vip(_) => {}
+                }
+            }
+        }
+        p
+    }
+
+    /// Tells `node`'s agent, whichever run it is, what its drivers see of `res` at `at`: the
+    /// unit's state, or the VIP's presence (a VIP is there once up, gone once down).
+    pub(super) fn observe_at(
+        &mut self,
+        at: crate::engine::Time,
+        node: &str,
+        res: &ResourceRef,
+        active: Active,
+        job: Option<JobKind>,
+    ) {
+        let Some(r) = self
+            .m
+            .groups
+            .get(&res.group)
+            .and_then(|g| g.resources.get(res.index))
+        else {
             return;
         };
-        self.input(node, input, false);
+        let input = match &r.kind {
+            ResourceKind::Unit(unit) => Input::Unit(UnitSeen {
+                unit: unit.clone(),
+                active,
+                sub: String::new(),
+                job,
+            }),
+            ResourceKind::Vip(v)
+                if matches!(active, Active::Active | Active::Inactive | Active::Failed) =>
+            {
+                Input::Addr(AddrSeen {
+                    addr: v.address,
+                    interface: v.interface.clone(),
+                    present: active == Active::Active,
+                })
+            }
+            ResourceKind::Vip(_) => return,
+        };
+        let to = node.to_owned();
+        self.at(at, Ev::Observe { to, input });
     }
 }

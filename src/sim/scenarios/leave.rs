@@ -1,8 +1,9 @@
 //! A graceful leave: the leaver's vote is out of the count until it returns, so its peers
 //! neither lose quorum nor wait; its return, even cut off, starts nothing the others run.
 
-use super::cluster::{Cluster, manifest, two_node};
+use super::{manifest, two_node};
 use crate::engine::{EventKind, Input};
+use crate::sim::World;
 
 /// Two nodes with a ping tie-breaker and long timers, like `two-node-web.yaml`.
 fn slow_two_node() -> crate::manifest::Manifest {
@@ -16,7 +17,7 @@ fn slow_two_node() -> crate::manifest::Manifest {
     )
 }
 
-fn quorum_losses(c: &Cluster, node: &str) -> usize {
+fn quorum_losses(c: &World, node: &str) -> usize {
     c.log
         .iter()
         .filter(|r| r.node == node)
@@ -29,9 +30,9 @@ fn quorum_losses(c: &Cluster, node: &str) -> usize {
 // count) and starts the group as soon as the leaver has stopped it, not after a wait.
 #[test]
 fn a_graceful_leave_costs_the_peer_neither_quorum_nor_a_wait() {
-    let mut c = Cluster::running(slow_two_node(), 1500);
+    let mut c = World::running(slow_two_node(), 1500);
     assert_eq!(c.holders("web"), ["alpha"]);
-    c.input("alpha", Input::Shutdown);
+    c.feed("alpha", Input::Shutdown);
     c.run_until(2500);
     let stopped = c.released("alpha", "web", 1500).expect("alpha released").0;
     let start = c
@@ -52,19 +53,22 @@ fn a_graceful_leave_costs_the_peer_neither_quorum_nor_a_wait() {
 // alpha is heard again and until it acknowledges beta.
 #[test]
 fn a_leaver_returning_cut_off_starts_nothing() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    c.input("alpha", Input::Shutdown);
+    let mut c = World::running(two_node(""), 2000);
+    c.feed("alpha", Input::Shutdown);
     c.run_until(2500);
     assert_eq!(c.holders("web"), ["beta"]);
     c.split("alpha", "beta", true);
-    c.boot("alpha");
+    c.start("alpha");
     c.run_until(6000);
     assert!(
         c.steps("alpha", 2500).is_empty(),
         "{:?}",
         c.steps("alpha", 2500)
     );
-    assert!(c.engines["alpha"].quorate(), "alone with the ping target");
+    assert!(
+        c.engine("alpha").unwrap().quorate(),
+        "alone with the ping target"
+    );
     c.split("alpha", "beta", false);
     c.run_until(8000);
     assert!(
@@ -86,9 +90,9 @@ fn in_three_nodes_a_leaver_hands_over_without_a_hold_off() {
          auth: { key_file: /k }\ngroups:\n  db:\n    nodes: [n1, n2, n3]\n    resources:\n\
          \x20     - { vip: 10.0.0.10/24, interface: eth0 }\n      - unit: db.service\n",
     );
-    let mut c = Cluster::running(m, 400);
+    let mut c = World::running(m, 400);
     assert_eq!(c.holders("db"), ["n1"]);
-    c.input("n1", Input::Shutdown);
+    c.feed("n1", Input::Shutdown);
     c.run_until(1500);
     let stopped = c.released("n1", "db", 400).expect("n1 released").0;
     let start = c.first_start("n2", "db", 400).expect("n2 took over").0;
@@ -105,14 +109,14 @@ fn in_three_nodes_a_leaver_hands_over_without_a_hold_off() {
 // still counting alpha as gone, keeps it.
 #[test]
 fn a_leaver_that_only_hears_its_peer_starts_nothing() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    c.input("alpha", Input::Shutdown);
+    let mut c = World::running(two_node(""), 2000);
+    c.feed("alpha", Input::Shutdown);
     c.run_until(2500);
-    c.cut.insert(("alpha".into(), "beta".into()));
-    c.boot("alpha");
+    c.cut("alpha", "beta", true);
+    c.start("alpha");
     c.run_until(2700);
     c.split("alpha", "beta", true);
-    c.reach.remove("beta");
+    c.reach("beta", false);
     c.run_until(6000);
     assert!(
         c.steps("alpha", 2500).is_empty(),

@@ -2,10 +2,11 @@
 //! adopted, not restarted, and the peer does not take it; if the peer took it over meanwhile,
 //! the restarted node lets its own copy go.
 
-use super::cluster::{Cluster, two_node};
-use crate::engine::{EventKind, ResourceRef};
+use super::two_node;
+use crate::engine::EventKind;
+use crate::sim::World;
 
-fn adopted(c: &Cluster, node: &str) -> bool {
+fn adopted(c: &World, node: &str) -> bool {
     c.log.iter().any(|r| {
         r.node == node
             && matches!(&r.action, crate::engine::Action::Log(e) if e.kind == EventKind::Acquire
@@ -17,11 +18,10 @@ fn adopted(c: &Cluster, node: &str) -> bool {
 // Output: it adopts both (no stop, no start), the peer starts nothing, nothing is released.
 #[test]
 fn a_killed_agent_adopts_what_it_left_running() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    let found = c.kill("alpha");
-    assert_eq!(found.len(), 2);
+    let mut c = World::running(two_node(""), 2000);
+    c.kill_agent("alpha");
     c.run_until(2150);
-    c.restart("alpha", found);
+    c.start("alpha");
     c.run_until(4000);
     assert!(adopted(&c, "alpha"));
     assert!(
@@ -32,18 +32,18 @@ fn a_killed_agent_adopts_what_it_left_running() {
     assert!(c.steps("beta", 0).is_empty(), "{:?}", c.steps("beta", 0));
     assert!(c.events("alpha", EventKind::Release, "web").is_empty());
     assert_eq!(c.holders("web"), ["alpha"]);
-    assert!(c.engines["alpha"].quorate());
+    assert!(c.engine("alpha").unwrap().quorate());
 }
 
 // Input: the agent is back only after the peer took the group over (1 s > dead_after).
 // Output: the restarted node stops its leftover copy, unit first; the peer keeps the group.
 #[test]
 fn a_killed_agent_back_too_late_yields_to_the_peer_that_took_over() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    let found = c.kill("alpha");
+    let mut c = World::running(two_node(""), 2000);
+    c.kill_agent("alpha");
     c.run_until(3000);
     assert_eq!(c.holders("web"), ["beta"]);
-    c.restart("alpha", found);
+    c.start("alpha");
     c.run_until(4000);
     assert_eq!(c.steps("alpha", 3000), ["-app.service", "-vip0"]);
     assert!(c.events("beta", EventKind::Release, "web").is_empty());
@@ -55,14 +55,12 @@ fn a_killed_agent_back_too_late_yields_to_the_peer_that_took_over() {
 // starts the group as usual.
 #[test]
 fn a_group_found_in_part_is_stopped_then_started_as_usual() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    c.kill("alpha");
+    let mut c = World::running(two_node(""), 2000);
+    c.kill_agent("alpha");
+    // The unit died while the agent was down: only the VIP is left.
+    c.resource_dies("alpha", "web", 1);
     c.run_until(2100);
-    let vip = ResourceRef {
-        group: "web".into(),
-        resource: 0,
-    };
-    c.restart("alpha", vec![vip]);
+    c.start("alpha");
     c.run_until(4000);
     assert_eq!(c.steps("alpha", 2000), ["-vip0", "+vip0", "+app.service"]);
     assert!(c.steps("beta", 0).is_empty(), "{:?}", c.steps("beta", 0));

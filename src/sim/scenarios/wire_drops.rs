@@ -1,25 +1,28 @@
 //! Datagrams that must change nothing: replayed, forged, signed with an unknown key.
 
-use super::cluster::{Cluster, KEY, two_node};
+use super::two_node;
 use crate::auth::KeyRing;
 use crate::engine::{Action, EventKind, Input};
-use crate::protocol::wire::{self, DecodeError, Kind};
+use crate::protocol::wire::{self, Datagram, DecodeError, Kind};
+use crate::sim::World;
+use crate::sim::script::KEY;
 
-fn sent_by(c: &Cluster, node: &str, before: u64) -> Vec<u8> {
+/// The last datagram `node` sent before `before`, and the key id it was signed with.
+fn sent_by(c: &World, node: &str, before: u64) -> (Datagram, u8) {
     c.log
         .iter()
         .rev()
         .filter(|r| r.node == node && r.at.0 < before)
         .find_map(|r| match &r.action {
-            Action::Send { bytes, .. } => Some(bytes.clone()),
+            Action::Send { datagram, key, .. } => Some((datagram.clone(), *key)),
             _ => None,
         })
         .expect("a datagram")
 }
 
-fn datagram(c: &Cluster, kind: Kind, ring: &str) -> Vec<u8> {
-    let keys = KeyRing::parse(KEY).unwrap();
-    let mut d = wire::decode(&sent_by(c, "alpha", c.now.0 + 1), &keys, "c").unwrap();
+/// The bytes of `alpha`'s last datagram, changed to `kind`, signed with `ring`'s first key.
+fn datagram(c: &World, kind: Kind, ring: &str) -> Vec<u8> {
+    let (mut d, _) = sent_by(c, "alpha", c.now().0 + 1);
     d.kind = kind;
     d.seq += 1000;
     wire::encode(&d, KeyRing::parse(ring).unwrap().signing())
@@ -29,21 +32,24 @@ fn datagram(c: &Cluster, kind: Kind, ring: &str) -> Vec<u8> {
 // dropped and counted (logged once), and beta still takes over dead_after after the crash.
 #[test]
 fn replayed_heartbeats_do_not_keep_a_dead_node_alive() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    let old = sent_by(&c, "alpha", 2000);
-    c.crash("alpha");
+    let mut c = World::running(two_node(""), 2000);
+    let (old, _) = sent_by(&c, "alpha", 2000);
+    c.power_off("alpha");
     for t in [2100, 2200, 2300, 2400] {
         c.run_until(t);
-        c.input(
+        c.feed(
             "beta",
-            Input::Datagram {
+            Input::Heard {
                 link: "link0".into(),
-                bytes: old.clone(),
+                datagram: old.clone(),
             },
         );
     }
     c.run_until(3000);
-    assert_eq!(c.engines["beta"].drops().get(DecodeError::Replay), 4);
+    assert_eq!(
+        c.engine("beta").unwrap().drops().get(DecodeError::Replay),
+        4
+    );
     let logged = c
         .log
         .iter()
@@ -64,7 +70,7 @@ fn replayed_heartbeats_do_not_keep_a_dead_node_alive() {
 // id beta does not have. Output: both dropped and counted; beta does not take the group.
 #[test]
 fn forged_datagrams_change_nothing() {
-    let mut c = Cluster::running(two_node(""), 2000);
+    let mut c = World::running(two_node(""), 2000);
     let forged = datagram(
         &c,
         Kind::Leaving,
@@ -75,19 +81,14 @@ fn forged_datagrams_change_nothing() {
         Kind::Leaving,
         "7 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n",
     );
-    let mut flipped = sent_by(&c, "alpha", 2000);
+    let (d, _) = sent_by(&c, "alpha", 2000);
+    let mut flipped = wire::encode(&d, KeyRing::parse(KEY).unwrap().signing());
     flipped[20] ^= 1;
     for bytes in [forged, unknown, flipped] {
-        c.input(
-            "beta",
-            Input::Datagram {
-                link: "link0".into(),
-                bytes,
-            },
-        );
+        c.deliver_bytes("beta", &bytes);
     }
     c.run_until(3000);
-    let drops = c.engines["beta"].drops();
+    let drops = c.link_drops("beta");
     assert_eq!(
         (
             drops.get(DecodeError::BadMac),
@@ -101,12 +102,12 @@ fn forged_datagrams_change_nothing() {
         c.steps("beta", 2000)
     );
     assert_eq!(c.holders("web"), ["alpha"]);
-    assert!(c.engines["beta"].members().state("alpha").alive());
+    assert!(c.engine("beta").unwrap().members().state("alpha").alive());
 }
 
-/// The key id a datagram of `node` sent before `before` was signed with (byte 6).
-fn signed_with(c: &Cluster, node: &str, before: u64) -> u8 {
-    sent_by(c, node, before)[6]
+/// The key id a datagram of `node` sent before `before` was signed with.
+fn signed_with(c: &World, node: &str, before: u64) -> u8 {
+    sent_by(c, node, before).1
 }
 
 // Input: both nodes load a ring with a new key 2 in front of key 1, one after the other, then
@@ -116,34 +117,28 @@ fn signed_with(c: &Cluster, node: &str, before: u64) -> u8 {
 fn a_key_rotation_in_any_order_drops_nothing() {
     const NEW: &str = "2 a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\n";
     let ring = |text: &str| KeyRing::parse(text).unwrap();
-    let mut c = Cluster::running(two_node(""), 3000);
+    let mut c = World::running(two_node(""), 3000);
     let holders = c.holders("web");
-    c.engines
-        .get_mut("alpha")
-        .unwrap()
-        .set_keys(ring(&format!("{NEW}{KEY}")));
+    c.set_keys("alpha", ring(&format!("{NEW}{KEY}")));
     c.run_until(4000);
     assert_eq!(
         signed_with(&c, "alpha", 4000),
         1,
         "beta does not accept key 2 yet"
     );
-    c.engines
-        .get_mut("beta")
-        .unwrap()
-        .set_keys(ring(&format!("{NEW}{KEY}")));
+    c.set_keys("beta", ring(&format!("{NEW}{KEY}")));
     c.run_until(5000);
     assert_eq!(signed_with(&c, "alpha", 5000), 2);
     assert_eq!(signed_with(&c, "beta", 5000), 2);
-    c.engines.get_mut("beta").unwrap().set_keys(ring(NEW));
+    c.set_keys("beta", ring(NEW));
     c.run_until(6000);
-    c.engines.get_mut("alpha").unwrap().set_keys(ring(NEW));
+    c.set_keys("alpha", ring(NEW));
     c.run_until(8000);
     for node in ["alpha", "beta"] {
-        let drops = c.engines[node].drops();
+        let drops = c.link_drops(node);
         assert_eq!(
             drops,
-            &crate::protocol::DropCounts::default(),
+            crate::protocol::DropCounts::default(),
             "{node}: {drops:?}"
         );
     }

@@ -1,7 +1,8 @@
 //! Start-up: `initial_dead` and `wait_for_all`.
 
-use super::cluster::{Cluster, manifest, two_node};
+use super::{manifest, two_node};
 use crate::engine::{Command, EventKind};
+use crate::sim::World;
 
 // Input: alpha boots alone with a VIP-only group. Output: nothing before initial_dead (1 s),
 // then AddVip at once: a slow peer is not taken over from while it may still be booting.
@@ -13,8 +14,8 @@ fn a_lone_node_waits_initial_dead_before_taking_a_group() {
          auth: { key_file: /k }\ngroups:\n  vip:\n    nodes: [beta, alpha]\n    on_quorum_loss: keep\n\
          \x20   resources: [{ vip: 10.0.0.10/24, interface: eth0 }]\n",
     );
-    let mut c = Cluster::new(m);
-    c.boot("alpha");
+    let mut c = World::scripted(m);
+    c.start("alpha");
     c.run_until(999);
     assert_eq!(
         c.steps("alpha", 0),
@@ -30,8 +31,8 @@ fn a_lone_node_waits_initial_dead_before_taking_a_group() {
 // however long, until the operator overrides; then the VIP comes before the unit.
 #[test]
 fn a_stateful_group_waits_for_all_nodes_until_overridden() {
-    let mut c = Cluster::new(two_node(""));
-    c.boot("alpha");
+    let mut c = World::scripted(two_node(""));
+    c.start("alpha");
     c.run_until(5000);
     assert!(c.steps("alpha", 0).is_empty(), "{:?}", c.steps("alpha", 0));
     c.command("alpha", Command::OverrideWaitForAll);
@@ -43,7 +44,7 @@ fn a_stateful_group_waits_for_all_nodes_until_overridden() {
 // both heard each other (no initial_dead wait), VIP then unit; the other node starts nothing.
 #[test]
 fn a_booting_cluster_starts_each_group_once_on_its_first_node() {
-    let c = Cluster::running(two_node(""), 2000);
+    let c = World::running(two_node(""), 2000);
     assert_eq!(c.steps("alpha", 0), ["+vip0", "+app.service"]);
     assert!(c.steps("beta", 0).is_empty());
     let at = c.events("alpha", EventKind::Acquire, "web");

@@ -1,15 +1,16 @@
 //! Failover: an owner crash, a graceful stop, a standby crash, failback on and off.
 
-use super::cluster::{Cluster, manifest, two_node};
+use super::{manifest, two_node};
 use crate::engine::{EventKind, Input};
+use crate::sim::World;
 
 // Input: the owner loses power at 2 s. Output: the peer starts the group, VIP then unit, no
 // sooner than it can know (dead_after after the last heartbeat) and within dead_after + 2 x
 // interval.
 #[test]
 fn an_owner_crash_moves_the_group_after_dead_after() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    c.crash("alpha");
+    let mut c = World::running(two_node(""), 2000);
+    c.power_off("alpha");
     c.run_until(3000);
     let start = c
         .first_start("beta", "web", 2000)
@@ -24,8 +25,8 @@ fn an_owner_crash_moves_the_group_after_dead_after() {
 // exits; the peer starts only after the last stop, at once rather than after dead_after.
 #[test]
 fn a_graceful_stop_hands_over_without_overlap_or_waiting() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    c.input("alpha", Input::Shutdown);
+    let mut c = World::running(two_node(""), 2000);
+    c.feed("alpha", Input::Shutdown);
     c.run_until(3000);
     assert_eq!(c.steps("alpha", 2000), ["-app.service", "-vip0", "exit"]);
     let stopped = c.released("alpha", "web", 2000).expect("alpha released").0;
@@ -45,8 +46,8 @@ fn a_graceful_stop_hands_over_without_overlap_or_waiting() {
 // starts again once the peer is dead. The price of a ping tie-breaker, bounded by dead_after.
 #[test]
 fn a_standby_crash_costs_the_holder_a_restart_within_dead_after() {
-    let mut c = Cluster::running(two_node(""), 2000);
-    c.crash("beta");
+    let mut c = World::running(two_node(""), 2000);
+    c.power_off("beta");
     c.run_until(4000);
     let released = c
         .released("alpha", "web", 2000)
@@ -58,13 +59,13 @@ fn a_standby_crash_costs_the_holder_a_restart_within_dead_after() {
     assert_eq!(c.holders("web"), ["alpha"]);
 }
 
-fn crash_and_return(failback: bool) -> Cluster {
+fn crash_and_return(failback: bool) -> World {
     let extra = format!("    failback: {failback}\n");
-    let mut c = Cluster::running(two_node(&extra), 2000);
-    c.crash("alpha");
+    let mut c = World::running(two_node(&extra), 2000);
+    c.power_off("alpha");
     c.run_until(3000);
     assert_eq!(c.holders("web"), ["beta"]);
-    c.boot("alpha");
+    c.start("alpha");
     c.run_until(5000);
     c
 }
@@ -105,16 +106,16 @@ fn a_failing_fence_is_retried_at_a_measured_pace_and_the_group_waits() {
          groups:\n  web:\n    nodes: [alpha, beta]\n    resources:\n\
          \x20     - { vip: 10.0.0.10/24, interface: eth0 }\n      - unit: app.service\n",
     );
-    let mut c = Cluster::running(m, 2000);
-    c.unfenceable.insert("alpha".into());
-    c.crash("alpha");
+    let mut c = World::running(m, 2000);
+    c.unfenceable("alpha", true);
+    c.power_off("alpha");
     c.run_until(3500);
     let fences = c.steps("beta", 2000);
     assert!(
         fences.iter().all(|s| s == "fence alpha") && (2..=3).contains(&fences.len()),
         "{fences:?}"
     );
-    c.unfenceable.clear();
+    c.unfenceable("alpha", false);
     c.run_until(4500);
     let start = c
         .first_start("beta", "web", 2000)

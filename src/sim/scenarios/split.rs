@@ -1,15 +1,16 @@
 //! Splits: two nodes with and without a tie-breaker, two nodes and a witness, and the minority
 //! of three.
 
-use super::cluster::{Cluster, manifest, two_node};
+use super::{manifest, two_node};
+use crate::sim::World;
 
 // Input: the nodes stop hearing each other; only beta still reaches the ping target. Output:
 // alpha loses quorum and stops the group; beta starts it only after that.
 #[test]
 fn a_two_node_split_goes_to_the_side_with_the_ping_target() {
-    let mut c = Cluster::running(two_node(""), 2000);
+    let mut c = World::running(two_node(""), 2000);
     c.split("alpha", "beta", true);
-    c.reach.remove("alpha");
+    c.reach("alpha", false);
     c.run_until(4000);
     let stopped = c.released("alpha", "web", 2000).expect("alpha releases").0;
     assert!(stopped < 2000 + 500, "alpha stopped at {stopped}");
@@ -35,7 +36,7 @@ fn a_two_node_split_without_tie_breaker_runs_a_keep_group_twice() {
          auth: { key_file: /k }\ngroups:\n  web:\n    nodes: [alpha, beta]\n    failback: true\n\
          \x20   on_quorum_loss: keep\n    resources: [{ vip: 10.0.0.10/24, interface: eth0 }]\n",
     );
-    let mut c = Cluster::running(m, 2000);
+    let mut c = World::running(m, 2000);
     assert_eq!(c.holders("web"), ["alpha"]);
     c.split("alpha", "beta", true);
     c.run_until(3000);
@@ -46,17 +47,17 @@ fn a_two_node_split_without_tie_breaker_runs_a_keep_group_twice() {
     assert_eq!(c.steps("beta", 2000), ["+vip0", "-vip0"]);
 }
 
-fn three(third: &str) -> Cluster {
+fn three(third: &str) -> World {
     let m = manifest(&format!(
         "cluster: c\nnodes:\n  n1: {{ address: 10.0.0.1 }}\n  n2: {{ address: 10.0.0.2 }}\n  {third}\n\
          heartbeat: {{ interval: 100ms, warn_after: 300ms, dead_after: 500ms, initial_dead: 1s }}\n\
          auth: {{ key_file: /k }}\ngroups:\n  db:\n    nodes: [n1, n2]\n    resources:\n\
          \x20     - {{ vip: 10.0.0.10/24, interface: eth0 }}\n      - unit: db.service\n"
     ));
-    Cluster::running(m, 2000)
+    World::running(m, 2000)
 }
 
-fn isolate_n1(c: &mut Cluster) {
+fn isolate_n1(c: &mut World) {
     c.split("n1", "n2", true);
     c.split("n1", "n3", true);
     c.run_until(4000);
@@ -87,5 +88,5 @@ fn two_nodes_and_a_witness_keep_the_majority_side() {
 fn a_minority_node_releases_its_groups() {
     let mut c = three("n3: { address: 10.0.0.3 }");
     isolate_n1(&mut c);
-    assert!(!c.engines["n1"].quorate());
+    assert!(!c.engine("n1").unwrap().quorate());
 }

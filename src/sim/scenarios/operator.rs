@@ -1,9 +1,10 @@
 //! Operator commands and resource failures: standby, a planned move, a unit that fails to start.
 
-use super::cluster::{Cluster, two_node};
+use super::two_node;
 use crate::engine::{Command, EventKind};
+use crate::sim::World;
 
-fn handed_over(c: &Cluster, from: &str, to: &str, after: u64) {
+fn handed_over(c: &World, from: &str, to: &str, after: u64) {
     let stopped = c.released(from, "web", after).expect("released").0;
     let start = c.first_start(to, "web", after).expect("started").0;
     assert!(
@@ -18,7 +19,7 @@ fn handed_over(c: &Cluster, from: &str, to: &str, after: u64) {
 // without overlap, and comes home again (failback on).
 #[test]
 fn standby_moves_groups_away_and_back() {
-    let mut c = Cluster::running(two_node("    failback: true\n"), 2000);
+    let mut c = World::running(two_node("    failback: true\n"), 2000);
     let standby = |on| Command::Standby {
         node: "alpha".into(),
         on,
@@ -36,7 +37,7 @@ fn standby_moves_groups_away_and_back() {
 // well before dead_after (a planned move has no overlap and almost no gap).
 #[test]
 fn an_operator_move_is_a_clean_handoff() {
-    let mut c = Cluster::running(two_node(""), 2000);
+    let mut c = World::running(two_node(""), 2000);
     c.command(
         "alpha",
         Command::Failover {
@@ -62,7 +63,7 @@ fn an_operator_move_is_a_clean_handoff() {
 // at once, and the handoff is as quick.
 #[test]
 fn a_move_given_on_its_target_is_as_quick() {
-    let mut c = Cluster::running(two_node(""), 2000);
+    let mut c = World::running(two_node(""), 2000);
     c.command(
         "beta",
         Command::Failover {
@@ -80,10 +81,10 @@ fn a_move_given_on_its_target_is_as_quick() {
 // failure, and beta runs the group; alpha does not try again during the cool-down.
 #[test]
 fn a_failed_start_moves_the_group_on() {
-    let mut c = Cluster::new(two_node(""));
-    c.fail_start.insert(("alpha".into(), "web".into(), 1));
-    c.boot("alpha");
-    c.boot("beta");
+    let mut c = World::scripted(two_node(""));
+    c.fail_next_start("alpha", "web", 1);
+    c.start("alpha");
+    c.start("beta");
     c.run_until(3000);
     assert_eq!(c.steps("alpha", 0), ["+vip0", "+app.service", "-vip0"]);
     assert!(
