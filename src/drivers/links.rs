@@ -178,7 +178,7 @@ fn count(drops: &Drops, why: wire::DecodeError) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if d.get(why) == 0 {
-        tracing::warn!(reason = %why, "heartbeat datagram dropped (counted from now on)");
+        tracing::warn!(reason = %why, "heartbeat datagram dropped: {why} (counted from now on)");
     }
     d.count(why);
 }

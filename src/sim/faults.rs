@@ -31,8 +31,18 @@ pub enum FaultKind {
     UnitDies,
     /// An operator moves a group, later clears the move.
     Move,
+    /// A unit of a group is started by hand (or by a dependency, a timer) on a node that does
+    /// not hold the group; a VIP is added by hand likewise.
+    StrayStart,
+    /// A running unit is restarted in place (`systemctl restart`, or systemd's `Restart=`).
+    UnitRestart,
     /// (internal) boot a node.
-    Restart,
+    Boot,
+    /// (internal) a stray copy is up, or a restart in place moves on to its next stage.
+    WorldStep {
+        /// 0: a stray copy is up; 1: a restarted unit is starting again; 2: it is active.
+        stage: u8,
+    },
     /// (internal) end of a partition, cut or loss.
     Heal,
     /// (internal) end of every fault: all nodes up, network whole, failures cleared.
@@ -62,7 +72,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Stop,
@@ -73,6 +83,8 @@ impl FaultKind {
         FaultKind::StartFail,
         FaultKind::UnitDies,
         FaultKind::Move,
+        FaultKind::StrayStart,
+        FaultKind::UnitRestart,
     ];
 
     /// The name used on the command line.
@@ -88,6 +100,8 @@ impl FaultKind {
             FaultKind::StartFail => "start-fail",
             FaultKind::UnitDies => "unit-dies",
             FaultKind::Move => "move",
+            FaultKind::StrayStart => "stray-start",
+            FaultKind::UnitRestart => "unit-restart",
             _ => "internal",
         }
     }

@@ -12,7 +12,10 @@ impl World {
     pub(super) fn fault(&mut self, f: Fault) {
         let node = f.node.clone().unwrap_or_default();
         // Fencing a node that is down already is part of failing over from it, not a fault.
-        let routine = matches!(f.kind, FaultKind::ResourceDone { .. })
+        let routine = matches!(
+            f.kind,
+            FaultKind::ResourceDone { .. } | FaultKind::WorldStep { .. }
+        )
             || f.kind == FaultKind::Fence && self.nodes[&node].engine.is_none();
         // Judged before this fault counts as the last one.
         let owned = if f.kind == FaultKind::Crash && self.healthy_except(&node) {
@@ -38,7 +41,7 @@ impl World {
         }
         let later = self.now.plus(f.lasts);
         match f.kind {
-            FaultKind::Restart => self.boot(&node),
+            FaultKind::Boot => self.boot(&node),
             FaultKind::Crash => {
                 self.report.fault(self.now, &f, &owned);
                 self.crash(&node);
@@ -134,6 +137,9 @@ impl World {
                     .insert(key);
             }
             FaultKind::UnitDies => self.unit_dies(&f),
+            FaultKind::StrayStart => self.stray_start(&f, &node),
+            FaultKind::UnitRestart => self.unit_restart(&f),
+            FaultKind::WorldStep { stage } => self.world_step(&f, &node, stage),
             FaultKind::Move => {
                 self.report.fault(self.now, &f, &[]);
                 let (group, to) = (
@@ -229,7 +235,9 @@ impl World {
             return;
         }
         self.report.fault(self.now, f, &[]);
-        self.nodes.get_mut(node).expect("known node").frozen_until = Some(later);
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.frozen_until = Some(later);
+        n.awake_since = None;
         // A longer freeze than the agent's watchdog gets it killed with its units (they are
         // bound to the agent), so a frozen holder is gone before a peer may take over.
         let watchdog = self.now.plus(self.m.heartbeat.watchdog());
@@ -272,7 +280,9 @@ impl World {
         }
         let at = self.now.plus(f.frozen);
         if !f.frozen.is_zero() {
-            self.nodes.get_mut(node).expect("known node").frozen_until = Some(at);
+            let n = self.nodes.get_mut(node).expect("known node");
+            n.frozen_until = Some(at);
+            n.awake_since = None;
         }
         let die = Fault {
             at,
@@ -285,6 +295,7 @@ impl World {
     fn thaw(&mut self, node: &str) {
         let n = self.nodes.get_mut(node).expect("known node");
         n.frozen_until = None;
+        n.awake_since = n.engine.as_ref().map(|_| self.now);
         let held = std::mem::take(&mut n.held_inputs);
         for input in held {
             self.input(node, input, false);
@@ -320,9 +331,112 @@ impl World {
         let n = self.nodes.get_mut(&holder).expect("known node");
         n.up.remove(&(group.clone(), i));
         n.active.remove(&(group.clone(), i));
+        n.stray_since.remove(&(group.clone(), i));
         let res = crate::engine::ResourceRef::new(&group, i);
         let now = self.now;
         self.observe_at(now, &holder, &res, crate::engine::Active::Failed, None);
+    }
+
+    /// Starts resource `f.resource` of `f.group` by hand on `node`, which does not run it.
+    fn stray_start(&mut self, f: &Fault, node: &str) {
+        let group = f.group.clone().unwrap_or_default();
+        let key = (group.clone(), f.resource);
+        let n = &self.nodes[node];
+        if n.active.contains(&key) || n.pending.contains_key(&key) {
+            return;
+        }
+        self.report.fault(self.now, f, &[]);
+        self.changed = true;
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.active.insert(key.clone());
+        n.hand_started.insert(key.clone());
+        n.stray_since.insert(key.clone(), self.now);
+        let res = crate::engine::ResourceRef::new(&group, f.resource);
+        let now = self.now;
+        let job = Some(crate::engine::JobKind::Start);
+        self.observe_at(now, node, &res, crate::engine::Active::Activating, job);
+        let up = self.now.plus(Duration::from_millis(self.rng.range(
+            self.cfg.resource_ms.0,
+            self.cfg.resource_ms.1,
+        )));
+        self.at(up, step(up, node, f, 0));
+    }
+
+    /// Restarts a running unit in place on the node that runs it.
+    fn unit_restart(&mut self, f: &Fault) {
+        let group = f.group.clone().unwrap_or_default();
+        let Some(def) = self.m.groups.get(&group) else {
+            return;
+        };
+        let Some(i) = def
+            .resources
+            .iter()
+            .position(|r| matches!(r.kind, ResourceKind::Unit(_)))
+        else {
+            return;
+        };
+        let key = (group.clone(), i);
+        let Some(holder) = self
+            .nodes
+            .iter()
+            .find(|(_, n)| n.up.contains(&key) && !n.pending.contains_key(&key))
+            .map(|(k, _)| k.clone())
+        else {
+            return;
+        };
+        self.report.fault(
+            self.now,
+            &Fault {
+                node: Some(holder.clone()),
+                ..f.clone()
+            },
+            &[],
+        );
+        self.nodes
+            .get_mut(&holder)
+            .expect("known node")
+            .restarting
+            .insert(key);
+        let res = crate::engine::ResourceRef::new(&group, i);
+        let now = self.now;
+        let job = Some(crate::engine::JobKind::Restart);
+        self.observe_at(now, &holder, &res, crate::engine::Active::Deactivating, job);
+        let later = self.now.plus(Duration::from_millis(self.cfg.resource_ms.1));
+        let next = Fault {
+            resource: i,
+            ..f.clone()
+        };
+        self.at(later, step(later, &holder, &next, 1));
+    }
+
+    /// The next stage of a stray start or a restart in place, unless the agent took the
+    /// resource in hand meanwhile (its own start or stop replaces the job).
+    fn world_step(&mut self, f: &Fault, node: &str, stage: u8) {
+        let key = (f.group.clone().unwrap_or_default(), f.resource);
+        let res = crate::engine::ResourceRef::new(&key.0, key.1);
+        let now = self.now;
+        let n = self.nodes.get_mut(node).expect("known node");
+        match stage {
+            0 if n.hand_started.remove(&key) => {
+                n.up.insert(key.clone());
+                self.changed = true;
+                self.observe_at(now, node, &res, crate::engine::Active::Active, None);
+            }
+            1 | 2 if n.restarting.contains(&key) => {
+                let (active, job) = if stage == 1 {
+                    (crate::engine::Active::Activating, Some(crate::engine::JobKind::Start))
+                } else {
+                    n.restarting.remove(&key);
+                    (crate::engine::Active::Active, None)
+                };
+                self.observe_at(now, node, &res, active, job);
+                if stage == 1 {
+                    let later = self.now.plus(Duration::from_millis(self.cfg.resource_ms.0));
+                    self.at(later, step(later, node, f, 2));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The end of the fault phase: the network is whole, every node runs, failures are cleared.
@@ -359,10 +473,21 @@ impl World {
     }
 }
 
+fn step(at: Time, node: &str, f: &Fault, stage: u8) -> Ev {
+    Ev::Fault(Fault {
+        at,
+        kind: FaultKind::WorldStep { stage },
+        node: Some(node.to_owned()),
+        group: f.group.clone(),
+        resource: f.resource,
+        ..Fault::default()
+    })
+}
+
 pub(super) fn restart(at: Time, node: &str) -> Ev {
     Ev::Fault(Fault {
         at,
-        kind: FaultKind::Restart,
+        kind: FaultKind::Boot,
         node: Some(node.to_owned()),
         ..Fault::default()
     })

@@ -78,8 +78,17 @@ struct Node {
     /// Grows at every power cut: actions in flight before it never complete.
     epoch: u64,
     fail_next_start: BTreeSet<(String, usize)>,
+    /// Resources whose start by hand is under way (no agent's job replaced it yet).
+    hand_started: BTreeSet<(String, usize)>,
+    /// Since when each stray copy (started by hand where its group does not run) has run, until
+    /// it is down or an agent starts it as its own.
+    stray_since: BTreeMap<(String, usize), Time>,
+    /// Units being restarted in place.
+    restarting: BTreeSet<(String, usize)>,
     /// When the running engine booted.
     booted_at: Option<Time>,
+    /// Since when the agent runs and is not frozen (it can act on what it sees).
+    awake_since: Option<Time>,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
     /// The engine's deadline, as computed after its last input.
@@ -164,7 +173,11 @@ impl World {
                     pending: BTreeMap::new(),
                     epoch: 0,
                     fail_next_start: BTreeSet::new(),
+                    hand_started: BTreeSet::new(),
+                    stray_since: BTreeMap::new(),
+                    restarting: BTreeSet::new(),
                     booted_at: None,
+                    awake_since: None,
                     wake_at: None,
                     deadline: None,
                 };
@@ -207,7 +220,7 @@ impl World {
                 at,
                 Ev::Fault(Fault {
                     at,
-                    kind: FaultKind::Restart,
+                    kind: FaultKind::Boot,
                     node: Some(n.clone()),
                     ..Fault::default()
                 }),
@@ -267,14 +280,22 @@ impl World {
             }
             self.now = time;
             self.event(ev);
-            if self.changed {
-                self.changed = false;
-                let owners = self.owners();
-                let actives = self.actives();
-                self.report.observe(self.now, &self.m, &owners, &actives);
-            }
+            self.check_now();
         }
         self.report.finish(self.cfg.seed, self.now)
+    }
+
+    /// Checks the invariants after an event, if the world changed.
+    fn check_now(&mut self) {
+        if let Some(what) = self.strays_outlived() {
+            self.report.violate(self.now, what);
+        }
+        if self.changed {
+            self.changed = false;
+            let owners = self.owners();
+            let actives = self.actives();
+            self.report.observe(self.now, &self.m, &owners, &actives);
+        }
     }
 
     /// Time to start or stop every resource of the largest group, one after the other.

@@ -110,7 +110,7 @@ impl Tracker {
         self.log.push_back(line);
     }
 
-    fn violate(&mut self, now: Time, what: String) {
+    pub(super) fn violate(&mut self, now: Time, what: String) {
         if self.violation.is_none() {
             self.violation = Some((what, now));
         }

@@ -80,7 +80,13 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
                 f.percent = rng.range(10, 60) as u8;
                 f.node = None;
             }
-            FaultKind::StartFail | FaultKind::UnitDies | FaultKind::Move if !groups.is_empty() => {
+            FaultKind::StartFail
+            | FaultKind::UnitDies
+            | FaultKind::Move
+            | FaultKind::StrayStart
+            | FaultKind::UnitRestart
+                if !groups.is_empty() =>
+            {
                 let g = rng.pick(&groups).clone();
                 let def = &m.groups[&g];
                 f.resource = rng.range(0, def.resources.len() as u64 - 1) as usize;
@@ -91,7 +97,11 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
             }
             _ => {}
         }
-        if kind != FaultKind::StartFail && kind != FaultKind::UnitDies || f.group.is_some() {
+        let needs_group = matches!(
+            kind,
+            FaultKind::StartFail | FaultKind::UnitDies | FaultKind::StrayStart | FaultKind::UnitRestart
+        );
+        if !needs_group || f.group.is_some() {
             out.push(f);
         }
     }

@@ -90,6 +90,7 @@ impl World {
         };
         if n.up.remove(&key) {
             n.active.remove(&key);
+            n.stray_since.remove(&key);
             self.changed = true;
             let res = crate::engine::ResourceRef::new(group, index);
             let now = self.now;
@@ -176,12 +177,7 @@ impl World {
             let ((time, _), ev) = self.queue.pop_first().expect("queued");
             self.now = time;
             self.event(ev);
-            if self.changed {
-                self.changed = false;
-                let owners = self.owners();
-                let actives = self.actives();
-                self.report.observe(self.now, &self.m, &owners, &actives);
-            }
+            self.check_now();
         }
         self.now = until;
     }

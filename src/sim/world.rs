@@ -61,6 +61,7 @@ impl World {
                 Action::Exit => {
                     let node = self.nodes.get_mut(name).expect("known node");
                     node.engine = None;
+                    node.awake_since = None;
                     if self.healed {
                         let at = self.now.plus(Duration::from_millis(1));
                         self.at(at, inject::restart(at, name));
@@ -137,6 +138,12 @@ impl World {
         self.observe_at(soon, name, &res, active, Some(job));
         let node = self.nodes.get_mut(name).expect("known node");
         let key = (group.clone(), resource);
+        // The agent's own job replaces whatever was under way (a restart, a start by hand).
+        node.restarting.remove(&key);
+        node.hand_started.remove(&key);
+        if op == Op::Start {
+            node.stray_since.remove(&key);
+        }
         node.pending.insert(key.clone(), op);
         let epoch = node.epoch;
         let ok = match op {
@@ -225,15 +232,46 @@ impl World {
             .groups
             .keys()
             .map(|g| {
+                // A stray copy started by hand is not the agents' doing: its life is bounded
+                // apart (`strays_outlived`).
                 let holders = self
                     .nodes
                     .iter()
-                    .filter(|(_, n)| n.active.iter().any(|(ag, _)| ag == g))
+                    .filter(|(_, n)| {
+                        n.active.iter().any(|k| {
+                            k.0 == *g && !n.stray_since.contains_key(k)
+                        })
+                    })
                     .map(|(k, _)| k.clone())
                     .collect();
                 (g.clone(), holders)
             })
             .collect()
+    }
+
+    /// A stray copy that has run, while its node's agent was up and awake, for longer than it
+    /// takes to see it and stop it: one interval (delivery and scheduling slack) plus the
+    /// longest stop.
+    pub(super) fn strays_outlived(&self) -> Option<String> {
+        let bound = self.m.heartbeat.interval + Duration::from_millis(self.cfg.resource_ms.1);
+        for (name, n) in &self.nodes {
+            let Some(awake) = n.awake_since else {
+                continue;
+            };
+            for (key, since) in &n.stray_since {
+                let from = (*since).max(awake);
+                if self.now.since(from) > bound {
+                    return Some(format!(
+                        "a stray copy of {}[{}] ran on {name} for {}ms, more than {}ms",
+                        key.0,
+                        key.1,
+                        self.now.since(from).as_millis(),
+                        bound.as_millis()
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// Starts the node's agent, which first probes what is up here: what a killed agent left
@@ -253,6 +291,7 @@ impl World {
         let ids = keys.keys().iter().map(|k| k.id).collect();
         node.engine = Some(Engine::new(now, name, m, ids, node.generation));
         node.booted_at = Some(now);
+        node.awake_since = Some(now);
         let probe = self.probe(name);
         self.input(name, Input::Probed(probe), true);
         // The daemon pings at start-up, then every connectivity interval.
@@ -269,6 +308,10 @@ impl World {
         node.active.clear();
         node.up.clear();
         node.pending.clear();
+        node.hand_started.clear();
+        node.stray_since.clear();
+        node.restarting.clear();
+        node.awake_since = None;
         node.epoch += 1; // actions in flight stopped with the power
         node.generation += 1; // late completions of the old process are ignored
     }
@@ -277,6 +320,7 @@ impl World {
     pub(super) fn die(&mut self, name: &str) {
         let node = self.nodes.get_mut(name).expect("known node");
         node.engine = None;
+        node.awake_since = None;
         node.frozen_until = None;
         node.held_inputs.clear();
         node.generation += 1;
@@ -301,6 +345,7 @@ impl World {
             (Op::Start, false) | (Op::Stop, _) => {
                 n.up.remove(&key);
                 n.active.remove(&key);
+                n.stray_since.remove(&key);
             }
         }
         let res = ResourceRef::new(&key.0, key.1);
