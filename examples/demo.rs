@@ -11,12 +11,13 @@ use std::net::SocketAddrV4;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use haagent_testbed::cluster::{self, Cluster, Install, wait_for};
+use haagent_testbed::cluster::{self, Cluster, Install};
 use haagent_testbed::probe::Mode;
 use haagent_testbed::{Config, Probe, ProbeReport, TestBed};
 
 const PORT: u16 = 8080;
 const VIP_LAST: u8 = 50;
+const WEB: &str = "web.service";
 
 fn main() -> ExitCode {
     match run() {
@@ -36,11 +37,7 @@ fn run() -> Result<(), String> {
     let cfg = Config::new("dm", [10, 98, 20], 2).named(&["alpha", "beta"]);
     // The web unit answers on the VIP itself, so the client sees who holds it.
     let vip = cfg_vip(&cfg);
-    let cfg = cfg.unit(
-        "web.service",
-        &haagent_testbed::echo::unit(PORT, vip)?,
-        false,
-    );
+    let cfg = cfg.unit(WEB, &haagent_testbed::echo::unit(PORT, vip)?, false);
     haagent_testbed::preflight::check(&cfg)?;
 
     step("booting alpha, beta and a client (real systemd hosts in namespaces)");
@@ -58,8 +55,10 @@ fn run() -> Result<(), String> {
     step("systemctl start haagent on both nodes");
     let started = Instant::now();
     c.start(&["alpha", "beta"])?;
-    let took = wait_for("web on alpha", Duration::from_secs(20), || {
-        c.vip_holders(vip) == ["alpha"] && c.unit_holders("web.service") == ["alpha"]
+    // On a timeout the error shows, on each node, the agent's and web.service's status and
+    // journal: what a user needs to see why.
+    let took = c.wait_for("web on alpha", Duration::from_secs(20), &[WEB], || {
+        c.vip_holders(vip) == ["alpha"] && c.unit_holders(WEB) == ["alpha"]
     })?;
     println!(
         "   both ready; the VIP and web.service run on alpha {:?} after start",
@@ -135,9 +134,10 @@ fn watch_move(
     let p = Probe::start(&c.bed.client_netns(), target, Mode::Udp, every)?;
     std::thread::sleep(Duration::from_millis(300));
     make_it_move(c)?;
-    wait_for(
+    c.wait_for(
         &format!("{to} to hold the VIP"),
         Duration::from_secs(20),
+        &[WEB],
         || c.vip_holders(vip) == [to],
     )?;
     std::thread::sleep(Duration::from_millis(500));

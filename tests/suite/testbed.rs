@@ -1,12 +1,13 @@
 //! The test bed itself, on real hosts: isolation, a unit answering the client, power cuts,
-//! cut/heal, loss and one-way cuts, copy-on-write roots, and teardown that leaves nothing.
+//! cut/heal, loss and one-way cuts, copy-on-write roots, binaries from a directory the hosts
+//! cannot see, the report of a failed wait, and teardown that leaves nothing.
 //! Each test has its own prefix and subnet, so they run side by side.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use haagent_testbed::probe::{self, Mode};
-use haagent_testbed::{Config, Probe, TestBed, cleanup, state_path};
+use haagent_testbed::{BIN_DIR, Config, Probe, TestBed, cleanup, echo, state_path};
 
 const ECHO_PORT: u16 = 7777;
 
@@ -321,4 +322,93 @@ fn a_panicking_test_still_tears_its_bed_down() {
         let left = cleanup::leftovers("tbp", &state_path("tbp"));
         assert!(left.is_empty(), "left behind after a panic: {left:?}");
     }
+}
+
+#[test]
+fn hosts_run_binaries_from_a_directory_their_private_tmp_hides() {
+    // A copy of the echo server under the machine's /tmp, like a checkout cloned there: the
+    // hosts' /tmp is their own, so only the bed's mount at BIN_DIR lets them run it.
+    let bins = std::env::temp_dir().join("haagent-testbed-tbh.bin");
+    let _ = std::fs::remove_dir_all(&bins);
+    std::fs::create_dir_all(&bins).unwrap();
+    std::fs::copy(echo::binary().unwrap(), bins.join("tb-echo")).unwrap();
+    let unit = echo::unit(ECHO_PORT, Ipv4Addr::UNSPECIFIED).unwrap();
+    let mut cfg = Config::new("tbh", [10, 98, 60], 1).unit("tb-echo.service", &unit, true);
+    cfg.bin_dir = Some(bins.clone());
+    let Some(tb) = bed(cfg) else {
+        let _ = std::fs::remove_dir_all(&bins);
+        return;
+    };
+    let h1 = tb.host("h1");
+    assert!(
+        h1.sh(&format!("test -e {}", bins.display())).is_err(),
+        "the host sees the machine's /tmp, so this test proves nothing"
+    );
+    assert_eq!(h1.sh(&format!("ls {BIN_DIR}")).unwrap().trim(), "tb-echo");
+    assert!(
+        h1.sh(&format!("touch {BIN_DIR}/x")).is_err(),
+        "a host can write the machine's binaries"
+    );
+    let target = SocketAddrV4::new(tb.ip("h1"), ECHO_PORT);
+    let every = Duration::from_millis(5);
+    let seen = Probe::run_for(
+        &tb.client_netns(),
+        target,
+        Mode::Udp,
+        every,
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    assert!(seen.answered > 10, "{seen:?}");
+    assert_eq!(seen.by_host.keys().collect::<Vec<_>>(), ["h1"], "{seen:?}");
+    let left = tb.down();
+    std::fs::remove_dir_all(&bins).unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_timed_out_wait_shows_the_failed_unit_with_its_status_and_journal() {
+    let broken = "broken.service";
+    let text = format!("[Service]\nExecStart={BIN_DIR}/never-built\n");
+    let cfg = Config::new("tbr", [10, 98, 61], 1).unit(broken, &text, false);
+    let Some(tb) = bed(cfg) else { return };
+    let h1 = tb.host("h1");
+    // A simple service's start succeeds before the exec fails: only waiting shows it.
+    h1.sh("systemctl start broken.service").unwrap();
+    let started = Instant::now();
+    let err = tb
+        .wait_for(
+            "broken to run",
+            Duration::from_millis(300),
+            &[broken],
+            || {
+                h1.exec(&["systemctl", "is-active", broken])
+                    .status
+                    .success()
+            },
+        )
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(
+        err.starts_with("timed out after 300ms waiting for broken to run\n"),
+        "{err}"
+    );
+    for shown in [
+        "=== host h1\n",
+        "failed units: broken.service\n",
+        "--- systemctl status broken.service\n",
+        "status=203/EXEC",
+        "--- journalctl -u broken.service (last 30 lines)\n",
+    ] {
+        assert!(err.contains(shown), "`{shown}` is missing from:\n{err}");
+    }
+    // systemd's own line; the failed child's are not always filed under the unit (it may
+    // exit before journald looks up its cgroup).
+    let journal = err.split("--- journalctl").nth(1).unwrap_or_default();
+    assert!(
+        journal.contains("broken.service: Main process exited, code=exited, status=203/EXEC"),
+        "{err}"
+    );
+    let left = tb.down();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -162,13 +162,15 @@ pub fn start_on(c: &Cluster, nodes: &[&str], home: &str) {
     wait_holder(c, home, Duration::from_secs(20));
 }
 
-/// Waits until `node` alone holds the VIP and the web unit.
+/// Waits until `node` alone holds the VIP and the web unit; on a timeout, fails with the
+/// status and last journal lines of the agent and the web unit on every running node.
 pub fn wait_holder(c: &Cluster, node: &str, timeout: Duration) -> Duration {
     let vip = vip(&c.bed);
-    cluster::wait_for(&format!("web on {node} alone"), timeout, || {
-        c.vip_holders(vip) == [node] && c.unit_holders("web.service") == [node]
+    let web = "web.service";
+    c.wait_for(&format!("web on {node} alone"), timeout, &[web], || {
+        c.vip_holders(vip) == [node] && c.unit_holders(web) == [node]
     })
-    .unwrap_or_else(|e| panic!("{e}\n{}", journals(c)))
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every running node's agent journal, for failure messages.

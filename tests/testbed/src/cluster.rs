@@ -20,6 +20,9 @@ pub struct Install {
     pub units: PathBuf,
 }
 
+/// The agent's unit.
+const AGENT: &str = "haagent.service";
+
 /// A bed whose hosts run haagent.
 pub struct Cluster {
     /// The bed.
@@ -127,9 +130,31 @@ impl Cluster {
             .collect();
         for h in handles {
             let (n, r) = h.join().map_err(|_| "start thread panicked".to_owned())?;
-            r.map_err(|e| format!("starting haagent on {n}: {e}"))?;
+            r.map_err(|e| {
+                let why = self.bed.host(&n).report(&[AGENT]);
+                format!("starting haagent on {n}: {e}\n{why}")
+            })?;
         }
         Ok(())
+    }
+
+    /// [`TestBed::report`] of the agent and `units`, for a failure message.
+    pub fn report(&self, units: &[&str]) -> String {
+        let mut all = vec![AGENT];
+        all.extend(units.iter().filter(|u| **u != AGENT));
+        self.bed.report(&all)
+    }
+
+    /// [`wait_for`] that, when it times out, adds the [`Cluster::report`] of `units` to the
+    /// error: the agent's and their status and last journal lines on each running node.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        units: &[&str],
+        done: impl FnMut() -> bool,
+    ) -> Result<Duration> {
+        wait_for(what, timeout, done).map_err(|e| format!("{e}\n{}", self.report(units)))
     }
 
     /// Runs a shell command on a node.
@@ -185,7 +210,7 @@ impl Cluster {
 
     /// The agent's journal on a node.
     pub fn journal(&self, node: &str) -> String {
-        self.bed.host(node).journal(Some("haagent.service"))
+        self.bed.host(node).journal(Some(AGENT))
     }
 }
 
@@ -201,7 +226,7 @@ fn start_in(pid: Option<u32>) -> Result<()> {
             "--",
             "systemctl",
             "start",
-            "haagent.service",
+            AGENT,
         ],
     );
     if out.status.success() {

@@ -14,12 +14,14 @@ pub fn binary() -> crate::Result<PathBuf> {
     Ok(crate::build::cargo_build(&["-p", "haagent-testbed", "--bin", "tb-echo"])?.join("tb-echo"))
 }
 
-/// A unit running `tb-echo` on `port`, bound to `bind` (the hosts see the machine's files, so
-/// the binary runs where cargo put it).
+/// A unit running `tb-echo` on `port`, bound to `bind`. It is built first, into the cargo
+/// profile directory every host sees at [`crate::BIN_DIR`] (a bed's default `bin_dir`): the
+/// path cargo wrote it to may be hidden from the hosts (a checkout under `/tmp`, say).
 pub fn unit(port: u16, bind: Ipv4Addr) -> crate::Result<String> {
+    binary()?;
     Ok(format!(
-        "[Unit]\nDescription=test-bed echo server (native)\n\n[Service]\nExecStart={} {port} {bind}\n",
-        binary()?.display()
+        "[Unit]\nDescription=test-bed echo server (native)\n\n[Service]\nExecStart={}/tb-echo {port} {bind}\n",
+        crate::BIN_DIR
     ))
 }
 

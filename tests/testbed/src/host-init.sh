@@ -1,16 +1,23 @@
 #!/bin/sh
 # PID 1 of a test-bed host, before systemd: builds the host's private view of the machine, then
 # execs systemd. Runs inside fresh pid, mount, uts, ipc and net namespaces (mounts are private).
-# Usage: host-init.sh NAME STATE_DIR CGROUP_DIR PRIVATE_DIRS COW(0|1) [stage2]
+# Usage: host-init.sh NAME STATE_DIR CGROUP_DIR PRIVATE_DIRS COW(0|1) BIN_DIR|"" [stage2]
 set -eu
-name=$1 S=$2 CG=$3 PRIVATE=$4 COW=$5
+name=$1 S=$2 CG=$3 PRIVATE=$4 COW=$5 BIN=$6
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-if [ "${6:-}" != stage2 ]; then
+if [ "${7:-}" != stage2 ]; then
     # Move this (the host's) PID 1 into its own cgroup from inside the pid namespace, so the
     # launcher stays outside; then root a cgroup namespace there. systemd sees the cgroup as /.
     echo 0 > "$CG/cgroup.procs"
     exec unshare --cgroup -- sh "$0" "$@" stage2
+fi
+
+# The binaries the hosts run live where cargo built them, possibly under /tmp, /run or /dev,
+# which are all covered below: hold that directory on a mount of its own (read-only) before
+# anything is covered, and move the mount into the private /run once that exists.
+if [ -n "$BIN" ]; then
+    mount --bind -o ro "$BIN" "$S/bin"
 fi
 
 # R is the root the host will see: the machine's / or a copy-on-write overlay of it.
@@ -58,7 +65,11 @@ done
 # or this mount namespace would pin every named netns of the machine.
 umount -R -l /run/netns 2>/dev/null || true
 mount -t tmpfs -o mode=0755,size=64m tb-run "$R/run"
-mkdir -p "$R/run/systemd/system" "$R/run/systemd/system.conf.d" "$R/run/systemd/journald.conf.d"
+mkdir -p "$R/run/systemd/system" "$R/run/systemd/system.conf.d" "$R/run/systemd/journald.conf.d" \
+    "$R/run/haagent-testbed/bin"    # BIN_DIR in lib.rs
+if [ -n "$BIN" ]; then
+    mount --move "$S/bin" "$R/run/haagent-testbed/bin"
+fi
 cat > "$R/run/systemd/system/tb-host.target" <<UNIT
 [Unit]
 Description=Test-bed host (minimal boot target)

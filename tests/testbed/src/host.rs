@@ -91,6 +91,7 @@ impl Host {
                 private.as_str(),
                 cow,
             ])
+            .arg(cfg.bin_dir.as_deref().unwrap_or(Path::new("")))
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .stdin(Stdio::null())
@@ -113,6 +114,8 @@ impl Host {
             format!("{}\n", random_hex(16)?),
         )?;
         fs::write(self.state.join("host-init.sh"), HOST_INIT)?;
+        // The mount point host-init holds `bin_dir` on until the host's /run exists.
+        fs::create_dir_all(self.state.join("bin"))?;
         fs::create_dir_all(self.state.join("run"))?;
         fs::write(
             self.state.join("run").join(crate::probe::ECHO_SCRIPT_NAME),

@@ -14,9 +14,15 @@
 //! by name, so [`TestBed::up`] also removes what a crashed earlier run left behind, and `Drop`
 //! tears the bed down even when a test panics.
 //!
+//! The hosts see the machine's `/usr` and `/etc`, but not its `/tmp`, `/run` or `/dev`, where a
+//! checkout (and so cargo's target directory) may live. So no host runs a binary from where
+//! cargo put it: the agent's binaries are copied into each host's root (as a package installs
+//! them, see [`cluster`]), and the bed bind-mounts the cargo profile directory read-only at
+//! [`BIN_DIR`] in every host for the helpers (`tb-echo`), whatever the checkout's place.
+//!
 //! Layout: [`preflight`] (what the machine must offer), [`net`] (switch, links, faults),
 //! [`host`] (boot, exec, power), [`cleanup`] (teardown and the leftover check), [`probe`] (what a
-//! client sees).
+//! client sees), [`report`] (what a failed wait prints).
 
 pub mod build;
 pub mod cleanup;
@@ -26,6 +32,7 @@ pub mod host;
 pub mod net;
 pub mod preflight;
 pub mod probe;
+pub mod report;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -34,6 +41,9 @@ use std::time::{Duration, Instant};
 
 pub use host::Host;
 pub use probe::{Probe, ProbeReport};
+
+/// Where every host sees [`Config::bin_dir`] (read-only), in its private `/run`.
+pub const BIN_DIR: &str = "/run/haagent-testbed/bin";
 
 /// An error of the test bed, with the reason in words.
 pub type Result<T> = std::result::Result<T, String>;
@@ -68,6 +78,11 @@ pub struct Config {
     pub units: Vec<UnitFile>,
     /// How long a host may take to boot.
     pub boot_timeout: Duration,
+    /// A directory of the machine each host sees read-only at [`BIN_DIR`], wherever it lives
+    /// (hosts cannot see the machine's `/tmp`, `/run` or `/dev`). By default the cargo profile
+    /// directory of the running test or example (`target/<profile>`), where `tb-echo` and the
+    /// haagent binaries are built; `None` mounts nothing.
+    pub bin_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -81,6 +96,7 @@ impl Config {
             cow_root: false,
             units: Vec::new(),
             boot_timeout: Duration::from_secs(60),
+            bin_dir: build::profile_dir().ok(),
         }
     }
 

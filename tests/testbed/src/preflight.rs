@@ -16,7 +16,7 @@ const TOOLS: [(&str, &str); 7] = [
     ("dbus-daemon", "dbus"),
 ];
 
-/// Checks root, systemd, the tools and a writable cgroup2 hierarchy.
+/// Checks the names, `bin_dir`, root, systemd, the tools and a writable cgroup2 hierarchy.
 pub fn check(cfg: &Config) -> Result<()> {
     if cfg.prefix.is_empty()
         || cfg.prefix.len() > 4
@@ -26,6 +26,14 @@ pub fn check(cfg: &Config) -> Result<()> {
             .any(|h| h.len() > 10 || h == "c" || h == "sw")
     {
         return Err("test bed names: a prefix of 1-4 characters and host names of at most 10, not `c` or `sw`, keep interface names within 15 bytes".into());
+    }
+    if let Some(dir) = &cfg.bin_dir
+        && !dir.is_dir()
+    {
+        return Err(format!(
+            "test bed bin_dir {} is not a directory: set Config::bin_dir to the directory of the binaries the hosts run, or to None",
+            dir.display()
+        ));
     }
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
