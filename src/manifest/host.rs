@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::diag::Diagnostic;
 use super::model::{KeySource, Manifest, ResourceKind};
-use super::tree::YamlPath;
+use super::tree::{Pos, YamlPath};
 use crate::auth::KeyRing;
 use crate::fsguard::{self, Flaw, Rules};
 
@@ -92,7 +92,12 @@ fn manifest_file(file: &Path) -> Vec<Diagnostic> {
     let rules = &fsguard::MANIFEST;
     fsguard::flaws(meta.uid(), meta.mode() & 0o7777, file, rules)
         .into_iter()
-        .map(|f| flawed(YamlPath::root(), file, rules, f))
+        .map(|f| {
+            let mut d = flawed(YamlPath::root(), file, rules, f);
+            // About the file as a whole, not its first key.
+            d.pos = Some(Pos::START);
+            d
+        })
         .collect()
 }
 
