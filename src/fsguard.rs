@@ -133,7 +133,6 @@ pub struct Flaw {
 }
 
 /// A file read whole, with the owner and mode of the descriptor it was read from.
-#[derive(Debug)]
 pub struct Contents {
     /// The bytes.
     pub bytes: Vec<u8>,
@@ -141,6 +140,19 @@ pub struct Contents {
     pub uid: u32,
     /// Permission bits.
     pub mode: u32,
+}
+
+impl std::fmt::Debug for Contents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The bytes may be secrets: their length only.
+        write!(
+            f,
+            "Contents {{ bytes: <{} bytes>, uid: {}, mode: {:04o} }}",
+            self.bytes.len(),
+            self.uid,
+            self.mode
+        )
+    }
 }
 
 /// Reads `path` under `rules` without judging its owner or mode (see [`Contents::flaws`]).

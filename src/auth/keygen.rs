@@ -51,6 +51,15 @@ fn target(path: &Path, mode: KeygenMode) -> io::Result<PathBuf> {
         Err(e) if e.kind() == io::ErrorKind::NotFound && mode != KeygenMode::Rotate => {
             return Ok(path.to_owned());
         }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let p = path.display();
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "{p} does not exist, so there is no key to rotate; create it with `haagentctl keygen {p}`"
+                ),
+            ));
+        }
         other => other?,
     };
     if mode == KeygenMode::Create {
@@ -300,6 +309,13 @@ mod tests {
         let path = dir.join("authkey");
         let e = keygen(&path, KeygenMode::Rotate).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(
+            e.to_string().ends_with(&format!(
+                "create it with `haagentctl keygen {}`",
+                path.display()
+            )),
+            "{e}"
+        );
         fs::write(&path, vec![b'#'; 100_000]).unwrap();
         let e = keygen(&path, KeygenMode::Rotate).unwrap_err();
         assert!(

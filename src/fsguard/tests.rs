@@ -42,6 +42,10 @@ fn reads_a_regular_file_with_its_owner_and_mode() {
         (c.bytes.as_slice(), c.uid, c.mode),
         (&b"1 00\n"[..], me(), 0o600)
     );
+    assert_eq!(
+        format!("{c:?}"),
+        format!("Contents {{ bytes: <5 bytes>, uid: {}, mode: 0600 }}", me())
+    );
     assert_eq!(c.into_text(&path, &KEY_FILE).unwrap(), "1 00\n");
 }
 
