@@ -2,16 +2,17 @@
 //!
 //! One key per line, `ID HEX-SECRET`, `#` starting a comment. The first key signs outgoing
 //! heartbeats; every key is accepted on input, which is what makes rotation hitless: add the new
-//! key second everywhere, move it first everywhere, then drop the old one.
+//! key second everywhere, move it first everywhere, then drop the old one. [`keygen`] writes
+//! key files.
+
+mod keygen;
 
 use std::fmt::Write as _;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
+
+pub use keygen::{KeygenMode, keygen};
 
 /// Secrets shorter than this many bytes are refused.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -161,81 +162,8 @@ fn encode_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// How `keygen` treats an existing file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeygenMode {
-    /// Refuse to touch an existing file.
-    Create,
-    /// Replace an existing file with a single new key.
-    Overwrite,
-    /// Put a new key first (it signs) and keep the existing ones (still accepted).
-    Rotate,
-}
-
-/// Writes a key file with a fresh random key, mode 0600; returns the new key's id.
-pub fn keygen(path: &Path, mode: KeygenMode) -> io::Result<u8> {
-    let existing = match mode {
-        KeygenMode::Rotate => {
-            let text = fs::read_to_string(path)?;
-            KeyRing::parse(&text)
-                .map_err(|e| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{}: {}", path.display(), e[0]),
-                    )
-                })?
-                .keys
-        }
-        _ => Vec::new(),
-    };
-    let id = (1..=255u8)
-        .find(|id| existing.iter().all(|k| k.id != *id))
-        .ok_or_else(|| io::Error::other("all 255 key ids are in use"))?;
-    let mut secret = vec![0u8; MIN_SECRET_BYTES];
-    fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
-    let mut text = String::from(
-        "# haagent heartbeat keys: ID HEX-SECRET; the first key signs, all are accepted\n",
-    );
-    for key in std::iter::once(&Key::new(id, secret)).chain(&existing) {
-        let _ = writeln!(text, "{} {}", key.id, encode_hex(&key.secret));
-    }
-    write_private(path, text.as_bytes(), mode == KeygenMode::Create)?;
-    Ok(id)
-}
-
-/// Writes a file readable by its owner only; through a temporary file and a rename, so a
-/// half-written key file never exists.
-fn write_private(path: &Path, data: &[u8], exclusive: bool) -> io::Result<()> {
-    if exclusive && path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists; use --force to replace it or --rotate to add a key",
-                path.display()
-            ),
-        ));
-    }
-    let mut tmp = PathBuf::from(path);
-    tmp.set_extension("new");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    let written = f
-        .write_all(data)
-        .and_then(|()| f.sync_all())
-        .and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
-}
-
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
     const HEX64: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -266,37 +194,5 @@ mod tests {
     fn debug_output_hides_secrets() {
         let ring = KeyRing::parse(&format!("1 {HEX64}\n")).unwrap();
         assert!(!format!("{ring:?}").contains("00112233"));
-    }
-
-    #[test]
-    fn keygen_creates_rotates_and_refuses_to_clobber() {
-        let dir = std::env::temp_dir().join(format!("haagent-keygen-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("authkey");
-        let _ = fs::remove_file(&path);
-        assert_eq!(keygen(&path, KeygenMode::Create).unwrap(), 1);
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let first = KeyRing::parse(&fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(
-            keygen(&path, KeygenMode::Create).unwrap_err().kind(),
-            io::ErrorKind::AlreadyExists
-        );
-        assert_eq!(keygen(&path, KeygenMode::Rotate).unwrap(), 2);
-        let rotated = KeyRing::parse(&fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(rotated.signing().id, 2);
-        assert_eq!(rotated.get(1), Some(first.signing()));
-        assert_ne!(rotated.signing().secret, first.signing().secret);
-        keygen(&path, KeygenMode::Overwrite).unwrap();
-        assert_eq!(
-            KeyRing::parse(&fs::read_to_string(&path).unwrap())
-                .unwrap()
-                .keys()
-                .len(),
-            1
-        );
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

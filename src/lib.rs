@@ -30,7 +30,8 @@
 //! logging.rs       journald or stderr, structured event fields
 //! netif.rs         interface index and MAC from sysfs
 //! sim/             a deterministic multi-node simulation with faults and invariants
-//! auth.rs          heartbeat key file format, key ring, `keygen`
+//! auth.rs          heartbeat key file format, key ring; auth/keygen.rs writes key files
+//! fsguard.rs       opening trusted files: no symlink, regular, owner and mode, a size cap
 //! text.rs          message helpers ("did you mean", quoted lists)
 //! bin/haagent.rs   the daemon's command line
 //! bin/haagentctl.rs the operator's command line
@@ -44,6 +45,7 @@ pub mod auth;
 pub mod control;
 pub mod drivers;
 pub mod engine;
+pub mod fsguard;
 pub mod manifest;
 pub mod protocol;
 pub mod sim;

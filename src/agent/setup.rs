@@ -7,15 +7,17 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::auth::KeyRing;
+use crate::fsguard;
 use crate::manifest::model::{KeySource, ResourceKind};
 use crate::manifest::{self, Manifest, ManifestError};
 
 use super::AgentError;
 
-/// Loads and validates the manifest at `path` for node `me`; every problem is logged.
+/// Loads and validates the manifest at `path` for node `me`; every problem is logged. The file
+/// must be root's and not writable by others, a regular file of at most 1 MiB (`fsguard`).
 pub fn manifest(path: &Path, me: &str) -> Result<Manifest, AgentError> {
     let name = path.display().to_string();
-    let (m, warnings) = match manifest::load(path) {
+    let (m, warnings) = match manifest::load_trusted(path) {
         Ok(ok) => ok,
         Err(ManifestError::Invalid { problems, .. }) => {
             for p in &problems {
@@ -27,7 +29,11 @@ pub fn manifest(path: &Path, me: &str) -> Result<Manifest, AgentError> {
                 problems.len()
             )));
         }
-        Err(e) => return Err(AgentError::Manifest(e.to_string())),
+        Err(e) => {
+            // In the message itself: a refused reload's own line does not say why.
+            tracing::error!(manifest = %name, "{e}");
+            return Err(AgentError::Manifest(e.to_string()));
+        }
     };
     for w in &warnings {
         tracing::warn!(manifest = %name, "{}", w.render(&name).trim_end());
@@ -42,24 +48,33 @@ pub fn manifest(path: &Path, me: &str) -> Result<Manifest, AgentError> {
     Ok(m)
 }
 
-/// Reads the key ring the manifest points at.
+/// Reads the key ring the manifest points at: a key file must be root's and private to it
+/// (mode 0600 or stricter), a credential as systemd writes it (mode 0400); either a regular
+/// file of at most 64 KiB (`fsguard`).
 pub fn keys(source: &KeySource) -> Result<KeyRing, AgentError> {
-    let path = match source {
-        KeySource::KeyFile(p) => p.clone(),
+    let (path, rules) = match source {
+        KeySource::KeyFile(p) => (p.clone(), &fsguard::KEY_FILE),
         KeySource::Credential(name) => {
             let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
                 AgentError::Keys(format!(
                     "auth.credential `{name}` needs LoadCredential={name}:/path/to/key in haagent.service"
                 ))
             })?;
-            Path::new(&dir).join(name)
+            (Path::new(&dir).join(name), &fsguard::CREDENTIAL)
         }
     };
-    let text = fs::read_to_string(&path)
-        .map_err(|e| AgentError::Keys(format!("cannot read {}: {e}", path.display())))?;
+    read_keys(&path, rules).map_err(|e| {
+        // In the message itself: a refused reload's own line does not say why.
+        tracing::error!(file = %path.display(), "{e}");
+        AgentError::Keys(e)
+    })
+}
+
+fn read_keys(path: &Path, rules: &fsguard::Rules) -> Result<KeyRing, String> {
+    let text = fsguard::read_trusted(path, rules).map_err(|e| e.to_string())?;
     KeyRing::parse(&text).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        AgentError::Keys(format!("{}: {}", path.display(), list.join("; ")))
+        format!("{} {}: {}", rules.what, path.display(), list.join("; "))
     })
 }
 
@@ -105,7 +120,113 @@ pub fn local_units(m: &Manifest, me: &str) -> Vec<(String, usize, String)> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::time::{Duration, Instant};
+
     use super::*;
+    use crate::auth::{KeygenMode, keygen};
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("haagent-setup-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn root() -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    /// The message of a refusal, which must name the file.
+    fn refusal(r: Result<impl std::fmt::Debug, AgentError>, file: &Path) -> String {
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        e
+    }
+
+    #[test]
+    fn a_manifest_open_to_others_linked_or_not_a_file_is_refused() {
+        let dir = scratch("manifest");
+        let file = dir.join("cluster.yaml");
+        fs::write(&file, include_str!("../../examples/two-node-web.yaml")).unwrap();
+        chmod(&file, 0o644);
+        match manifest(&file, "alpha") {
+            Ok(m) => assert!(root() && m.nodes.contains_key("alpha")),
+            Err(e) => assert!(!root() && e.to_string().contains("(not root)"), "{e}"),
+        }
+        chmod(&file, 0o666);
+        let e = refusal(manifest(&file, "alpha"), &file);
+        assert!(e.contains("writable by others (mode 0666); run `"), "{e}");
+        assert!(e.contains(&format!("chmod go-w {}", file.display())), "{e}");
+
+        let link = dir.join("link.yaml");
+        symlink(&file, &link).unwrap();
+        let e = refusal(manifest(&link, "alpha"), &link);
+        assert!(
+            e.contains("it is a symbolic link; point the manifest"),
+            "{e}"
+        );
+
+        let big = dir.join("big.yaml");
+        fs::write(&big, vec![b'#'; 2 << 20]).unwrap();
+        let e = refusal(manifest(&big, "alpha"), &big);
+        assert!(e.contains("larger than the 1 MiB limit"), "{e}");
+
+        let started = Instant::now();
+        let zero = Path::new("/dev/zero");
+        let e = refusal(manifest(zero, "alpha"), zero);
+        assert!(
+            e.contains("it is a character device, not a regular file"),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn keys_are_read_only_from_a_private_regular_file() {
+        let dir = scratch("keys");
+        let file = dir.join("authkey");
+        keygen(&file, KeygenMode::Create).unwrap();
+        let source = KeySource::KeyFile(file.clone());
+        match keys(&source) {
+            Ok(ring) => assert!(root() && ring.signing().id == 1),
+            Err(e) => assert!(!root() && e.to_string().contains("(not root)"), "{e}"),
+        }
+        chmod(&file, 0o644);
+        let e = refusal(keys(&source), &file);
+        assert!(e.contains("readable by others (mode 0644)"), "{e}");
+        assert!(e.contains(&format!("chmod 600 {}", file.display())), "{e}");
+        chmod(&file, 0o600);
+
+        let link = dir.join("link");
+        symlink(&file, &link).unwrap();
+        let e = refusal(keys(&KeySource::KeyFile(link.clone())), &link);
+        assert!(
+            e.contains("it is a symbolic link; point auth.key_file at the real file"),
+            "{e}"
+        );
+
+        // A credential as systemd 252 writes it: mode 0400, owned by the service's user.
+        chmod(&file, 0o400);
+        assert_eq!(
+            read_keys(&file, &fsguard::CREDENTIAL).unwrap().signing().id,
+            1
+        );
+        chmod(&file, 0o600);
+        fs::write(&file, "1 00\n").unwrap();
+        chmod(&file, 0o400);
+        let e = read_keys(&file, &fsguard::CREDENTIAL).unwrap_err();
+        assert!(
+            e.starts_with("credential ") && e.contains("line 1: the secret"),
+            "{e}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn generations_grow_across_starts_and_survive_a_lost_file() {

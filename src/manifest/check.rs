@@ -44,7 +44,7 @@ pub fn run(opts: &CheckOptions<'_>) -> Outcome {
         Err(e) => return unreadable(&name, &e, opts.json),
     };
     let mut report = parse(&text);
-    let (node, note) = add_host_checks(&mut report, opts.node);
+    let (node, note) = add_host_checks(&mut report, opts.node, opts.file);
     let code = if report.errors() > 0 {
         EXIT_INVALID
     } else {
@@ -79,7 +79,11 @@ fn unreadable(name: &str, e: &ManifestError, json: bool) -> Outcome {
 
 /// Adds the host checks to `report` when its manifest is valid and this host is one of its
 /// nodes; returns the node checked, or a note saying why none was.
-fn add_host_checks(report: &mut Report, node: Option<&str>) -> (Option<String>, Option<String>) {
+fn add_host_checks(
+    report: &mut Report,
+    node: Option<&str>,
+    file: &Path,
+) -> (Option<String>, Option<String>) {
     let Some(manifest) = &report.manifest else {
         return (None, None);
     };
@@ -95,6 +99,7 @@ fn add_host_checks(report: &mut Report, node: Option<&str>) -> (Option<String>, 
         let host = Host {
             net_dir: Path::new("/sys/class/net"),
             credentials_dir: credentials.as_deref().map(Path::new),
+            manifest: Some(file),
         };
         host.check(manifest, &node)
     } else if explicit {

@@ -1,5 +1,6 @@
-//! Checks that only make sense on a node that will use the manifest: its key file and the
-//! interfaces its links and VIPs name.
+//! Checks that only make sense on a node that will use the manifest: the manifest file's and
+//! the key file's owner and mode (the rules the agent applies at start and reload, from
+//! [`fsguard`]), the keys themselves, and the interfaces its links and VIPs name.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -7,8 +8,9 @@ use std::path::Path;
 
 use super::diag::Diagnostic;
 use super::model::{KeySource, Manifest, ResourceKind};
-use super::tree::YamlPath;
+use super::tree::{Pos, YamlPath};
 use crate::auth::KeyRing;
+use crate::fsguard::{self, Flaw, Rules};
 
 /// Where the host checks look; tests point them at their own directories.
 pub struct Host<'a> {
@@ -16,13 +18,16 @@ pub struct Host<'a> {
     pub net_dir: &'a Path,
     /// `$CREDENTIALS_DIRECTORY`, when running under systemd with credentials.
     pub credentials_dir: Option<&'a Path>,
+    /// The manifest file, whose owner and mode are checked.
+    pub manifest: Option<&'a Path>,
 }
 
 impl Host<'_> {
     /// Every problem of this host for running node `node`.
     pub fn check(&self, m: &Manifest, node: &str) -> Vec<Diagnostic> {
-        let mut out = self.key_source(&m.auth);
         let root = YamlPath::root();
+        let mut out = self.manifest.map(manifest_file).unwrap_or_default();
+        out.extend(self.key_source(&m.auth));
         for (i, link) in m.heartbeat.links.iter().enumerate() {
             if let Some(ifname) = &link.interface {
                 out.extend(self.interface(
@@ -64,9 +69,13 @@ impl Host<'_> {
     fn key_source(&self, source: &KeySource) -> Vec<Diagnostic> {
         let root = YamlPath::root().key("auth");
         match source {
-            KeySource::KeyFile(file) => key_file(root.key("key_file"), file),
+            KeySource::KeyFile(file) => key_file(root.key("key_file"), file, &fsguard::KEY_FILE),
             KeySource::Credential(name) => match self.credentials_dir {
-                Some(dir) => key_text(root.key("credential"), &dir.join(name)),
+                Some(dir) => key_file(
+                    root.key("credential"),
+                    &dir.join(name),
+                    &fsguard::CREDENTIAL,
+                ),
                 // Outside the service there is no credential to read; the daemon checks it.
                 None => Vec::new(),
             },
@@ -74,70 +83,69 @@ impl Host<'_> {
     }
 }
 
-fn key_file(path: YamlPath, file: &Path) -> Vec<Diagnostic> {
-    let meta = match fs::metadata(file) {
-        Ok(m) => m,
+/// The manifest's owner and mode. It was just read (so it is a regular file, not a link); its
+/// metadata is enough for a report, and the agent checks the descriptor it reads itself.
+fn manifest_file(file: &Path) -> Vec<Diagnostic> {
+    let Ok(meta) = fs::symlink_metadata(file) else {
+        return Vec::new();
+    };
+    let rules = &fsguard::MANIFEST;
+    fsguard::flaws(meta.uid(), meta.mode() & 0o7777, file, rules)
+        .into_iter()
+        .map(|f| {
+            let mut d = flawed(YamlPath::root(), file, rules, f);
+            // About the file as a whole, not its first key.
+            d.pos = Some(Pos::START);
+            d
+        })
+        .collect()
+}
+
+fn flawed(path: YamlPath, file: &Path, rules: &Rules, flaw: Flaw) -> Diagnostic {
+    Diagnostic::error(
+        path,
+        format!("{} {} is {}", rules.what, file.display(), flaw.text),
+    )
+    .hint(format!(
+        "run `{}`: the agent refuses it otherwise",
+        flaw.fix
+    ))
+}
+
+fn key_file(path: YamlPath, file: &Path, rules: &Rules) -> Vec<Diagnostic> {
+    let contents = match fsguard::read(file, rules) {
+        Ok(c) => c,
         Err(e) => {
-            let hint = format!(
-                "create it with `haagentctl keygen {}` and copy it to every node",
-                file.display()
-            );
-            return vec![
-                Diagnostic::error(
-                    path,
-                    format!("cannot read key file {}: {e}", file.display()),
-                )
-                .hint(hint),
-            ];
+            let missing = matches!(&e.reason, fsguard::Refusal::Io(io) if io.kind() == std::io::ErrorKind::NotFound);
+            let mut d = Diagnostic::error(path, format!("cannot read {e}"));
+            if missing && rules.what == fsguard::KEY_FILE.what {
+                d = d.hint(format!(
+                    "create it with `haagentctl keygen {}` and copy it to every node",
+                    file.display()
+                ));
+            }
+            return vec![d];
         }
     };
-    let mut out = Vec::new();
-    if meta.mode() & 0o077 != 0 {
-        out.push(
-            Diagnostic::error(
-                path.clone(),
-                format!(
-                    "key file {} is readable by others (mode {:04o})",
-                    file.display(),
-                    meta.mode() & 0o7777
-                ),
-            )
-            .hint(format!("run `chmod 600 {}`", file.display())),
-        );
+    let mut out: Vec<Diagnostic> = contents
+        .flaws(file, rules)
+        .into_iter()
+        .map(|f| flawed(path.clone(), file, rules, f))
+        .collect();
+    match contents.into_text(file, rules) {
+        Ok(text) => out.extend(key_text(&path, file, rules, &text)),
+        Err(e) => out.push(Diagnostic::error(path, e.to_string())),
     }
-    if meta.uid() != 0 {
-        out.push(
-            Diagnostic::error(
-                path.clone(),
-                format!(
-                    "key file {} is owned by uid {}, not root",
-                    file.display(),
-                    meta.uid()
-                ),
-            )
-            .hint(format!("run `chown root:root {}`", file.display())),
-        );
-    }
-    out.extend(key_text(path, file));
     out
 }
 
-fn key_text(path: YamlPath, file: &Path) -> Vec<Diagnostic> {
-    let text = match fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            return vec![Diagnostic::error(
-                path,
-                format!("cannot read key file {}: {e}", file.display()),
-            )];
-        }
-    };
-    match KeyRing::parse(&text) {
+fn key_text(path: &YamlPath, file: &Path, rules: &Rules, text: &str) -> Vec<Diagnostic> {
+    match KeyRing::parse(text) {
         Ok(_) => Vec::new(),
         Err(errors) => errors
             .into_iter()
             .map(|e| {
-                Diagnostic::error(path.clone(), format!("key file {}: {e}", file.display()))
+                Diagnostic::error(path.clone(), format!("{} {}: {e}", rules.what, file.display()))
                     .hint("each line is `ID HEX-SECRET` with at least 32 bytes of secret; `haagentctl keygen` writes one")
             })
             .collect(),
@@ -146,7 +154,7 @@ fn key_text(path: YamlPath, file: &Path) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{PermissionsExt, symlink};
 
     use super::*;
 
@@ -154,34 +162,108 @@ mod tests {
         d.into_iter().map(|d| d.message).collect()
     }
 
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("haagent-host-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
     #[test]
     fn key_file_must_exist_be_private_and_parse() {
-        let dir = std::env::temp_dir().join(format!("haagent-host-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("key");
         let file = dir.join("authkey");
         let p = YamlPath::root();
-        assert!(messages(key_file(p.clone(), &file))[0].contains("cannot read key file"));
-
-        fs::write(&file, "1 0011\n").unwrap();
-        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
-        let found = messages(key_file(p.clone(), &file));
+        let rules = &fsguard::KEY_FILE;
+        let missing = key_file(p.clone(), &file, rules);
         assert!(
-            found
-                .iter()
-                .any(|m| m.contains("readable by others (mode 0644)")),
-            "{found:?}"
+            missing[0].message.starts_with("cannot read key file"),
+            "{missing:?}"
         );
         assert!(
-            found
+            missing[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("haagentctl keygen")
+        );
+
+        fs::write(&file, "1 0011\n").unwrap();
+        chmod(&file, 0o644);
+        let found = key_file(p.clone(), &file, rules);
+        let open = found
+            .iter()
+            .find(|d| d.message.ends_with("is readable by others (mode 0644)"))
+            .unwrap_or_else(|| panic!("{found:?}"));
+        let fix = format!("run `chmod 600 {}`", file.display());
+        assert!(open.hint.as_deref().unwrap().starts_with(&fix), "{open:?}");
+        assert!(
+            messages(found)
                 .iter()
                 .any(|m| m.contains("line 1: the secret of key 1 has 2 bytes")),
-            "{found:?}"
         );
 
         crate::auth::keygen(&file, crate::auth::KeygenMode::Overwrite).unwrap();
         let uid = fs::metadata(&file).unwrap().uid();
-        let found = messages(key_file(p, &file));
+        let found = messages(key_file(p.clone(), &file, rules));
         assert_eq!(found.is_empty(), uid == 0, "{found:?}");
+
+        // The daemon's rules: a link is refused, not followed.
+        let link = dir.join("link");
+        symlink(&file, &link).unwrap();
+        let found = messages(key_file(p, &link, rules));
+        assert_eq!(
+            found,
+            [format!(
+                "cannot read key file {}: it is a symbolic link; point auth.key_file at the real file",
+                link.display()
+            )]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_credential_may_be_mode_0400_and_the_services_own() {
+        let dir = scratch("credential");
+        let file = dir.join("haagent-key");
+        crate::auth::keygen(&file, crate::auth::KeygenMode::Create).unwrap();
+        chmod(&file, 0o400);
+        let found = messages(key_file(YamlPath::root(), &file, &fsguard::CREDENTIAL));
+        assert_eq!(found, Vec::<String>::new());
+        chmod(&file, 0o440);
+        let found = messages(key_file(YamlPath::root(), &file, &fsguard::CREDENTIAL));
+        assert_eq!(
+            found,
+            [format!(
+                "credential {} is readable by others (mode 0440)",
+                file.display()
+            )]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_others_can_write_is_an_error() {
+        let dir = scratch("manifest");
+        let file = dir.join("cluster.yaml");
+        fs::write(&file, "cluster: x\n").unwrap();
+        chmod(&file, 0o664);
+        let found = manifest_file(&file);
+        let open = found
+            .iter()
+            .find(|d| d.message.ends_with("is writable by others (mode 0664)"))
+            .unwrap_or_else(|| panic!("{found:?}"));
+        assert_eq!(open.path, YamlPath::root());
+        let fix = format!("run `chmod go-w {}`", file.display());
+        assert!(open.hint.as_deref().unwrap().starts_with(&fix), "{open:?}");
+        chmod(&file, 0o644);
+        let root = fs::metadata(&file).unwrap().uid() == 0;
+        let found = messages(manifest_file(&file));
+        assert_eq!(found.is_empty(), root, "{found:?}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -24,6 +24,8 @@ pub use diag::{Diagnostic, Located, Severity};
 pub use model::Manifest;
 use tree::Tree;
 
+use crate::fsguard::{self, FileError};
+
 /// Default manifest location.
 pub const DEFAULT_PATH: &str = "/etc/haagent/cluster.yaml";
 
@@ -61,6 +63,14 @@ pub enum ManifestError {
         #[source]
         source: io::Error,
     },
+    /// The file's owner or mode would let someone other than root change it.
+    #[error("refusing manifest {path}: {reason}")]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and the fix.
+        reason: String,
+    },
     /// The file has errors; each is in `problems`.
     #[error("manifest {path} has {count} error(s)", count = problems.iter().filter(|p| p.severity == Severity::Error).count())]
     Invalid {
@@ -71,17 +81,41 @@ pub enum ManifestError {
     },
 }
 
-/// Reads a manifest file's text.
+/// Reads a manifest file's text: a regular file (not a symbolic link, device or FIFO) of at
+/// most 1 MiB, whoever owns it (see [`load_trusted`] for the daemon's rules).
 pub fn read(path: &Path) -> Result<String, ManifestError> {
-    std::fs::read_to_string(path).map_err(|source| ManifestError::Unreadable {
+    let unreadable = |e: FileError| ManifestError::Unreadable {
         path: path.to_owned(),
-        source,
-    })
+        source: e.into_io(),
+    };
+    fsguard::read(path, &fsguard::MANIFEST)
+        .and_then(|c| c.into_text(path, &fsguard::MANIFEST))
+        .map_err(unreadable)
 }
 
 /// Reads and validates a manifest file; on success also returns its warnings.
 pub fn load(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
-    let report = parse(&read(path)?);
+    validated(path, &read(path)?)
+}
+
+/// [`load`] for the daemon, which starts what the manifest names as root: the file must also
+/// be owned by root and not writable by group or others.
+pub fn load_trusted(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
+    let text = fsguard::read_trusted(path, &fsguard::MANIFEST).map_err(|e| match e.reason {
+        fsguard::Refusal::Untrusted { .. } => ManifestError::Untrusted {
+            path: path.to_owned(),
+            reason: e.reason.to_string(),
+        },
+        _ => ManifestError::Unreadable {
+            path: path.to_owned(),
+            source: e.into_io(),
+        },
+    })?;
+    validated(path, &text)
+}
+
+fn validated(path: &Path, text: &str) -> Result<(Manifest, Vec<Located>), ManifestError> {
+    let report = parse(text);
     match report.manifest {
         Some(m) => Ok((m, report.problems)),
         None => Err(ManifestError::Invalid {

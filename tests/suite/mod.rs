@@ -3,6 +3,7 @@
 mod cli;
 mod e2e;
 mod examples;
+mod files;
 mod invalid;
 mod schema;
 mod testbed;

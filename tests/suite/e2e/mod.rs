@@ -10,6 +10,7 @@ mod faults;
 mod fencing;
 mod keys;
 mod links;
+mod manifest_file;
 mod network;
 mod package;
 mod process;
