@@ -100,7 +100,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let mut exec = Exec::new(links, vips, systemd, input_tx);
     // What an earlier run left up is the engine's first input: it adopts it or stops it.
     let found = exec.probe(&m, &opts.node).await;
-    let (request_tx, mut requests) = mpsc::unbounded_channel();
+    let (request_tx, mut requests) = control::service::requests();
     exec.control = match control::service::serve(&opts.node, request_tx).await {
         Ok(conn) => Some(conn),
         Err(e) => {
