@@ -60,7 +60,7 @@ impl Failure {
     /// No answer to `call` within `limit`.
     pub fn timeout(call: &str, limit: Duration) -> Failure {
         Failure::Timeout(format!(
-            "haagent did not answer {call} within {}: it holds {BUS_NAME} but does not respond (frozen or overloaded?); `systemctl status haagent` and `journalctl -u haagent` show its state, --call-timeout sets the wait",
+            "haagent did not answer within {} ({call}): it holds {BUS_NAME} but does not respond (frozen or overloaded?); `systemctl status haagent` and `journalctl -u haagent` show its state, --call-timeout sets the wait",
             seconds(limit)
         ))
     }
@@ -90,7 +90,7 @@ impl Failure {
             }
             fdo::Error::NoReply(_) | fdo::Error::Timeout(_) | fdo::Error::TimedOut(_) => {
                 Failure::Timeout(format!(
-                    "haagent did not answer {call}: it holds {BUS_NAME} but does not respond (frozen or overloaded?); `systemctl status haagent` shows its state"
+                    "haagent did not answer ({call}): it holds {BUS_NAME} but does not respond (frozen or overloaded?); `systemctl status haagent` shows its state"
                 ))
             }
             fdo::Error::LimitsExceeded(msg) => Failure::Busy(format!("haagent is busy: {msg}")),
@@ -120,7 +120,7 @@ fn denied(msg: &str, call: &str, need: Need) -> String {
     let why = if msg.starts_with("uid ") {
         format!("haagent refuses: {msg}")
     } else {
-        format!("the system bus's policy for {BUS_NAME} refuses {call} to this user")
+        format!("the system bus's policy for {BUS_NAME} refuses this call ({call}) to this user")
     };
     let who = match need {
         Need::Read => "run as root or as a member of the haagent group",
@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(f.code(), EXIT_DENIED);
         assert!(
             f.to_string().contains(
-                "refuses Status to this user; run as root or as a member of the haagent group"
+                "refuses this call (Status) to this user; run as root or as a member of the haagent group"
             ),
             "{f}"
         );
@@ -249,7 +249,8 @@ mod tests {
         let f = Failure::timeout("Status", Duration::from_millis(1500));
         assert_eq!(f.code(), EXIT_TIMEOUT);
         assert!(
-            f.to_string().contains("did not answer Status within 1.5s"),
+            f.to_string()
+                .contains("did not answer within 1.5s (Status)"),
             "{f}"
         );
     }
