@@ -155,7 +155,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
     let exec = Exec::new(links, vips, systemd, done_tx);
-    let (request_tx, mut requests) = mpsc::unbounded_channel();
+    let (request_tx, mut requests) = control::service::requests();
     let control = match control::service::serve(&opts.node, request_tx).await {
         Ok(conn) => Some(conn),
         Err(e) => {

@@ -1,5 +1,6 @@
 //! Test modules and the helpers they share.
 
+mod agent_calls;
 mod cli;
 mod e2e;
 mod examples;

@@ -1,6 +1,7 @@
 //! haagentctl: the operator's command line. Manifest work (validate, keygen, simulate, schema)
 //! is local; everything about the running cluster goes to the agent over D-Bus ([`ops`]).
 
+mod failure;
 mod ops;
 mod render;
 
@@ -14,11 +15,27 @@ use haagent::manifest::{self, check};
 
 /// Control and inspect a haagent cluster.
 #[derive(Parser)]
-#[command(name = "haagentctl", version, about)]
+#[command(name = "haagentctl", version, about, after_help = AGENT_EXIT_CODES)]
 struct Cli {
+    /// How long to wait for each answer of the agent, in seconds (status, failover, standby,
+    /// online, clear, reload); past it the command fails with exit code 5.
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "5",
+          value_parser = failure::parse_call_timeout)]
+    call_timeout: std::time::Duration,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The exit codes of the commands that talk to the agent, for `--help`.
+const AGENT_EXIT_CODES: &str = "\
+Exit codes of status, failover, standby, online, clear and reload:
+  0  done (status: every group running)
+  1  degraded (status), or refused by the agent (an unknown name, an invalid manifest)
+  2  wrong usage
+  3  the agent is not reachable (not running, or no system bus)
+  4  not allowed: reading needs root or the haagent group, changing needs root
+  5  the agent holds its bus name but did not answer within --call-timeout
+  6  the agent is busy (too many requests waiting); try again";
 
 #[derive(Subcommand)]
 enum Command {
@@ -69,9 +86,12 @@ enum Command {
     /// Print the manifest's JSON Schema.
     Schema,
     /// Show the cluster: nodes, links, groups, owners, since when and why. Exit codes: 0 every
-    /// group running, 1 degraded, 3 the agent is not reachable.
+    /// group running, 1 degraded, 3 the agent is not reachable, 4 not allowed, 5 no answer
+    /// within --call-timeout, 6 busy.
+    #[command(after_help = AGENT_EXIT_CODES)]
     Status {
-        /// Print one JSON object instead of text.
+        /// Print one JSON object instead of text; on failure `{"error": MESSAGE, "kind":
+        /// "unreachable|denied|timeout|busy|refused|failed"}`, with the same exit codes.
         #[arg(long)]
         json: bool,
     },
@@ -86,7 +106,8 @@ enum Command {
         /// Return at once instead of waiting for the move.
         #[arg(long)]
         no_wait: bool,
-        /// How long to wait, in seconds.
+        /// How long to wait for the move, in seconds (each call to the agent within it is
+        /// limited by --call-timeout).
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
@@ -177,7 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Manpages { dir } => manpages(&dir),
-        live => agent_command(live),
+        live => agent_command(live, cli.call_timeout),
     }
 }
 
@@ -191,19 +212,15 @@ fn default_sigpipe() {
     }
 }
 
-/// Runs a command against the agent, on a small single-threaded runtime.
-fn agent_command(cmd: Command) -> anyhow::Result<ExitCode> {
+/// Runs a command against the agent, on a small single-threaded runtime; a failure is
+/// reported with its own exit code (`status --json` as a JSON object).
+fn agent_command(cmd: Command, call_timeout: std::time::Duration) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let agent = match ops::connect().await {
-            Ok(a) => a,
-            Err((code, why)) => {
-                eprintln!("haagentctl: {why}");
-                return Ok(ExitCode::from(code));
-            }
-        };
+    let json = matches!(cmd, Command::Status { json: true });
+    let done = rt.block_on(async {
+        let agent = ops::connect(call_timeout).await?;
         match cmd {
             Command::Status { json } => agent.print_status(json).await,
             Command::Failover {
@@ -221,7 +238,8 @@ fn agent_command(cmd: Command) -> anyhow::Result<ExitCode> {
             Command::Reload => agent.reload().await,
             _ => unreachable!("local commands are handled before"),
         }
-    })
+    });
+    Ok(done.unwrap_or_else(|e| failure::report(&e, json)))
 }
 
 /// One man page for haagentctl and one per subcommand, as `haagentctl-NAME.1`.

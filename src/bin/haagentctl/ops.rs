@@ -1,53 +1,75 @@
 //! The commands that talk to the running agent over D-Bus: status, failover, standby, online,
-//! clear, reload. Exit codes: 0 done (status: every group running), 1 degraded or refused,
-//! 3 the agent is not reachable.
+//! clear, reload. Every call has a time limit (`--call-timeout`), so an agent that holds its
+//! bus name but does not answer is reported instead of waited for. Exit codes: 0 done (status:
+//! every group running), 1 degraded or refused, and those of [`crate::failure`].
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use haagent::control::access::Need;
 use haagent::control::proxy::AgentProxy;
 use haagent::control::status::Status;
+use zbus::proxy::CacheProperties;
 
+use crate::failure::Failure;
 use crate::render;
-
-/// The agent cannot be reached.
-pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// A connection to the local agent.
 pub struct Agent {
     proxy: AgentProxy<'static>,
+    limit: Duration,
 }
 
-/// Connects to the agent on the system bus; `Err` carries the exit code and the reason.
-pub async fn connect() -> Result<Agent, (u8, String)> {
-    let unreachable = |e: zbus::Error| {
-        (
-            EXIT_UNREACHABLE,
-            format!(
-                "cannot reach haagent on the system bus: {e}; is it running? (`systemctl status haagent`)"
-            ),
-        )
-    };
-    let conn = zbus::Connection::system().await.map_err(unreachable)?;
-    let proxy = AgentProxy::new(&conn).await.map_err(unreachable)?;
+/// Connects to the agent on the system bus, each step within `limit`.
+pub async fn connect(limit: Duration) -> Result<Agent, Failure> {
+    let conn = tokio::time::timeout(limit, zbus::Connection::system())
+        .await
+        .map_err(|_| {
+            Failure::Unreachable(format!(
+                "the system bus did not answer within {limit:?}; is dbus running? (`systemctl status dbus`)"
+            ))
+        })?
+        .map_err(|e| Failure::no_bus(&e))?;
+    // No property cache: it would fetch every property first, and wait on a silent agent.
+    let proxy = AgentProxy::builder(&conn)
+        .cache_properties(CacheProperties::No)
+        .build()
+        .await
+        .map_err(|e| Failure::no_bus(&e))?;
+    let agent = Agent { proxy, limit };
     // A proxy is made without a call; ask once so an absent agent is reported as such.
-    proxy.node().await.map_err(unreachable)?;
-    Ok(Agent { proxy })
-}
-
-/// The agent's refusal in words: the D-Bus error's message, without its name.
-fn refusal(e: zbus::Error) -> anyhow::Error {
-    match e {
-        zbus::Error::MethodError(_, Some(msg), _) => anyhow::anyhow!(msg),
-        other => anyhow::anyhow!(other),
-    }
+    agent.call("Node", Need::Read, agent.proxy.node()).await?;
+    Ok(agent)
 }
 
 impl Agent {
+    /// One call to the agent, within the call timeout.
+    async fn call<T>(
+        &self,
+        name: &str,
+        need: Need,
+        call: impl Future<Output = zbus::Result<T>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(self.limit, call).await {
+            Ok(r) => r.map_err(|e| Failure::of_call(e, name, need)),
+            Err(_) => Err(Failure::timeout(name, self.limit)),
+        }
+    }
+
+    /// A call that changes the cluster.
+    async fn change(
+        &self,
+        name: &str,
+        call: impl Future<Output = zbus::Result<()>>,
+    ) -> Result<(), Failure> {
+        self.call(name, Need::Change, call).await
+    }
+
     /// The status.
     pub async fn status(&self) -> anyhow::Result<Status> {
-        let json = self.proxy.status().await.map_err(refusal)?;
+        let json = self.call("Status", Need::Read, self.proxy.status()).await?;
         serde_json::from_str(&json).context("the agent's status is not what this haagentctl reads")
     }
 
@@ -70,12 +92,12 @@ impl Agent {
             None => self.status().await?.node,
         };
         if on {
-            self.proxy.standby(&node).await.map_err(refusal)?;
+            self.change("Standby", self.proxy.standby(&node)).await?;
             println!(
                 "{node} is in standby: it gives up its groups and takes none until `haagentctl online {node}`"
             );
         } else {
-            self.proxy.online(&node).await.map_err(refusal)?;
+            self.change("Online", self.proxy.online(&node)).await?;
             println!("{node} is online: it may run groups again");
         }
         Ok(ExitCode::SUCCESS)
@@ -83,7 +105,7 @@ impl Agent {
 
     /// `haagentctl clear GROUP`.
     pub async fn clear(&self, group: &str) -> anyhow::Result<ExitCode> {
-        self.proxy.clear(group).await.map_err(refusal)?;
+        self.change("Clear", self.proxy.clear(group)).await?;
         println!(
             "{group}: operator moves and failure marks cleared; it may return to its preferred node"
         );
@@ -92,7 +114,7 @@ impl Agent {
 
     /// `haagentctl reload`.
     pub async fn reload(&self) -> anyhow::Result<ExitCode> {
-        self.proxy.reload().await.map_err(refusal)?;
+        self.change("Reload", self.proxy.reload()).await?;
         println!("manifest reloaded");
         Ok(ExitCode::SUCCESS)
     }
@@ -109,7 +131,7 @@ impl Agent {
         let s = self.status().await?;
         let Some(group) = group else {
             let me = s.node.clone();
-            self.proxy.standby(&me).await.map_err(refusal)?;
+            self.change("Standby", self.proxy.standby(&me)).await?;
             println!(
                 "{me} is in standby; its groups move away (`haagentctl online {me}` undoes it)"
             );
@@ -137,7 +159,8 @@ impl Agent {
             })?,
         };
         let from = g.owner.clone();
-        self.proxy.failover(&group, &to).await.map_err(refusal)?;
+        self.change("Failover", self.proxy.failover(&group, &to))
+            .await?;
         let Some(limit) = wait else {
             println!("{group}: moving to {to}");
             return Ok(ExitCode::SUCCESS);

@@ -1,7 +1,8 @@
 //! The operator's commands on real hosts: given on any node, they act cluster-wide; names are
-//! checked; exit codes tell health; the D-Bus interface has its properties and signals.
+//! checked; exit codes tell health; the D-Bus interface has its properties and signals; an
+//! agent that holds its bus name but does not answer is reported within the call timeout.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::*;
 
@@ -89,4 +90,66 @@ fn operator_commands_act_cluster_wide_and_are_checked() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Timers that leave a frozen agent alone for a while: its watchdog bound is
+/// (dead_after - warn_after) / 2 = 5 s.
+const PATIENT: Timers = Timers {
+    interval_ms: 500,
+    warn_ms: 2000,
+    dead_ms: 12_000,
+    initial_ms: 12_000,
+};
+
+/// Continues a stopped process when dropped, even if the test fails.
+struct Thaw<'a>(&'a Cluster, &'a str, u32);
+
+impl Drop for Thaw<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.sh(self.1, &format!("kill -CONT {}", self.2));
+    }
+}
+
+fn main_pid(c: &Cluster, node: &str) -> u32 {
+    let pid = c.sh(node, "systemctl show -P MainPID haagent").unwrap();
+    pid.trim().parse().unwrap()
+}
+
+#[test]
+fn a_frozen_agent_is_reported_within_the_call_timeout() {
+    let spec = Spec {
+        timers: PATIENT,
+        ..Spec::two("ctf", 65)
+    };
+    let Some(c) = cluster(&spec) else { return };
+    start_on(&c, &["alpha", "beta"], "alpha");
+    let pid = main_pid(&c, "alpha");
+    c.sh("alpha", &format!("kill -STOP {pid}")).unwrap();
+    let thaw = Thaw(&c, "alpha", pid);
+
+    // It still holds org.haagent.Agent1, so only a time limit ends the call.
+    let started = Instant::now();
+    let out = c.ctl("alpha", &["--call-timeout", "1", "status"]);
+    let took = started.elapsed();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(
+        said.contains("did not answer") && said.contains("within 1s"),
+        "{said}"
+    );
+    assert!(took < Duration::from_millis(2500), "took {took:?}: {said}");
+
+    let out = c.ctl("alpha", &["status", "--json", "--call-timeout", "0.5"]);
+    assert_eq!(out.status.code(), Some(5));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["kind"], "timeout", "{e}");
+    assert!(e["error"].as_str().unwrap().contains("did not answer"));
+
+    // Thawed before its watchdog fired, it answers again, unrestarted.
+    drop(thaw);
+    cluster::wait_for("status to answer", Duration::from_secs(3), || {
+        c.ctl("alpha", &["status"]).status.code() == Some(0)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", journals(&c)));
+    assert_eq!(main_pid(&c, "alpha"), pid, "the agent was restarted");
 }

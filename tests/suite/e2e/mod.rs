@@ -5,6 +5,7 @@
 //! Shared here: the cluster every test starts from (a web group of a VIP and an echo unit
 //! bound to it, ping tie-breaker on the client) and the checks every test makes.
 
+mod access;
 mod control;
 mod faults;
 mod fencing;
