@@ -342,7 +342,7 @@ impl World {
         let group = f.group.clone().unwrap_or_default();
         let key = (group.clone(), f.resource);
         let n = &self.nodes[node];
-        if n.active.contains(&key) || n.pending.contains_key(&key) {
+        if !n.powered || n.active.contains(&key) || n.pending.contains_key(&key) {
             return;
         }
         self.report.fault(self.now, f, &[]);

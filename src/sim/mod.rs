@@ -89,6 +89,8 @@ struct Node {
     booted_at: Option<Time>,
     /// Since when the agent runs and is not frozen (it can act on what it sees).
     awake_since: Option<Time>,
+    /// The machine is on (a power cut turns it off until it boots).
+    powered: bool,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
     /// The engine's deadline, as computed after its last input.
@@ -178,6 +180,7 @@ impl World {
                     restarting: BTreeSet::new(),
                     booted_at: None,
                     awake_since: None,
+                    powered: false,
                     wake_at: None,
                     deadline: None,
                 };
@@ -287,6 +290,7 @@ impl World {
 
     /// Checks the invariants after an event, if the world changed.
     fn check_now(&mut self) {
+        self.forget_adopted_strays();
         if let Some(what) = self.strays_outlived() {
             self.report.violate(self.now, what);
         }

@@ -259,6 +259,11 @@ impl World {
                 continue;
             };
             for (key, since) in &n.stray_since {
+                // Adopted by the agent (found up at its start, the group not running
+                // elsewhere): the group runs here now, and the overlap check covers it.
+                if held_by_agent(n, key) {
+                    continue;
+                }
                 let from = (*since).max(awake);
                 if self.now.since(from) > bound {
                     return Some(format!(
@@ -272,6 +277,21 @@ impl World {
             }
         }
         None
+    }
+
+    /// Strays the node's agent has taken as its own: no longer strays.
+    pub(super) fn forget_adopted_strays(&mut self) {
+        for n in self.nodes.values_mut() {
+            let adopted: Vec<(String, usize)> = n
+                .stray_since
+                .keys()
+                .filter(|k| held_by_agent(n, k))
+                .cloned()
+                .collect();
+            for k in adopted {
+                n.stray_since.remove(&k);
+            }
+        }
     }
 
     /// Starts the node's agent, which first probes what is up here: what a killed agent left
@@ -292,6 +312,7 @@ impl World {
         node.engine = Some(Engine::new(now, name, m, ids, node.generation));
         node.booted_at = Some(now);
         node.awake_since = Some(now);
+        node.powered = true;
         let probe = self.probe(name);
         self.input(name, Input::Probed(probe), true);
         // The daemon pings at start-up, then every connectivity interval.
@@ -312,6 +333,7 @@ impl World {
         node.stray_since.clear();
         node.restarting.clear();
         node.awake_since = None;
+        node.powered = false;
         node.epoch += 1; // actions in flight stopped with the power
         node.generation += 1; // late completions of the old process are ignored
     }
@@ -454,4 +476,16 @@ impl World {
         let to = node.to_owned();
         self.at(at, Ev::Observe { to, input });
     }
+}
+
+/// Whether `node`'s agent runs `key`'s group and counts the resource as up.
+fn held_by_agent(node: &super::Node, key: &(String, usize)) -> bool {
+    node.engine.as_ref().is_some_and(|e| {
+        e.runners().get(&key.0).is_some_and(|r| {
+            matches!(
+                r.phase,
+                crate::engine::runner::Phase::Running | crate::engine::runner::Phase::Starting
+            ) && r.res.get(key.1) == Some(&crate::engine::runner::Res::Up)
+        })
+    })
 }
