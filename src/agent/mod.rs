@@ -99,7 +99,9 @@ impl Agent {
         let now = self.now();
         let actions = self.engine.handle(now, input);
         let exit = self.exec.apply(actions);
-        self.exec.history.track(&self.engine, SystemTime::now());
+        self.exec
+            .history
+            .track(&self.engine.owners(), SystemTime::now());
         exit
     }
 
@@ -297,16 +299,16 @@ fn read_again(
 async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
     let (reply, inputs) = match r.ask {
         Ask::Status => {
-            let now = agent.now();
-            let s =
-                control::status::build(&agent.engine, now, SystemTime::now(), &agent.exec.history);
-            (
-                serde_json::to_string(&s).map_err(|e| e.to_string()),
-                Vec::new(),
-            )
+            let snapshot = agent.engine.snapshot(agent.now());
+            let drops = agent.drops.lock().map(|d| d.clone()).unwrap_or_default();
+            let t = &agent.m.heartbeat;
+            let wall = SystemTime::now();
+            let s = control::status::build(snapshot, t, wall, &agent.exec.history, &drops);
+            let json = serde_json::to_string(&s).map_err(|e| e.to_string());
+            (json, Vec::new())
         }
-        Ask::Command(c) => match check_command(&agent.m, &c) {
-            Ok(()) => (Ok(String::new()), vec![Input::Control(c)]),
+        Ask::Command(c) => match resolve(agent, c) {
+            Ok((c, answer)) => (Ok(answer), vec![Input::Control(c)]),
             Err(e) => (Err(e), Vec::new()),
         },
         Ask::Reload => match reload(opts, agent).await {
@@ -316,6 +318,43 @@ async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
     };
     let _ = r.reply.send(reply);
     inputs
+}
+
+/// Checks a command, and fills in the target of a move when none is named with the engine's
+/// choice; the answer for the caller is that target.
+fn resolve(agent: &Agent, c: Command) -> Result<(Command, String), String> {
+    let c = match c {
+        Command::Failover { group, to } if to.is_empty() => {
+            let snapshot = agent.engine.snapshot(agent.now());
+            let g = snapshot.groups.get(&group);
+            let to = g.and_then(|g| g.next.clone()).ok_or_else(|| {
+                let why: Vec<String> = g
+                    .map(|g| {
+                        g.ineligible
+                            .iter()
+                            .map(|(n, w)| format!("{n}: {w}"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "no other node can take `{group}` now ({}); name one with --to",
+                    if why.is_empty() {
+                        "unknown group".to_owned()
+                    } else {
+                        why.join("; ")
+                    }
+                )
+            })?;
+            Command::Failover { group, to }
+        }
+        c => c,
+    };
+    check_command(&agent.m, &c)?;
+    let answer = match &c {
+        Command::Failover { to, .. } => to.clone(),
+        _ => String::new(),
+    };
+    Ok((c, answer))
 }
 
 /// Refuses commands that name a node or group the manifest does not have.
@@ -354,8 +393,8 @@ fn check_command(m: &Manifest, c: &Command) -> Result<(), String> {
 
 /// Warns about managed units of this node's groups that systemd would start at boot on every
 /// node, or cannot find.
-async fn check_units(s: &Systemd, units: &[(String, usize, String)]) {
-    for (group, _, unit) in units {
+async fn check_units(s: &Systemd, units: &[(String, String)]) {
+    for (group, unit) in units {
         if let Ok(false) = s.loadable(unit).await {
             tracing::warn!(
                 group,

@@ -101,21 +101,14 @@ pub fn next_generation(state_dir: &Path) -> io::Result<u64> {
     Ok(next)
 }
 
-/// The units of every group this node may hold, with their group and index.
-pub fn local_units(m: &Manifest, me: &str) -> Vec<(String, usize, String)> {
-    let mut out = Vec::new();
-    for (name, g) in m
-        .groups
-        .iter()
-        .filter(|(_, g)| g.nodes.iter().any(|n| n == me))
-    {
-        for (i, r) in g.resources.iter().enumerate() {
-            if let ResourceKind::Unit(u) = &r.kind {
-                out.push((name.clone(), i, u.clone()));
-            }
-        }
-    }
-    out
+/// The units of every group this node may hold, with their group.
+pub fn local_units(m: &Manifest, me: &str) -> Vec<(String, String)> {
+    m.resources_of(me)
+        .filter_map(|(group, _, r)| match &r.kind {
+            ResourceKind::Unit(u) => Some((group.to_owned(), u.clone())),
+            ResourceKind::Vip(_) => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ pub trait Agent {
     fn status(&self) -> zbus::Result<String>;
     /// Moves `group` to `to_node` (planned, no overlap), until cleared.
     fn failover(&self, group: &str, to_node: &str) -> zbus::Result<()>;
+    /// Moves `group` to `to_node`, or where the agent's engine picks when `to_node` is empty;
+    /// returns the node it goes to.
+    #[zbus(name = "Move")]
+    fn move_group(&self, group: &str, to_node: &str) -> zbus::Result<String>;
     /// Puts `node` in standby: it gives up its groups and takes none.
     fn standby(&self, node: &str) -> zbus::Result<()>;
     /// Takes `node` out of standby.

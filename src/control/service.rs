@@ -121,6 +121,22 @@ impl Agent {
         self.command(Command::Failover { group, to }).await
     }
 
+    /// Moves `group` to `to_node`, or, when `to_node` is empty, to the node the agent's engine
+    /// picks (the most preferred eligible node other than the one running it); returns the node.
+    #[zbus(name = "Move")]
+    async fn move_group(
+        &self,
+        group: &str,
+        to_node: &str,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<String> {
+        self.may_change(conn, &hdr, "Move").await?;
+        let (group, to) = (group.into(), to_node.into());
+        self.ask(Ask::Command(Command::Failover { group, to }))
+            .await
+    }
+
     async fn standby(
         &self,
         node: &str,

@@ -1,16 +1,17 @@
 //! The cluster at a glance, as this node sees it: the one structure behind `haagentctl status`
-//! (text and `--json`) and the D-Bus `Status` method. Built by the agent after every input from
-//! the engine's state and the agent's own record of each group's transitions.
+//! (text and `--json`) and the D-Bus `Status` method. Built from the engine's snapshot (who owns
+//! what and why each node may or may not run each group are the engine's rules, not this
+//! module's) and the agent's own record of each group's transitions.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::membership::PeerState;
-use crate::engine::runner::Phase;
-use crate::engine::{Engine, Event, EventKind, Time};
-use crate::protocol::wire::GroupState;
+use crate::engine::snapshot::Snapshot;
+use crate::engine::{Event, EventKind};
+use crate::manifest::model::Heartbeat;
+use crate::protocol::DropCounts;
 
 /// The whole status.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -70,20 +71,34 @@ pub struct GroupStatus {
     pub since: String,
     /// Why: the last transition's reason.
     pub reason: String,
-    /// Eligible nodes in preference order.
+    /// The group's nodes in preference order.
     pub preference: Vec<String>,
+    /// Why each of its nodes may not run it now (nodes that may are absent).
+    #[serde(default)]
+    pub ineligible: BTreeMap<String, String>,
+    /// Where `haagentctl failover GROUP` without `--to` would move it.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// The node an operator moved it to, until `haagentctl clear`.
+    #[serde(default)]
+    pub moved_to: Option<String>,
+    /// How long this node stays ineligible after a failure here (ms).
+    #[serde(default)]
+    pub failed_here_for_ms: Option<u64>,
+    /// Each resource on this node: name and state (down, starting, up, stopping).
+    #[serde(default)]
+    pub resources: Vec<(String, String)>,
     /// Worst case from a crash of its owner to running elsewhere: `dead_after` plus an
     /// interval plus the longest start of each resource measured here.
     pub failover_budget_ms: u64,
 }
 
 /// What the agent remembers between snapshots: per group, the last (owner, state) seen, since
-/// when and why; and how long each resource took to start here.
+/// when, and the reason of the last transition logged here.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     groups: BTreeMap<String, (Option<String>, String, SystemTime)>,
     reasons: BTreeMap<String, String>,
-    starts: BTreeMap<(String, usize), Duration>,
 }
 
 impl History {
@@ -95,6 +110,7 @@ impl History {
                 | EventKind::Release
                 | EventKind::Running
                 | EventKind::ResourceFailed
+                | EventKind::Stray
         );
         if let (true, Some(g)) = (transition, &e.group) {
             self.reasons.insert(
@@ -108,147 +124,97 @@ impl History {
         }
     }
 
-    /// Notes how long a resource took to start.
-    pub fn started(&mut self, group: &str, resource: usize, took: Duration) {
-        let slot = self.starts.entry((group.to_owned(), resource)).or_default();
-        *slot = (*slot).max(took);
-    }
-
-    fn budget(&self, e: &Engine, group: &str) -> u64 {
-        let t = &e.manifest().heartbeat;
-        let starts: Duration = self
-            .starts
-            .iter()
-            .filter(|((g, _), _)| g == group)
-            .map(|(_, d)| *d)
-            .sum();
-        (t.dead_after + t.interval + starts).as_millis() as u64
-    }
-}
-
-fn state_name(s: PeerState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// (owner, state) of a group in this node's view: this node's own phase first, then what live
-/// peers advertise.
-fn owner_of<'a>(e: &'a Engine, group: &str) -> (Option<&'a str>, &'static str) {
-    let here = e.runners().get(group).map_or(Phase::Idle, |r| r.phase);
-    let word = match here {
-        Phase::Running => Some("running"),
-        Phase::Starting => Some("starting"),
-        Phase::Stopping { .. } => Some("stopping"),
-        Phase::Idle => None,
-    };
-    if let Some(w) = word {
-        return (Some(e.me()), w);
-    }
-    let mut failed = false;
-    for (name, p) in e.members().peers() {
-        let Some(view) = p.view.as_ref().filter(|_| p.state.alive()) else {
-            continue;
-        };
-        match view
-            .groups
-            .iter()
-            .find(|(g, _)| g == group)
-            .map(|(_, s)| *s)
-        {
-            Some(GroupState::Running) => return (Some(name), "running"),
-            Some(GroupState::Starting) => return (Some(name), "starting"),
-            Some(GroupState::Stopping) => return (Some(name), "stopping"),
-            Some(GroupState::Failed) => failed = true,
-            _ => {}
-        }
-    }
-    (None, if failed { "failed" } else { "stopped" })
-}
-
-impl History {
     /// Notes, after an input, any group whose owner or state changed, with the time.
-    pub fn track(&mut self, e: &Engine, wall: SystemTime) {
-        for name in e.manifest().groups.keys() {
-            let (owner, state) = owner_of(e, name);
+    pub fn track(
+        &mut self,
+        owners: &BTreeMap<String, (Option<String>, &'static str)>,
+        wall: SystemTime,
+    ) {
+        for (name, (owner, state)) in owners {
             let same = self
                 .groups
                 .get(name)
-                .is_some_and(|(o, s, _)| o.as_deref() == owner && s == state);
+                .is_some_and(|(o, s, _)| o == owner && s == state);
             if !same {
-                let entry = (owner.map(str::to_owned), state.to_owned(), wall);
+                let entry = (owner.clone(), (*state).to_owned(), wall);
                 self.groups.insert(name.clone(), entry);
             }
         }
     }
 }
 
-/// Builds the status at engine time `now` (wall clock `wall`).
-pub fn build(e: &Engine, now: Time, wall: SystemTime, h: &History) -> Status {
-    let m = e.manifest();
-    let mut nodes = BTreeMap::new();
-    for (name, n) in &m.nodes {
-        let mut s = NodeStatus {
-            witness: n.witness,
-            ..NodeStatus::default()
-        };
-        if name == e.me() {
-            s.state = "up".into();
-            s.standby = e.standby(name);
-            s.connectivity = e.connectivity();
-        } else if let Some(p) = e.members().peers().get(name) {
-            s.state = state_name(p.state);
-            s.last_heard_ms = p.last.map(|l| now.since(l).as_millis() as u64);
-            s.links = p
+/// The status from the engine's snapshot, the manifest's timers and the agent's history.
+pub fn build(
+    s: Snapshot,
+    t: &Heartbeat,
+    wall: SystemTime,
+    h: &History,
+    link_drops: &DropCounts,
+) -> Status {
+    let nodes = s
+        .nodes
+        .into_iter()
+        .map(|(name, n)| {
+            let links = n
                 .links
-                .iter()
-                .map(|(l, (at, up))| LinkStatus {
-                    name: l.clone(),
-                    up: *up,
-                    last_heard_ms: now.since(*at).as_millis() as u64,
+                .into_iter()
+                .map(|(name, up, last_heard_ms)| LinkStatus {
+                    name,
+                    up,
+                    last_heard_ms,
                 })
                 .collect();
-            s.standby = e.standby(name) || p.view.as_ref().is_some_and(|v| v.standby);
-            s.connectivity = p.view.as_ref().map_or(0, |v| v.connectivity);
-        }
-        nodes.insert(name.clone(), s);
-    }
-    let mut groups = BTreeMap::new();
-    for (name, g) in &m.groups {
-        let (owner, state) = owner_of(e, name);
-        let since = h.groups.get(name).map_or(wall, |(_, _, t)| *t);
-        let reason = match (h.reasons.get(name), owner) {
-            (Some(r), Some(o)) if o == e.me() => r.clone(),
-            (_, Some(o)) => format!("{state} on {o}, as its heartbeats say"),
-            (Some(r), None) => r.clone(),
-            (None, None) => "no eligible node runs it".into(),
-        };
-        groups.insert(
-            name.clone(),
-            GroupStatus {
-                owner: owner.map(str::to_owned),
-                state: state.to_owned(),
+            let status = NodeStatus {
+                state: n.state,
+                links,
+                last_heard_ms: n.last_heard_ms,
+                standby: n.standby,
+                connectivity: n.connectivity,
+                witness: n.witness,
+            };
+            (name, status)
+        })
+        .collect();
+    let groups = s
+        .groups
+        .into_iter()
+        .map(|(name, g)| {
+            let since = h.groups.get(&name).map_or(wall, |(_, _, t)| *t);
+            let reason = match (h.reasons.get(&name), &g.owner) {
+                (Some(r), Some(o)) if *o == s.me => r.clone(),
+                (_, Some(o)) => format!("{} on {o}, as its heartbeats say", g.state),
+                (Some(r), None) => r.clone(),
+                (None, None) => "no eligible node runs it".into(),
+            };
+            let budget = t.dead_after + t.interval + std::time::Duration::from_millis(g.starts_ms);
+            let status = GroupStatus {
+                owner: g.owner,
+                state: g.state,
                 since: rfc3339(since),
                 reason,
-                preference: g.nodes.clone(),
-                failover_budget_ms: h.budget(e, name),
-            },
-        );
+                preference: g.preference,
+                ineligible: g.ineligible,
+                next: g.next,
+                moved_to: g.moved_to,
+                failed_here_for_ms: g.failed_here_for_ms,
+                resources: g.resources,
+                failover_budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+            };
+            (name, status)
+        })
+        .collect();
+    let mut dropped = s.dropped;
+    for (why, n) in &link_drops.0 {
+        *dropped.entry(why.to_string()).or_default() += n;
     }
     Status {
-        node: e.me().to_owned(),
-        cluster: m.cluster.clone(),
-        quorate: e.quorate(),
+        node: s.me,
+        cluster: s.cluster,
+        quorate: s.quorate,
         nodes,
         groups,
-        dropped: e
-            .drops()
-            .0
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect(),
-        summary: e.status().to_owned(),
+        dropped,
+        summary: s.summary,
     }
 }
 
@@ -279,6 +245,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn rfc3339_dates() {

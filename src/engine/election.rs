@@ -52,20 +52,35 @@ pub fn quorate(m: &Manifest, alive: usize, away: usize, connectivity: u16, shunn
 
 /// Whether `node` may run `group`.
 pub fn eligible(m: &Manifest, name: &str, g: &Group, view: &ClusterView, node: &str) -> bool {
-    let Some(v) = view.get(node) else {
-        return false;
+    why_not(m, name, g, view, node).is_none()
+}
+
+/// Why `node` may not run `group` now, in words; `None` when it may.
+pub fn why_not(
+    m: &Manifest,
+    name: &str,
+    g: &Group,
+    view: &ClusterView,
+    node: &str,
+) -> Option<String> {
+    if !g.nodes.iter().any(|n| n == node) {
+        return Some("not one of the group's nodes".into());
+    }
+    let Some(v) = view.get(node).filter(|v| v.alive) else {
+        return Some("not alive".into());
     };
-    let needs_quorum = g.stateful || g.release_on_quorum_loss;
-    let ok = v.alive
-        && !v.standby
-        && v.groups.get(name) != Some(&GroupState::Failed)
-        && (!needs_quorum || v.quorate);
-    if !ok {
-        return false;
+    if v.standby {
+        return Some("in standby".into());
+    }
+    if v.groups.get(name) == Some(&GroupState::Failed) {
+        return Some("the group failed there lately".into());
+    }
+    if (g.stateful || g.release_on_quorum_loss) && !v.quorate {
+        return Some("without quorum".into());
     }
     // ipfail's rule: never run on a node that reaches fewer ping targets than another candidate.
     if m.connectivity.ping.is_empty() {
-        return true;
+        return None;
     }
     let best = g
         .nodes
@@ -75,7 +90,23 @@ pub fn eligible(m: &Manifest, name: &str, g: &Group, view: &ClusterView, node: &
         .map(|v| v.connectivity)
         .max()
         .unwrap_or(0);
-    v.connectivity >= best
+    (v.connectivity < best).then(|| {
+        format!(
+            "reaches {} ping targets, another node {best}",
+            v.connectivity
+        )
+    })
+}
+
+/// Where a planned move of `group` goes when no node is named: the most preferred eligible
+/// node other than the one running it.
+pub fn next_owner(m: &Manifest, name: &str, g: &Group, view: &ClusterView) -> Option<String> {
+    let current = holder(name, g, view);
+    g.nodes
+        .iter()
+        .filter(|n| current.as_ref() != Some(*n))
+        .find(|n| eligible(m, name, g, view, n))
+        .cloned()
 }
 
 /// The node currently running (or starting) `group`: the most preferred if, briefly, several.

@@ -20,6 +20,7 @@ pub mod membership;
 mod observe;
 mod quorum;
 pub mod runner;
+pub mod snapshot;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};

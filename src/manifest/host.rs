@@ -36,21 +36,15 @@ impl Host<'_> {
                 ));
             }
         }
-        for (gname, g) in m
-            .groups
-            .iter()
-            .filter(|(_, g)| g.nodes.iter().any(|n| n == node))
-        {
-            for (i, r) in g.resources.iter().enumerate() {
-                if let ResourceKind::Vip(v) = &r.kind {
-                    let path = root
-                        .key("groups")
-                        .key(gname)
-                        .key("resources")
-                        .index(i)
-                        .key("interface");
-                    out.extend(self.interface(path, &v.interface));
-                }
+        for (gname, i, r) in m.resources_of(node) {
+            if let ResourceKind::Vip(v) = &r.kind {
+                let path = root
+                    .key("groups")
+                    .key(gname)
+                    .key("resources")
+                    .index(i)
+                    .key("interface");
+                out.extend(self.interface(path, &v.interface));
             }
         }
         out

@@ -202,6 +202,23 @@ impl Manifest {
     pub fn voters(&self) -> usize {
         self.nodes.len()
     }
+
+    /// The resources `node` may hold: those of every group that lists it, with the group's
+    /// name and the resource's index.
+    pub fn resources_of<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> impl Iterator<Item = (&'a str, usize, &'a Resource)> + 'a {
+        self.groups
+            .iter()
+            .filter(move |(_, g)| g.nodes.iter().any(|n| n == node))
+            .flat_map(|(name, g)| {
+                g.resources
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, r)| (name.as_str(), i, r))
+            })
+    }
 }
 
 impl Group {

@@ -15,8 +15,7 @@ impl World {
         let routine = matches!(
             f.kind,
             FaultKind::ResourceDone { .. } | FaultKind::WorldStep { .. }
-        )
-            || f.kind == FaultKind::Fence && self.nodes[&node].engine.is_none();
+        ) || f.kind == FaultKind::Fence && self.nodes[&node].engine.is_none();
         // Judged before this fault counts as the last one.
         let owned = if f.kind == FaultKind::Crash && self.healthy_except(&node) {
             self.owned_by(&node)
@@ -355,10 +354,10 @@ impl World {
         let now = self.now;
         let job = Some(crate::engine::JobKind::Start);
         self.observe_at(now, node, &res, crate::engine::Active::Activating, job);
-        let up = self.now.plus(Duration::from_millis(self.rng.range(
-            self.cfg.resource_ms.0,
-            self.cfg.resource_ms.1,
-        )));
+        let up = self.now.plus(Duration::from_millis(
+            self.rng
+                .range(self.cfg.resource_ms.0, self.cfg.resource_ms.1),
+        ));
         self.at(up, step(up, node, f, 0));
     }
 
@@ -424,7 +423,10 @@ impl World {
             }
             1 | 2 if n.restarting.contains(&key) => {
                 let (active, job) = if stage == 1 {
-                    (crate::engine::Active::Activating, Some(crate::engine::JobKind::Start))
+                    (
+                        crate::engine::Active::Activating,
+                        Some(crate::engine::JobKind::Start),
+                    )
                 } else {
                     n.restarting.remove(&key);
                     (crate::engine::Active::Active, None)

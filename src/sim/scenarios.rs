@@ -5,6 +5,7 @@
 
 mod failover;
 mod leave;
+mod observe;
 mod operator;
 mod restart;
 mod split;

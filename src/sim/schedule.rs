@@ -99,7 +99,10 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
         }
         let needs_group = matches!(
             kind,
-            FaultKind::StartFail | FaultKind::UnitDies | FaultKind::StrayStart | FaultKind::UnitRestart
+            FaultKind::StartFail
+                | FaultKind::UnitDies
+                | FaultKind::StrayStart
+                | FaultKind::UnitRestart
         );
         if !needs_group || f.group.is_some() {
             out.push(f);

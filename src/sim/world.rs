@@ -238,9 +238,9 @@ impl World {
                     .nodes
                     .iter()
                     .filter(|(_, n)| {
-                        n.active.iter().any(|k| {
-                            k.0 == *g && !n.stray_since.contains_key(k)
-                        })
+                        n.active
+                            .iter()
+                            .any(|k| k.0 == *g && !n.stray_since.contains_key(k))
                     })
                     .map(|(k, _)| k.clone())
                     .collect();

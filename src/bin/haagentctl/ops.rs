@@ -59,11 +59,11 @@ impl Agent {
     }
 
     /// A call that changes the cluster.
-    async fn change(
+    async fn change<T>(
         &self,
         name: &str,
-        call: impl Future<Output = zbus::Result<()>>,
-    ) -> Result<(), Failure> {
+        call: impl Future<Output = zbus::Result<T>>,
+    ) -> Result<T, Failure> {
         self.call(name, Need::Change, call).await
     }
 
@@ -152,14 +152,14 @@ impl Agent {
                 haagent::text::quoted_list(&known)
             )
         })?;
-        let to = match to {
-            Some(t) => t,
-            None => next_node(&s, &group).with_context(|| {
-                format!("no other node can take `{group}` now; name one with --to")
-            })?,
-        };
         let from = g.owner.clone();
-        self.change("Failover", self.proxy.failover(&group, &to))
+        // Without a target, the agent's engine picks one (the same rule status shows as
+        // `next`) and says which.
+        let to = self
+            .change(
+                "Move",
+                self.proxy.move_group(&group, to.as_deref().unwrap_or("")),
+            )
             .await?;
         let Some(limit) = wait else {
             println!("{group}: moving to {to}");
@@ -232,19 +232,4 @@ impl Agent {
         }
         Ok(())
     }
-}
-
-/// The node a group goes to when none is named: the first in its preference order, other than
-/// its owner, that is up and not in standby.
-fn next_node(s: &Status, group: &str) -> Option<String> {
-    let g = s.groups.get(group)?;
-    g.preference
-        .iter()
-        .filter(|n| g.owner.as_deref() != Some(n.as_str()))
-        .find(|n| {
-            s.nodes
-                .get(*n)
-                .is_some_and(|ns| ns.state == "up" && !ns.standby && !ns.witness)
-        })
-        .cloned()
 }

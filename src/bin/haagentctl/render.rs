@@ -57,6 +57,35 @@ pub fn status(s: &Status) -> String {
         };
         let _ = writeln!(out, "  {name:<12} {place} since {}", g.since);
         let _ = writeln!(out, "  {:<12} why: {}", "", g.reason);
+        if g.resources.iter().any(|(_, state)| state != "down") {
+            let here: Vec<String> = g
+                .resources
+                .iter()
+                .map(|(r, st)| format!("{r} {st}"))
+                .collect();
+            let _ = writeln!(out, "  {:<12} here: {}", "", here.join(", "));
+        }
+        if let Some(to) = &g.moved_to {
+            let _ = writeln!(
+                out,
+                "  {:<12} moved to {to} by an operator, until `haagentctl clear {name}`",
+                ""
+            );
+        }
+        if let Some(left) = g.failed_here_for_ms {
+            let _ = writeln!(
+                out,
+                "  {:<12} failed here: not eligible here for {}",
+                "",
+                ms(left)
+            );
+        }
+        for (node, why) in &g.ineligible {
+            let _ = writeln!(out, "  {:<12} {node} may not run it: {why}", "");
+        }
+        if let Some(next) = &g.next {
+            let _ = writeln!(out, "  {:<12} a failover without --to goes to {next}", "");
+        }
         let _ = writeln!(
             out,
             "  {:<12} failover budget: {} (dead_after + interval + measured starts)",

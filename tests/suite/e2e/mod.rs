@@ -16,6 +16,7 @@ mod network;
 mod package;
 mod process;
 mod service;
+mod units;
 mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
