@@ -2,43 +2,52 @@
 //!
 //! # Layout
 //!
+//! Layers, each importing only those below it (the top of the list is the bottom):
+//!
 //! ```text
-//! manifest/        the cluster manifest, read in two layers
-//!   raw.rs           serde mirror of the YAML (the JSON Schema is generated from it)
-//!   validate/        raw -> validated model, every problem reported at once
-//!   model.rs         the validated domain types the rest of the agent uses
-//!   tree.rs          YAML positions, so every problem has a line and column
-//!   diag.rs          problems and their compiler-style / JSON rendering
-//!   check.rs         `haagentctl validate` and `haagent --check-config`
-//!   host.rs          checks that need the node itself (key file, interfaces)
-//!   schema.rs        JSON Schema generation and key lookup
-//!   duration.rs      `200ms` / `2s` / `1m`
-//! engine/          the decision engine: PURE (no clock, no I/O, no randomness)
-//!   mod.rs           `Engine::handle(now, input) -> actions`, `next_deadline()`
-//!   types.rs         inputs, actions, events (serde: runs can be recorded and replayed)
-//!   membership.rs    who is alive, per peer and per link
-//!   election.rs      quorum and who should own each group
-//!   decide.rs        acquiring and releasing safely (claims, hold-off, fencing)
-//!   runner.rs        starting and stopping one group's resources in dependency order
-//!   intents.rs       operator moves and standby, gossiped cluster-wide
-//! heartbeat/       the datagram format (`wire`), replay guard, drop counters, UDP links (`socket`)
-//! control/         D-Bus interface org.haagent.Agent1 (service, proxy) and the status it reports
-//! agent/           the daemon: the one select! loop, start-up checks, the action executor
-//! resources/       drivers: VIPs over rtnetlink, ARP/NA announcements, systemd units over D-Bus
-//! ping.rs          connectivity checks (ICMP echo to the ping targets)
-//! notify.rs        sd_notify: READY, STATUS, RELOADING, STOPPING, watchdog
-//! logging.rs       journald or stderr, structured event fields
-//! netif.rs         interface index and MAC from sysfs
-//! sim/             a deterministic multi-node simulation with faults and invariants
-//! auth.rs          heartbeat key file format, key ring; auth/keygen.rs writes key files
-//! fsguard.rs       opening trusted files: no symlink, regular, owner and mode, a size cap
-//! text.rs          message helpers ("did you mean", quoted lists)
-//! bin/haagent.rs   the daemon's command line
-//! bin/haagentctl.rs the operator's command line
+//! text.rs, fsguard.rs  message helpers; opening trusted files (no symlink, owner, mode, cap)
+//! auth.rs, auth/       heartbeat key file format and key ring; `keygen` writes key files
+//! manifest/            the cluster manifest, read in two layers
+//!   raw.rs               serde mirror of the YAML (the JSON Schema is generated from it)
+//!   validate/            raw -> validated model, every problem reported at once
+//!   model.rs             the validated domain types the rest of the agent uses
+//!   tree.rs, diag.rs     YAML positions; problems and their rendering
+//!   check.rs, host.rs    `haagentctl validate`, `haagent --check-config`, checks of the host
+//! protocol/            PURE: the datagram format (`wire`), replay guard, drop counters
+//! engine/              PURE: every decision (no clock, no I/O, no randomness, no secret)
+//!   mod.rs               `Engine::handle(now, input) -> actions`, `next_deadline()`
+//!   types.rs             inputs, actions, events (serde: recorded and replayed)
+//!   membership.rs        who is alive, per peer and per link
+//!   quorum.rs, election.rs  quorum; who should own each group, who may run it
+//!   decide.rs            acquiring and releasing safely (claims, hold-off, fencing)
+//!   runner.rs            starting and stopping one group's resources in dependency order
+//!   observe.rs           what units and addresses seen here mean: lost, restarting, stray
+//!   adopt.rs             what an earlier run left running
+//!   intents.rs, gossip.rs  operator commands gossiped cluster-wide; the datagram sent
+//!   snapshot.rs          the read-only view status and the CLI report
+//! sim/                 the engine over a simulated world: faults, invariants, golden scenarios
+//! drivers/             thin translators: links (UDP, MAC check), vip (rtnetlink), announce
+//!                      (ARP/NA), systemd (D-Bus), ping, netif, clock, notify, logging
+//! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy
+//! agent/               the daemon: the one select! loop (mod.rs), driver reports as engine
+//!                      inputs (feeds.rs), actions carried out (exec.rs), start-up (setup.rs)
+//! bin/                 `haagent` (the daemon) and `haagentctl` (the operator)
 //! ```
 //!
-//! The decision engine lives apart from every driver: it takes inputs with the current time
-//! and returns actions, so that it can be tested and simulated without sockets or clocks.
+//! # The daemon's channels
+//!
+//! ```text
+//!  links (authenticated datagrams) --Heard-->  +-----------------+
+//!  systemd (unit state, queued job) --Unit--->  |   agent loop    |  --handle(now, input)-->  engine
+//!  netlink monitor (VIP addresses) --Addr--->  |   (select!)     |  <--------- actions ---
+//!  ping rounds -----------------------Ping--->  |                 |
+//!  exec's jobs, fences ---------Done/Fenced-->  |                 |  --> exec: links.send, vip add/remove,
+//!  signals, D-Bus requests --Shutdown/Reload/-> |                 |      announce, start/stop units, fence,
+//!                              Control/Keys    +-----------------+      sd_notify, journal, Changed
+//! ```
+//!
+//! The engine lives apart from every driver: it takes inputs with the current time and returns
+//! actions, so it can be tested, simulated and replayed without sockets or clocks.
 
 pub mod agent;
 pub mod auth;

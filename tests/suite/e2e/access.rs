@@ -98,7 +98,7 @@ fn members_of_haagent_read_others_are_refused_by_the_bus_and_by_the_agent() {
     let said = refused(&c, "outsider", &["status"], read);
     assert!(said.contains("haagent refuses: uid "), "{said}");
     let said = refused(&c, "reader", &["failover", "web", "--to", "beta"], root);
-    assert!(said.contains("may not call Failover"), "{said}");
+    assert!(said.contains("may not call Move"), "{said}");
     let changes: [(&str, &[&str]); 4] = [
         ("Standby", &["standby", "beta"]),
         ("Online", &["online", "beta"]),
