@@ -10,10 +10,13 @@ mod decode;
 pub mod diag;
 pub mod duration;
 mod host;
+pub mod limits;
 pub mod model;
 pub mod raw;
 pub mod reference;
 pub mod schema;
+mod shape;
+mod syntax;
 pub mod tree;
 pub mod validate;
 
@@ -71,9 +74,9 @@ pub enum ManifestError {
     },
 }
 
-/// Reads a manifest file's text.
-pub fn read(path: &Path) -> Result<String, ManifestError> {
-    std::fs::read_to_string(path).map_err(|source| ManifestError::Unreadable {
+/// Reads a manifest file's bytes ([`parse_bytes`] tells where any of them is not UTF-8).
+pub fn read(path: &Path) -> Result<Vec<u8>, ManifestError> {
+    std::fs::read(path).map_err(|source| ManifestError::Unreadable {
         path: path.to_owned(),
         source,
     })
@@ -81,7 +84,7 @@ pub fn read(path: &Path) -> Result<String, ManifestError> {
 
 /// Reads and validates a manifest file; on success also returns its warnings.
 pub fn load(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
-    let report = parse(&read(path)?);
+    let report = parse_bytes(&read(path)?);
     match report.manifest {
         Some(m) => Ok((m, report.problems)),
         None => Err(ManifestError::Invalid {
@@ -91,10 +94,20 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
     }
 }
 
+/// Parses and validates a manifest file's bytes: text that is not UTF-8 is an error located at
+/// its first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> Report {
+    match syntax::utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(d) => finish(None, vec![d], None),
+    }
+}
+
 /// Parses and validates a manifest text.
 pub fn parse(text: &str) -> Report {
     let tree = Tree::parse(text);
     let (raw, mut problems) = decode::decode(text, tree.as_ref());
+    let tree = tree.ok();
     let manifest = raw.and_then(|raw| {
         let (manifest, found) = validate::validate(&raw);
         problems.extend(found);
