@@ -7,12 +7,15 @@
 //!   raw.rs           serde mirror of the YAML (the JSON Schema is generated from it)
 //!   validate/        raw -> validated model, every problem reported at once
 //!   model.rs         the validated domain types the rest of the agent uses
-//!   tree.rs          YAML positions, so every problem has a line and column
+//!   tree/            YAML positions, so every problem has a line and column
+//!   shape.rs         every wrong type and unknown key at once, against the schema
+//!   syntax.rs        UTF-8 and YAML parser errors in our words, at the right place
+//!   limits.rs        scale limits and duration bounds, enforced by validate/
 //!   diag.rs          problems and their compiler-style / JSON rendering
 //!   check.rs         `haagentctl validate` and `haagent --check-config`
 //!   host.rs          checks that need the node itself (key file, interfaces)
 //!   schema.rs        JSON Schema generation and key lookup
-//!   duration.rs      `200ms` / `2s` / `1m`
+//!   duration.rs      `200ms` / `1.5s` / `1m`, checked arithmetic
 //! engine/          the decision engine: PURE (no clock, no I/O, no randomness)
 //!   mod.rs           `Engine::handle(now, input) -> actions`, `next_deadline()`
 //!   types.rs         inputs, actions, events (serde: runs can be recorded and replayed)

@@ -49,7 +49,7 @@ pub fn clip_message(message: String) -> String {
 }
 
 /// Finds likely typos with bounded work: at most `budget` suggestions per run, each comparing
-/// at most [`MAX_COMPARED`] candidates of a similar length. A manifest with thousands of
+/// at most 128 candidates of a similar length. A manifest with thousands of
 /// misspelled names costs a hundred suggestions, not thousands times thousands of comparisons.
 #[derive(Debug)]
 pub struct Suggester {
@@ -85,7 +85,7 @@ impl Default for Suggester {
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo
 /// (at most a third of the word's length, and at least two edits allowed). Ignoring case.
 /// Candidates whose length differs by more than that are skipped without comparing, and at
-/// most [`MAX_COMPARED`] of the others are compared.
+/// most 128 of the others are compared.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     if word.len() > MAX_WORD * 4 {
         return None;

@@ -3,7 +3,9 @@
 //! Read in two layers: [`raw`] mirrors the YAML (serde), [`validate`] turns it into the domain
 //! types of [`model`], reporting every problem at once with its line, column, YAML path and a
 //! fix. [`check`] adds the checks that only make sense on a node (key file, interfaces) and is
-//! shared by `haagentctl validate` and `haagent --check-config`.
+//! shared by `haagentctl validate` and `haagent --check-config`. The input may be hostile:
+//! every size is bounded ([`limits`]), every number checked, every message clipped, and the
+//! work is near-linear in the text's size.
 
 pub mod check;
 mod decode;

@@ -10,6 +10,7 @@ mod graph;
 mod groups;
 mod heartbeat;
 mod names;
+mod vips;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -293,6 +294,8 @@ pub(super) fn interface_name(cx: &mut Ctx, path: YamlPath, name: &str) {
     }
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod scale_tests;
 #[cfg(test)]
