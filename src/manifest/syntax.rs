@@ -233,3 +233,43 @@ mod tests {
         assert!(message.starts_with("the YAML is nested"), "{message}");
     }
 }
+
+#[cfg(test)]
+mod huge_tests {
+    use crate::manifest::parse;
+
+    /// A 50 MB scalar as the cluster name, and 5 MB ones in the other places a value is quoted
+    /// back: a node reference, a unit, a duration, a key. No message, hint or path grows with it.
+    #[test]
+    fn a_fifty_megabyte_scalar_is_never_printed_back_whole() {
+        let fifty = "x".repeat(50 << 20);
+        let huge = &fifty[..5 << 20];
+        let base = "cluster: C\nnodes: { a: { address: 10.0.0.1 } }\nauth: { key_file: /k }\nheartbeat: { interval: D }\ngroups:\n  g:\n    nodes: [a, N]\n    resources: [{ unit: U }]\n";
+        for (what, from, to) in [
+            ("cluster name", "C", fifty.as_str()),
+            ("node reference", "N", huge),
+            ("unit", "U", huge),
+            ("duration", "D", &format!("{huge}s")),
+            ("key", "auth:", &format!("{huge}: 1\nauth:")),
+        ] {
+            let text = base.replacen(from, to, 1);
+            let start = std::time::Instant::now();
+            let report = parse(&text);
+            let printed: usize = report
+                .problems
+                .iter()
+                .map(|p| p.render("m.yaml").len())
+                .sum();
+            println!(
+                "{what}: {} problems, {printed} bytes printed, in {:?}",
+                report.problems.len(),
+                start.elapsed()
+            );
+            assert!(!report.problems.is_empty(), "{what}");
+            assert!(
+                printed < 1_500 * report.problems.len(),
+                "{what}: {printed} bytes"
+            );
+        }
+    }
+}
