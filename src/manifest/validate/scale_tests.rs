@@ -381,26 +381,10 @@ fn hostile(size: usize) -> Vec<(&'static str, String)> {
             ),
         ),
         (
-            "duplicate resources",
-            fill(
-                &format!("{one_node}    nodes: [a]\n    resources:\n"),
-                &|i| format!("      - {{ unit: u{i}.service, name: n }}\n"),
-                "",
-            ),
-        ),
-        (
             "misspelled dependencies",
             fill(
                 &format!("{one_node}    nodes: [a]\n    resources:\n"),
                 &|i| format!("      - {{ unit: u{i}.service, after: [u{i}.servise] }}\n"),
-                "",
-            ),
-        ),
-        (
-            "a chain",
-            fill(
-                &format!("{one_node}    nodes: [a]\n    resources:\n"),
-                &|i| format!("      - unit: u{i}.service\n"),
                 "",
             ),
         ),
