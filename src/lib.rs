@@ -13,6 +13,7 @@
 //!   model.rs             the validated domain types the rest of the agent uses
 //!   tree.rs, diag.rs     YAML positions; problems and their rendering
 //!   check.rs, host.rs    `haagentctl validate`, `haagent --check-config`, checks of the host
+//!   limits.rs            the scale limits validation enforces (and the wire format carries)
 //! protocol/            PURE: the datagram format (`wire`), replay guard, drop counters
 //! engine/              PURE: every decision (no clock, no I/O, no randomness, no secret)
 //!   mod.rs               `Engine::handle(now, input) -> actions`, `next_deadline()`

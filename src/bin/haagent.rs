@@ -18,8 +18,8 @@ struct Args {
     /// This node's name in the manifest (default: the hostname).
     #[arg(long, env = "HAAGENT_NODE")]
     node: Option<String>,
-    /// Check the manifest and this host, print the result and exit (0 valid, 1 invalid,
-    /// 2 unreadable).
+    /// Check the manifest and this host, print the result and exit (0 valid, 1 invalid or
+    /// this host is not one of its nodes, 2 unreadable).
     #[arg(long)]
     check_config: bool,
     /// Where the generation number is kept (systemd's StateDirectory).
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             file: &args.manifest,
             node: args.node.as_deref(),
             json: false,
+            require_node: true,
         });
         print!("{}", outcome.output);
         return ExitCode::from(outcome.code);

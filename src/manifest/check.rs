@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::host::Host;
 use super::tree::YamlPath;
-use super::{Diagnostic, ManifestError, Report, finish, parse, read};
-use crate::text::quoted_list;
+use super::{Diagnostic, ManifestError, Report, finish, parse_bytes, read};
+use crate::text::quoted_some;
 
 /// Exit code: the manifest is valid (warnings allowed).
 pub const EXIT_VALID: u8 = 0;
@@ -26,6 +26,10 @@ pub struct CheckOptions<'a> {
     pub node: Option<&'a str>,
     /// Print JSON instead of text.
     pub json: bool,
+    /// This host must be a node of the manifest (`haagent --check-config`: the daemon would
+    /// start and fail); otherwise a host that is not one is only noted (`haagentctl validate`
+    /// on an operator's workstation).
+    pub require_node: bool,
 }
 
 /// What to print and the exit code.
@@ -39,12 +43,12 @@ pub struct Outcome {
 /// Runs the checks.
 pub fn run(opts: &CheckOptions<'_>) -> Outcome {
     let name = opts.file.display().to_string();
-    let text = match read(opts.file) {
-        Ok(t) => t,
+    let bytes = match read(opts.file) {
+        Ok(b) => b,
         Err(e) => return unreadable(&name, &e, opts.json),
     };
-    let mut report = parse(&text);
-    let (node, note) = add_host_checks(&mut report, opts.node, opts.file);
+    let mut report = parse_bytes(&bytes);
+    let (node, note) = add_host_checks(&mut report, opts, opts.file);
     let code = if report.errors() > 0 {
         EXIT_INVALID
     } else {
@@ -78,44 +82,72 @@ fn unreadable(name: &str, e: &ManifestError, json: bool) -> Outcome {
 }
 
 /// Adds the host checks to `report` when its manifest is valid and this host is one of its
-/// nodes; returns the node checked, or a note saying why none was.
+/// nodes; returns the node checked, or a note saying why none was. A host that is not a node
+/// is an error when `required` or when named by `--node`.
 fn add_host_checks(
     report: &mut Report,
-    node: Option<&str>,
+    opts: &CheckOptions<'_>,
     file: &Path,
 ) -> (Option<String>, Option<String>) {
+    let (node, required) = (opts.node, opts.require_node);
     let Some(manifest) = &report.manifest else {
         return (None, None);
     };
     let explicit = node.is_some();
-    let Some(node) = node.map(str::to_owned).or_else(hostname) else {
-        return (
-            None,
-            Some("host checks skipped: the hostname is unknown; pass --node NAME".into()),
-        );
-    };
-    let problems = if manifest.nodes.contains_key(&node) {
-        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY");
-        let host = Host {
-            net_dir: Path::new("/sys/class/net"),
-            credentials_dir: credentials.as_deref().map(Path::new),
-            manifest: Some(file),
-        };
-        host.check(manifest, &node)
-    } else if explicit {
-        let known: Vec<&str> = manifest.nodes.keys().map(String::as_str).collect();
-        let message = format!("node `{node}` (from --node) is not in the manifest");
+    let known: Vec<&str> = manifest.nodes.keys().map(String::as_str).collect();
+    let not_a_node = |message: String, fix: String| {
         vec![
             Diagnostic::error(YamlPath::root().key("nodes"), message)
                 .at_key()
-                .hint(format!("nodes are {}", quoted_list(&known))),
+                .hint(fix),
         ]
-    } else {
-        let note = format!(
-            "host checks skipped: this host ({node}) is not a node of the manifest; pass --node NAME to check it as one"
-        );
-        return (None, Some(note));
     };
+    let problems = match node.map(str::to_owned).or_else(hostname) {
+        Some(node) if manifest.nodes.contains_key(&node) => {
+            let credentials = std::env::var_os("CREDENTIALS_DIRECTORY");
+            let host = Host {
+                net_dir: Path::new("/sys/class/net"),
+                credentials_dir: credentials.as_deref().map(Path::new),
+                manifest: Some(file),
+            };
+            let problems = host.check(manifest, &node);
+            return finish_host(report, problems, Some(node));
+        }
+        Some(node) if explicit => not_a_node(
+            format!("node `{node}` (from --node) is not in the manifest"),
+            format!("nodes are {}", quoted_some(&known)),
+        ),
+        Some(node) if required => not_a_node(
+            format!("this host ({node}) is not a node of the manifest: the agent would not start"),
+            format!(
+                "run it on one of the nodes ({}), or pass --node NAME (HAAGENT_NODE=NAME) if the hostname differs from the node's name",
+                quoted_some(&known)
+            ),
+        ),
+        Some(node) => {
+            let note = format!(
+                "host checks skipped: this host ({node}) is not a node of the manifest; pass --node NAME to check it as one"
+            );
+            return (None, Some(note));
+        }
+        None if required => not_a_node(
+            "the hostname is unknown, so this host is no node of the manifest".into(),
+            "pass --node NAME (HAAGENT_NODE=NAME)".into(),
+        ),
+        None => {
+            let note = "host checks skipped: the hostname is unknown; pass --node NAME";
+            return (None, Some(note.into()));
+        }
+    };
+    finish_host(report, problems, None)
+}
+
+/// Adds the host's problems to `report`; the node is returned when there was one to check.
+fn finish_host(
+    report: &mut Report,
+    problems: Vec<Diagnostic>,
+    node: Option<String>,
+) -> (Option<String>, Option<String>) {
     let extra = finish(None, problems, report.tree.take());
     report.tree = extra.tree;
     report.problems.extend(extra.problems);
@@ -123,7 +155,7 @@ fn add_host_checks(
     if report.errors() > 0 {
         report.manifest = None;
     }
-    (Some(node), None)
+    (node, None)
 }
 
 /// The short hostname, which is a node's default name.

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::tree::{Pos, Tree, YamlPath};
+use crate::text::clip_message;
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -44,13 +45,14 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error at the value of `path`.
+    /// An error at the value of `path`. Values quoted in `message` are clipped, so a huge
+    /// scalar is never printed back whole.
     pub fn error(path: YamlPath, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             path,
             anchor: Anchor::Value,
-            message: message.into(),
+            message: clip_message(message.into()),
             hint: None,
             pos: None,
         }
@@ -64,9 +66,9 @@ impl Diagnostic {
         }
     }
 
-    /// Adds a fix hint.
+    /// Adds a fix hint (its quoted values clipped, as the message's).
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(clip_message(hint.into()));
         self
     }
 
@@ -153,6 +155,19 @@ mod tests {
             text,
             "m.yaml:2:15: error: too short\n  at: heartbeat.dead_after\n  hint: raise it\n"
         );
+    }
+
+    #[test]
+    fn huge_values_are_clipped_in_messages_hints_and_paths() {
+        let huge = "x".repeat(1_000_000);
+        let d = Diagnostic::error(
+            YamlPath::root().key("nodes").key(&huge),
+            format!("invalid node name `{huge}`"),
+        )
+        .hint(format!("did you mean `{huge}`?"));
+        let text = d.locate(None).render("m.yaml");
+        assert!(text.len() < 400, "{} bytes", text.len());
+        assert!(text.contains(&format!("`{}…`", "x".repeat(60))), "{text}");
     }
 
     #[test]

@@ -3,17 +3,22 @@
 //! Read in two layers: [`raw`] mirrors the YAML (serde), [`validate`] turns it into the domain
 //! types of [`model`], reporting every problem at once with its line, column, YAML path and a
 //! fix. [`check`] adds the checks that only make sense on a node (key file, interfaces) and is
-//! shared by `haagentctl validate` and `haagent --check-config`.
+//! shared by `haagentctl validate` and `haagent --check-config`. The input may be hostile:
+//! every size is bounded ([`limits`]), every number checked, every message clipped, and the
+//! work is near-linear in the text's size.
 
 pub mod check;
 mod decode;
 pub mod diag;
 pub mod duration;
 mod host;
+pub mod limits;
 pub mod model;
 pub mod raw;
 pub mod reference;
 pub mod schema;
+mod shape;
+mod syntax;
 pub mod tree;
 pub mod validate;
 
@@ -24,7 +29,7 @@ pub use diag::{Diagnostic, Located, Severity};
 pub use model::Manifest;
 use tree::Tree;
 
-use crate::fsguard::{self, FileError};
+use crate::fsguard;
 
 /// Default manifest location.
 pub const DEFAULT_PATH: &str = "/etc/haagent/cluster.yaml";
@@ -81,16 +86,16 @@ pub enum ManifestError {
     },
 }
 
-/// Reads a manifest file's text: a regular file (not a symbolic link, device or FIFO) of at
-/// most 1 MiB, whoever owns it (see [`load_trusted`] for the daemon's rules).
-pub fn read(path: &Path) -> Result<String, ManifestError> {
-    let unreadable = |e: FileError| ManifestError::Unreadable {
-        path: path.to_owned(),
-        source: e.into_io(),
-    };
+/// Reads a manifest file's bytes: a regular file (not a symbolic link, device or FIFO) of at
+/// most 1 MiB, whoever owns it (see [`load_trusted`] for the daemon's rules; [`parse_bytes`]
+/// tells where any byte is not UTF-8).
+pub fn read(path: &Path) -> Result<Vec<u8>, ManifestError> {
     fsguard::read(path, &fsguard::MANIFEST)
-        .and_then(|c| c.into_text(path, &fsguard::MANIFEST))
-        .map_err(unreadable)
+        .map(|c| c.bytes)
+        .map_err(|e| ManifestError::Unreadable {
+            path: path.to_owned(),
+            source: e.into_io(),
+        })
 }
 
 /// Reads and validates a manifest file; on success also returns its warnings.
@@ -101,21 +106,23 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
 /// [`load`] for the daemon, which starts what the manifest names as root: the file must also
 /// be owned by root and not writable by group or others.
 pub fn load_trusted(path: &Path) -> Result<(Manifest, Vec<Located>), ManifestError> {
-    let text = fsguard::read_trusted(path, &fsguard::MANIFEST).map_err(|e| match e.reason {
-        fsguard::Refusal::Untrusted { .. } => ManifestError::Untrusted {
+    let fail = |e: fsguard::FileError| ManifestError::Unreadable {
+        path: path.to_owned(),
+        source: e.into_io(),
+    };
+    let contents = fsguard::read(path, &fsguard::MANIFEST).map_err(fail)?;
+    let flaws = contents.flaws(path, &fsguard::MANIFEST);
+    if !flaws.is_empty() {
+        return Err(ManifestError::Untrusted {
             path: path.to_owned(),
-            reason: e.reason.to_string(),
-        },
-        _ => ManifestError::Unreadable {
-            path: path.to_owned(),
-            source: e.into_io(),
-        },
-    })?;
-    validated(path, &text)
+            reason: fsguard::untrusted(&flaws).to_string(),
+        });
+    }
+    validated(path, &contents.bytes)
 }
 
-fn validated(path: &Path, text: &str) -> Result<(Manifest, Vec<Located>), ManifestError> {
-    let report = parse(text);
+fn validated(path: &Path, bytes: &[u8]) -> Result<(Manifest, Vec<Located>), ManifestError> {
+    let report = parse_bytes(bytes);
     match report.manifest {
         Some(m) => Ok((m, report.problems)),
         None => Err(ManifestError::Invalid {
@@ -125,10 +132,20 @@ fn validated(path: &Path, text: &str) -> Result<(Manifest, Vec<Located>), Manife
     }
 }
 
+/// Parses and validates a manifest file's bytes: text that is not UTF-8 is an error located at
+/// its first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> Report {
+    match syntax::utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(d) => finish(None, vec![d], None),
+    }
+}
+
 /// Parses and validates a manifest text.
 pub fn parse(text: &str) -> Report {
     let tree = Tree::parse(text);
     let (raw, mut problems) = decode::decode(text, tree.as_ref());
+    let tree = tree.ok();
     let manifest = raw.and_then(|raw| {
         let (manifest, found) = validate::validate(&raw);
         problems.extend(found);

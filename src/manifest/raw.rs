@@ -77,8 +77,8 @@ pub struct RawHeartbeat {
     pub links: Option<Vec<RawLink>>,
 }
 
-/// Duration syntax: one or more number-unit pairs, e.g. `200ms`, `2s`, `1m30s`.
-pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
+/// Duration syntax: one or more number-unit pairs, e.g. `200ms`, `2s`, `1.5s`, `1m30s`.
+pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 
 /// One heartbeat link.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -267,6 +267,6 @@ pub struct RawAnnounce {
     #[schemars(regex(pattern = DURATION_PATTERN))]
     pub interval: Option<String>,
     /// Re-announce periodically while the VIP is held, or `off`. Default 10s.
-    #[schemars(regex(pattern = r"^(off|([0-9]+(ms|s|m|h))+)$"))]
+    #[schemars(regex(pattern = r"^(off|([0-9]+(\.[0-9]+)?(ms|s|m|h))+)$"))]
     pub refresh: Option<String>,
 }

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::duration::format as fmt_d;
+use super::limits::{DURATIONS, SCALE};
 use super::raw::DURATION_PATTERN;
 use super::schema::{expand, generate};
 
@@ -15,11 +17,37 @@ pub fn markdown() -> String {
         "# Manifest reference\n\n\
          Generated from `schema/haagent.schema.json` (itself generated from the code) by\n\
          `UPDATE_SCHEMA=1 cargo test`; do not edit by hand. Durations are written `200ms`, `2s`,\n\
-         `1m` or sums such as `1m30s`. Every key is optional unless the text says otherwise;\n\
-         `haagentctl validate` explains what is missing.\n",
+         `1m`, decimals such as `1.5s` (whole milliseconds) or sums such as `1m30s`. Every key is\n\
+         optional unless the text says otherwise; `haagentctl validate` explains what is missing.\n",
     );
     section(&schema, &schema, "", &mut out);
+    limits(&mut out);
     out
+}
+
+/// The scale limits and duration bounds of `limits.rs`, which validation enforces.
+fn limits(out: &mut String) {
+    out.push_str(
+        "\n## Limits\n\nA manifest beyond any of these is refused, with the limit named at the \
+         first entry beyond it.\n\n| what | at most |\n|---|---|\n",
+    );
+    for l in SCALE {
+        let _ = writeln!(out, "| {} | {} |", l.what, l.max);
+    }
+    out.push_str(
+        "\nEach duration lies within its bounds (`0ms` never: a zero interval would spin).\n\n\
+         | key | from | to | why |\n|---|---|---|---|\n",
+    );
+    for b in DURATIONS {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            b.field,
+            fmt_d(b.min),
+            fmt_d(b.max),
+            b.why.replace('|', "\\|")
+        );
+    }
 }
 
 fn section(root: &Value, node: &Value, label: &str, out: &mut String) {
@@ -164,6 +192,9 @@ mod tests {
             "| `port` | number 1-65535 |",
             "| `refresh` | duration or `off` |",
             "| `ping` | list of text |",
+            "## Limits",
+            "| nodes in a cluster, witnesses included | 32 |",
+            "| `heartbeat.interval` | 10ms | 1m |",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
         }

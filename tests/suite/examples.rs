@@ -1,4 +1,5 @@
-//! Every file in `examples/` validates, through the real binary and against the JSON Schema.
+//! Every file in `examples/` validates, through the real binary and against the JSON Schema,
+//! with exactly the warnings it is known for.
 
 use super::{files, root, run, stdout};
 
@@ -19,6 +20,26 @@ fn every_example_validates_with_exit_0() {
         assert_eq!(out.status.code(), Some(0), "{}: {report:#}", path.display());
         assert_eq!(report["valid"], true, "{}", path.display());
         assert_eq!(report["errors"], 0, "{}", path.display());
+        // Two nodes deciding a split by ping alone are warned about (a cut between them that
+        // leaves both reaching the targets lets both run the group); no other warning.
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let warnings: Vec<(&str, &str)> = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["path"].as_str().unwrap(), p["message"].as_str().unwrap()))
+            .collect();
+        match name {
+            "two-node-web.yaml" | "lvs-director.yaml" => {
+                assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+                assert_eq!(warnings[0].0, "quorum.two_node.tie_breaker", "{name}");
+                assert!(
+                    warnings[0].1.contains("relies on the ping tie-breaker alone: a cut between the two nodes that leaves both reaching the ping targets"),
+                    "{name}: {warnings:?}"
+                );
+            }
+            _ => assert_eq!(warnings, [], "{name}"),
+        }
     }
 }
 

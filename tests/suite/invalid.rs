@@ -77,3 +77,64 @@ fn json_output_carries_the_same_problems() {
     assert_eq!(first["path"], "heartbeat.dead_after");
     assert!(first["hint"].as_str().unwrap().contains("raise dead_after"));
 }
+
+/// `haagent --check-config` runs as the unit's `ExecStartPre`: on a host that is no node of the
+/// manifest the daemon could not start, so the check fails there; `haagentctl validate` (an
+/// operator's workstation) only notes that it skipped the host checks.
+#[test]
+fn check_config_fails_on_a_host_that_is_no_node() {
+    let tmp = super::TempDir::new("not-a-node");
+    let manifest = "\
+cluster: t
+nodes:
+  node-a-not-this-host: { address: 10.0.0.1 }
+  node-b-not-this-host: { address: 10.0.0.2 }
+  judge-not-this-host: { address: 10.0.0.3, witness: true }
+auth: { key_file: /etc/haagent/authkey }
+groups:
+  g:
+    nodes: [node-a-not-this-host, node-b-not-this-host]
+    resources: [{ unit: x.service }]
+";
+    std::fs::write(tmp.0.join("cluster.yaml"), manifest).unwrap();
+    let hostname = haagent::manifest::check::hostname().unwrap_or_default();
+    assert!(
+        !manifest.contains(&format!("  {hostname}:")),
+        "test bug: {hostname}"
+    );
+    let command = |bin: &str, args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(&tmp.0)
+            .env_remove("HAAGENT_NODE")
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out))
+    };
+    let (code, text) = command(
+        env!("CARGO_BIN_EXE_haagent"),
+        &["--check-config", "--manifest", "cluster.yaml"],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "cluster.yaml:2:1: error: this host ({hostname}) is not a node of the manifest: the agent would not start"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("hint: run it on one of the nodes (`judge-not-this-host`, `node-a-not-this-host`, `node-b-not-this-host`), or pass --node NAME"), "{text}");
+    assert!(
+        text.contains("cluster.yaml: invalid: 1 error, 0 warnings"),
+        "{text}"
+    );
+    let (code, text) = command(
+        env!("CARGO_BIN_EXE_haagentctl"),
+        &["validate", "cluster.yaml"],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("note: host checks skipped: this host")
+            && text.contains("valid: cluster `t`"),
+        "{text}"
+    );
+}

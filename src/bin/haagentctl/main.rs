@@ -159,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 file: &file,
                 node: node.as_deref(),
                 json,
+                require_node: false,
             });
             print!("{}", outcome.output);
             Ok(ExitCode::from(outcome.code))

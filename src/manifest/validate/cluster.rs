@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::super::diag::Diagnostic;
+use super::super::limits::{self, MAX_NODES, MAX_PING_TARGETS};
 use super::super::model::{
     Connectivity, Group, KeySource, Link, Node, Quorum, TieBreaker, Transport,
 };
@@ -14,7 +15,7 @@ use super::super::raw::{RawConnectivity, RawManifest, RawNode, RawQuorum};
 use super::super::tree::YamlPath;
 use super::Ctx;
 use super::names::{ip, unit_name};
-use crate::text::{closest, quoted_list};
+use crate::text::quoted_some;
 
 pub(super) fn nodes(cx: &mut Ctx, raw: &RawManifest, links: &[Link]) -> BTreeMap<String, Node> {
     let path = YamlPath::root().key("nodes");
@@ -30,6 +31,15 @@ pub(super) fn nodes(cx: &mut Ctx, raw: &RawManifest, links: &[Link]) -> BTreeMap
         cx.push(
             Diagnostic::error(path.clone(), "no nodes")
                 .hint("declare each node with its address, e.g. `alpha: { address: 192.0.2.1 }`"),
+        );
+    }
+    if let Some(first_beyond) = raw_nodes.keys().nth(MAX_NODES) {
+        cx.limit(
+            path.key(first_beyond),
+            raw_nodes.len(),
+            MAX_NODES,
+            "nodes (witnesses included)",
+            "split the cluster: one manifest describes at most 32 nodes",
         );
     }
     let mut out = BTreeMap::new();
@@ -72,9 +82,9 @@ fn addresses(
         if !links.iter().any(|l| &l.name == link) {
             let mut names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
             names.dedup();
-            let hint = match closest(link, names.iter().copied()) {
+            let hint = match cx.closest(link, names.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
-                None => format!("links are {}", quoted_list(&names)),
+                None => format!("links are {}", quoted_some(&names)),
             };
             cx.push(
                 Diagnostic::error(apath.clone(), format!("unknown link `{link}`"))
@@ -166,10 +176,16 @@ pub(super) fn connectivity(cx: &mut Ctx, raw: &RawManifest) -> Connectivity {
     let empty = RawConnectivity::default();
     let c = raw.connectivity.as_ref().unwrap_or(&empty);
     let path = YamlPath::root().key("connectivity");
-    let ping = c
-        .ping
+    let targets = c.ping.as_deref().unwrap_or_default();
+    cx.limit(
+        path.key("ping").index(MAX_PING_TARGETS),
+        targets.len(),
+        MAX_PING_TARGETS,
+        "ping targets",
+        "two or three targets (the gateways) decide as well as many",
+    );
+    let ping = targets
         .iter()
-        .flatten()
         .enumerate()
         .filter_map(|(i, t)| ip(cx, path.key("ping").index(i), t))
         .collect();
@@ -177,11 +193,13 @@ pub(super) fn connectivity(cx: &mut Ctx, raw: &RawManifest) -> Connectivity {
         path.key("interval"),
         c.interval.as_ref(),
         Duration::from_secs(1),
+        &limits::PING_INTERVAL,
     );
     let timeout = cx.duration(
         path.key("timeout"),
         c.timeout.as_ref(),
         Duration::from_secs(3),
+        &limits::PING_TIMEOUT,
     );
     if timeout < interval {
         cx.push(Diagnostic::warning(path.key("timeout"), "timeout is shorter than interval").hint("a target is pinged less often than it is timed out; raise timeout to at least interval"));
@@ -308,7 +326,8 @@ pub(super) fn fencing(
 }
 
 /// Two voters cannot form a majority after a split: a stateful group would run on both sides
-/// unless ping targets or fencing decide (Pacemaker's rule; keepalived fails open here).
+/// unless ping targets or fencing decide (Pacemaker's rule; keepalived fails open here). Ping
+/// alone decides only splits that also cut one node from the targets, hence the warning.
 fn two_node_safety(
     cx: &mut Ctx,
     nodes: &BTreeMap<String, Node>,
@@ -316,16 +335,27 @@ fn two_node_safety(
     quorum: &Quorum,
     fenced: bool,
 ) {
-    if nodes.len() != 2
-        || stateful.is_empty()
-        || fenced
-        || quorum.tie_breaker == Some(TieBreaker::Ping)
-    {
+    if nodes.len() != 2 || stateful.is_empty() || fenced {
         return;
     }
-    let groups = quoted_list(stateful);
-    cx.push(
-        Diagnostic::error(YamlPath::root().key("quorum"), format!("two-node cluster runs stateful group {groups} with neither a tie-breaker nor fencing: after a split both nodes would run it"))
-            .hint("add `quorum: { two_node: { tie_breaker: ping } }` with `connectivity: { ping: [<gateway>] }`, or `fencing: { unit: fence-ipmi@%i.service }`, or a third (witness) node"),
-    );
+    let groups = quoted_some(stateful);
+    let (noun, relies, it) = match stateful.len() {
+        1 => ("group", "relies", "it"),
+        _ => ("groups", "rely", "them"),
+    };
+    if quorum.tie_breaker != Some(TieBreaker::Ping) {
+        cx.push(
+            Diagnostic::error(YamlPath::root().key("quorum"), format!("two-node cluster runs stateful {noun} {groups} with neither a tie-breaker nor fencing: after a split both nodes would run {it}"))
+                .hint("add `quorum: { two_node: { tie_breaker: ping } }` with `connectivity: { ping: [<gateway>] }`, or `fencing: { unit: fence-ipmi@%i.service }`, or a third (witness) node"),
+        );
+    } else if !nodes.values().any(|n| n.witness) {
+        let path = YamlPath::root()
+            .key("quorum")
+            .key("two_node")
+            .key("tie_breaker");
+        cx.push(
+            Diagnostic::warning(path, format!("stateful {noun} {groups} {relies} on the ping tie-breaker alone: a cut between the two nodes that leaves both reaching the ping targets lets both run {it}"))
+                .hint("add a third node with `witness: true` (it only votes), or configure fencing (`fencing: { unit: fence-ipmi@%i.service }`)"),
+        );
+    }
 }

@@ -1,18 +1,17 @@
-//! The `groups:` section: eligible nodes, resources (VIPs and systemd units), the `after`
-//! dependency graph, and the stateful / quorum-loss rules.
+//! The `groups:` section: eligible nodes, resources (systemd units here, VIPs in `vips.rs`),
+//! the `after` dependency graph, the per-group limits, and the stateful / quorum-loss rules.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::diag::Diagnostic;
-use super::super::duration;
-use super::super::model::{Announce, Group, Node, Resource, ResourceKind, Vip};
+use super::super::limits::{self, MAX_GROUPS, MAX_RESOURCES_PER_GROUP, MAX_VIPS_PER_GROUP};
+use super::super::model::{Group, Node, Resource, ResourceKind};
 use super::super::raw::{RawGroup, RawManifest, RawResource};
 use super::super::tree::YamlPath;
-use super::names::{ip, unit_name};
-use super::{Ctx, interface_name};
-use crate::text::{closest, quoted_list};
+use super::Ctx;
+use super::names::unit_name;
+use super::vips::vip;
+use crate::text::quoted_some;
 
 pub(super) fn groups(
     cx: &mut Ctx,
@@ -20,19 +19,36 @@ pub(super) fn groups(
     nodes: &BTreeMap<String, Node>,
 ) -> BTreeMap<String, Group> {
     let path = YamlPath::root().key("groups");
+    let raw_groups = raw.groups.as_ref();
+    if let Some(first_beyond) = raw_groups.and_then(|g| g.keys().nth(MAX_GROUPS)) {
+        cx.limit(
+            path.key(first_beyond),
+            raw_groups.map_or(0, BTreeMap::len),
+            MAX_GROUPS,
+            "groups",
+            "merge groups that always move together, or split the cluster",
+        );
+    }
     let mut out = BTreeMap::new();
-    for (name, g) in raw.groups.iter().flatten() {
+    for (name, g) in raw_groups.into_iter().flatten() {
         let gpath = path.key(name);
         cx.name(&gpath, name, "group name");
-        out.insert(name.clone(), group(cx, &gpath, g, nodes));
+        let (group, written_at) = group(cx, &gpath, g, nodes);
+        cx.written_at.insert(name.clone(), written_at);
+        out.insert(name.clone(), group);
     }
-    vips_unique(cx, &path, &out);
     out
 }
 
-fn group(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup, nodes: &BTreeMap<String, Node>) -> Group {
+/// The group, and where each of its resources is written in its `resources` list.
+fn group(
+    cx: &mut Ctx,
+    gpath: &YamlPath,
+    g: &RawGroup,
+    nodes: &BTreeMap<String, Node>,
+) -> (Group, Vec<usize>) {
     let members = members(cx, gpath, g, nodes);
-    let resources = resources(cx, gpath, g);
+    let (resources, written_at) = resources(cx, gpath, g);
     let has_unit = resources
         .iter()
         .any(|r| matches!(r.kind, ResourceKind::Unit(_)));
@@ -49,13 +65,14 @@ fn group(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup, nodes: &BTreeMap<String, 
                 .hint("use `on_quorum_loss: release`, or `stateful: false` if the units may safely run on two nodes"),
         );
     }
-    Group {
+    let group = Group {
         nodes: members,
         failback: g.failback.unwrap_or(false),
         stateful,
         release_on_quorum_loss: release,
         resources,
-    }
+    };
+    (group, written_at)
 }
 
 fn members(
@@ -68,12 +85,13 @@ fn members(
         return Vec::new();
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
     for (i, name) in list.iter().enumerate() {
         let npath = gpath.key("nodes").index(i);
         if !cx.node_ref(npath.clone(), name, nodes) {
             continue;
         }
-        if out.contains(name) {
+        if !seen.insert(name) {
             cx.push(
                 Diagnostic::error(npath, format!("node `{name}` is listed twice"))
                     .hint("list each node once, in order of preference"),
@@ -107,7 +125,8 @@ fn members(
     out
 }
 
-fn resources(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup) -> Vec<Resource> {
+/// The group's valid resources, and where each is written in the list.
+fn resources(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup) -> (Vec<Resource>, Vec<usize>) {
     let rpath = gpath.key("resources");
     let Some(list) = cx.required(
         gpath,
@@ -115,7 +134,7 @@ fn resources(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup) -> Vec<Resource> {
         g.resources.as_ref(),
         "resources: [{ vip: 192.0.2.10/24, interface: eth0 }]",
     ) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     if list.is_empty() {
         cx.push(
@@ -123,45 +142,81 @@ fn resources(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup) -> Vec<Resource> {
                 .hint("add a `- vip: ...` or `- unit: ...` entry"),
         );
     }
+    resource_counts(cx, &rpath, list);
     let mut out: Vec<Resource> = Vec::new();
+    // Where each entry of `list` landed in `out`, and each name's index in `out`.
+    let mut placed: Vec<Option<usize>> = Vec::with_capacity(list.len());
+    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
     for (i, r) in list.iter().enumerate() {
         let path = rpath.index(i);
         let Some(res) = resource(cx, &path, r) else {
+            placed.push(None);
             continue;
         };
-        if out.iter().any(|o| o.name == res.name) {
+        if by_name.contains_key(&res.name) {
             cx.push(
                 Diagnostic::error(path, format!("duplicate resource name `{}`", res.name))
                     .hint("give one of them a distinct `name:`"),
             );
+            placed.push(None);
             continue;
         }
+        by_name.insert(res.name.clone(), out.len());
+        placed.push(Some(out.len()));
         out.push(res);
     }
-    let names: Vec<String> = out.iter().map(|r| r.name.clone()).collect();
+    let names: Vec<&str> = out.iter().map(|r| r.name.as_str()).collect();
+    let mut deps = Vec::with_capacity(out.len());
     for (i, r) in list.iter().enumerate() {
-        let Some(pos) = out
-            .iter()
-            .position(|o| Some(&o.name) == resource_name(r).as_ref())
-        else {
-            continue;
-        };
-        out[pos].after = after(cx, &rpath.index(i), r, pos, &names);
+        if let Some(pos) = placed[i] {
+            deps.push((pos, after(cx, &rpath.index(i), r, pos, &by_name, &names)));
+        }
     }
-    no_cycle(cx, &rpath, &out, list);
-    out
+    for (pos, after) in deps {
+        out[pos].after = after;
+    }
+    let written_at: Vec<usize> = placed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.map(|_| i))
+        .collect();
+    no_cycle(cx, &rpath, &out, &written_at);
+    (out, written_at)
 }
 
-fn no_cycle(cx: &mut Ctx, rpath: &YamlPath, out: &[Resource], list: &[RawResource]) {
+/// The per-group limits on resources and VIPs, reported at the first entry beyond each.
+fn resource_counts(cx: &mut Ctx, rpath: &YamlPath, list: &[RawResource]) {
+    cx.limit(
+        rpath.index(MAX_RESOURCES_PER_GROUP),
+        list.len(),
+        MAX_RESOURCES_PER_GROUP,
+        "resources in one group",
+        "move some resources to another group",
+    );
+    let vips: Vec<usize> = list
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.vip.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    if let Some(&first_beyond) = vips.get(MAX_VIPS_PER_GROUP) {
+        cx.limit(
+            rpath.index(first_beyond).key("vip"),
+            vips.len(),
+            MAX_VIPS_PER_GROUP,
+            "VIPs in one group",
+            "move some VIPs to another group (the cluster may hold 4000)",
+        );
+    }
+}
+
+fn no_cycle(cx: &mut Ctx, rpath: &YamlPath, out: &[Resource], written_at: &[usize]) {
     let deps: Vec<Vec<usize>> = out.iter().map(|r| r.after.clone()).collect();
     let Some(cycle) = super::graph::find_cycle(&deps) else {
         return;
     };
     let names: Vec<&str> = cycle.iter().map(|&i| out[i].name.as_str()).collect();
-    let first = list
-        .iter()
-        .position(|r| resource_name(r).as_deref() == Some(names[0]))
-        .unwrap_or(0);
+    let first = written_at.get(cycle[0]).copied().unwrap_or(0);
     cx.push(
         Diagnostic::error(
             rpath.index(first).key("after"),
@@ -185,8 +240,20 @@ fn resource_name(r: &RawResource) -> Option<String> {
 
 fn resource(cx: &mut Ctx, path: &YamlPath, r: &RawResource) -> Option<Resource> {
     let name = resource_name(r);
-    if let Some(n) = &r.name {
-        cx.name(&path.key("name"), n, "resource name");
+    match (&r.name, &name) {
+        (Some(n), _) => {
+            cx.name(&path.key("name"), n, "resource name");
+        }
+        // A unit's name is the resource's name unless `name:` says otherwise; units may be
+        // longer than a name may be (255 bytes), so the long ones need a `name:`.
+        (None, Some(n)) if r.unit.is_some() => {
+            let fix = format!(
+                "add a `name:` of at most {} bytes to this resource; the unit keeps its name",
+                limits::MAX_NAME
+            );
+            cx.name_length(&path.key("unit"), n, "resource name", &fix);
+        }
+        _ => {}
     }
     let kind = match (&r.vip, &r.unit) {
         (Some(v), None) => ResourceKind::Vip(vip(cx, path, v, r)?),
@@ -226,180 +293,37 @@ fn resource(cx: &mut Ctx, path: &YamlPath, r: &RawResource) -> Option<Resource> 
     })
 }
 
-fn vip(cx: &mut Ctx, path: &YamlPath, text: &str, r: &RawResource) -> Option<Vip> {
-    let vpath = path.key("vip");
-    let (address, prefix) = vip_address(cx, vpath, text)?;
-    let interface = match &r.interface {
-        Some(i) => {
-            interface_name(cx, path.key("interface"), i);
-            i.clone()
-        }
-        None => {
-            cx.push(
-                Diagnostic::error(path.clone(), format!("VIP {text} has no interface"))
-                    .hint("add `interface: eth0` (the interface facing the VIP's clients)"),
-            );
-            return None;
-        }
-    };
-    if let Some(label) = &r.label {
-        if address.is_ipv6() {
-            cx.push(
-                Diagnostic::error(path.key("label"), "IPv6 addresses have no labels")
-                    .hint("remove `label`"),
-            );
-        } else if label.is_empty() || label.len() > 15 {
-            cx.push(
-                Diagnostic::error(
-                    path.key("label"),
-                    format!(
-                        "label `{label}` is {} bytes; the kernel allows 1 to 15",
-                        label.len()
-                    ),
-                )
-                .hint(format!("shorten it, e.g. `{interface}:vip`")),
-            );
-        }
-    }
-    Some(Vip {
-        address,
-        prefix,
-        interface,
-        label: r.label.clone(),
-        announce: announce(cx, path, r),
-    })
-}
-
-fn vip_address(cx: &mut Ctx, vpath: YamlPath, text: &str) -> Option<(IpAddr, u8)> {
-    let Some((addr, prefix)) = text.split_once('/') else {
-        cx.push(
-            Diagnostic::error(vpath, format!("VIP `{text}` has no prefix length")).hint(format!(
-                "write it with the subnet's prefix, e.g. `{text}/24` (or /64 for IPv6)"
-            )),
-        );
-        return None;
-    };
-    let address = ip(cx, vpath.clone(), addr)?;
-    let max = if address.is_ipv6() { 128 } else { 32 };
-    let Some(prefix) = prefix.parse::<u8>().ok().filter(|p| *p <= max) else {
-        cx.push(
-            Diagnostic::error(vpath, format!("`/{prefix}` is not a prefix length"))
-                .hint(format!("use 0 to {max}")),
-        );
-        return None;
-    };
-    if let Some(why) = not_a_host(address, prefix) {
-        cx.push(
-            Diagnostic::error(
-                vpath,
-                format!("{address}/{prefix} is {why}, not a host address"),
-            )
-            .hint("use an unused host address of the clients' subnet"),
-        );
-        return None;
-    }
-    Some((address, prefix))
-}
-
-fn not_a_host(address: IpAddr, prefix: u8) -> Option<&'static str> {
-    if address.is_unspecified() {
-        return Some("unspecified");
-    }
-    if address.is_multicast() {
-        return Some("a multicast address");
-    }
-    if address.is_loopback() {
-        return Some("a loopback address");
-    }
-    if let IpAddr::V4(v4) = address {
-        let host_bits = 32 - u32::from(prefix);
-        if v4.is_broadcast() {
-            return Some("the broadcast address");
-        }
-        // /31 and /32 have no network or broadcast address (RFC 3021).
-        if host_bits >= 2 {
-            let mask = (1u32 << host_bits) - 1;
-            let bits = u32::from(v4) & mask;
-            if bits == 0 {
-                return Some("the subnet's network address");
-            }
-            if bits == mask {
-                return Some("the subnet's broadcast address");
-            }
-        }
-    }
-    None
-}
-
-fn announce(cx: &mut Ctx, path: &YamlPath, r: &RawResource) -> Announce {
-    let apath = path.key("announce");
-    let a = r.announce.as_ref();
-    let count = match a.and_then(|a| a.count) {
-        None => 5,
-        Some(c @ 1..=100) => c,
-        Some(c) => {
-            cx.push(
-                Diagnostic::error(apath.key("count"), format!("count {c} is out of range"))
-                    .hint("send 1 to 100 announcements; 5 is usual"),
-            );
-            5
-        }
-    };
-    let interval = cx.duration(
-        apath.key("interval"),
-        a.and_then(|a| a.interval.as_ref()),
-        Duration::from_millis(200),
-    );
-    let refresh = match a.and_then(|a| a.refresh.as_deref()) {
-        None => Some(Duration::from_secs(10)),
-        Some("off") => {
-            cx.push(Diagnostic::warning(apath.key("refresh"), "periodic announcements are off").hint("a switch or client that missed the burst keeps the old MAC until its cache expires"));
-            None
-        }
-        Some(t) => match duration::parse(t) {
-            Ok(d) => Some(d),
-            Err(why) => {
-                cx.push(
-                    Diagnostic::error(apath.key("refresh"), why)
-                        .hint("write a duration such as `10s`, or `off`"),
-                );
-                None
-            }
-        },
-    };
-    Announce {
-        count,
-        interval,
-        refresh,
-    }
-}
-
+/// The indices `r` starts after: its `after` list, or else the resource before it.
 fn after(
     cx: &mut Ctx,
     path: &YamlPath,
     r: &RawResource,
     own: usize,
-    names: &[String],
+    by_name: &BTreeMap<String, usize>,
+    names: &[&str],
 ) -> Vec<usize> {
     let Some(list) = &r.after else {
         // haresources order: each resource waits for the one written before it.
         return own.checked_sub(1).into_iter().collect();
     };
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for (i, dep) in list.iter().enumerate() {
-        match names.iter().position(|n| n == dep) {
-            Some(d) => out.push(d),
+        let dpath = path.key("after").index(i);
+        match by_name.get(dep) {
+            Some(&d) if seen.insert(d) => out.push(d),
+            Some(_) => cx.push(
+                Diagnostic::error(dpath, format!("`after` names `{dep}` twice"))
+                    .hint("list each dependency once"),
+            ),
             None => {
-                let hint = match closest(dep, names.iter().map(String::as_str)) {
+                let hint = match cx.closest(dep, names.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
-                    None => format!("resources of this group are {}", quoted_list(names)),
+                    None => format!("resources of this group are {}", quoted_some(names)),
                 };
                 cx.push(
-                    Diagnostic::error(
-                        path.key("after").index(i),
-                        format!("`after` names unknown resource `{dep}`"),
-                    )
-                    .hint(hint),
+                    Diagnostic::error(dpath, format!("`after` names unknown resource `{dep}`"))
+                        .hint(hint),
                 );
             }
         }
@@ -423,25 +347,4 @@ fn startable_unit(cx: &mut Ctx, path: YamlPath, unit: &str) -> bool {
         return false;
     }
     true
-}
-
-/// The same VIP in two groups would make two owners fight over one address.
-fn vips_unique(cx: &mut Ctx, path: &YamlPath, groups: &BTreeMap<String, Group>) {
-    let mut seen: BTreeMap<IpAddr, &String> = BTreeMap::new();
-    for (gname, g) in groups {
-        for (i, r) in g.resources.iter().enumerate() {
-            let ResourceKind::Vip(v) = &r.kind else {
-                continue;
-            };
-            if let Some(first) = seen.insert(v.address, gname) {
-                cx.push(
-                    Diagnostic::error(
-                        path.key(gname).key("resources").index(i).key("vip"),
-                        format!("VIP {} is already in group `{first}`", v.address),
-                    )
-                    .hint("each VIP belongs to exactly one group, once"),
-                );
-            }
-        }
-    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::super::diag::Diagnostic;
 use super::super::duration::format as fmt_d;
+use super::super::limits::{self, MAX_LINKS};
 use super::super::model::{Heartbeat, Link, Transport};
 use super::super::raw::{RawHeartbeat, RawLink, RawManifest};
 use super::super::tree::YamlPath;
@@ -25,17 +26,31 @@ pub(super) fn heartbeat(cx: &mut Ctx, raw: &RawManifest) -> Heartbeat {
     let hb = raw.heartbeat.as_ref().unwrap_or(&empty);
     let path = YamlPath::root().key("heartbeat");
     let port = port(cx, path.key("port"), hb.port).unwrap_or(DEFAULT_PORT);
-    let interval = cx.duration(path.key("interval"), hb.interval.as_ref(), DEFAULT_INTERVAL);
-    let dead_after = cx.duration(path.key("dead_after"), hb.dead_after.as_ref(), DEFAULT_DEAD);
+    let interval = cx.duration(
+        path.key("interval"),
+        hb.interval.as_ref(),
+        DEFAULT_INTERVAL,
+        &limits::HEARTBEAT_INTERVAL,
+    );
+    let dead_after = cx.duration(
+        path.key("dead_after"),
+        hb.dead_after.as_ref(),
+        DEFAULT_DEAD,
+        &limits::DEAD_AFTER,
+    );
+    // Bounded above (minutes), so the sums and products below cannot overflow; saturating
+    // all the same, so that no change of bounds can turn them into a panic.
     let warn_after = cx.duration(
         path.key("warn_after"),
         hb.warn_after.as_ref(),
-        (interval + dead_after) / 2,
+        interval.saturating_add(dead_after) / 2,
+        &limits::WARN_AFTER,
     );
     let initial_dead = cx.duration(
         path.key("initial_dead"),
         hb.initial_dead.as_ref(),
-        dead_after * 2,
+        times(dead_after, 2),
+        &limits::INITIAL_DEAD,
     );
     let timers = Heartbeat {
         interval,
@@ -63,18 +78,14 @@ fn port(cx: &mut Ctx, path: YamlPath, port: Option<u32>) -> Option<u16> {
     }
 }
 
+/// `d` times `n`, saturating instead of overflowing.
+fn times(d: Duration, n: u32) -> Duration {
+    d.saturating_mul(n)
+}
+
 fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat) {
-    if t.interval < Duration::from_millis(10) {
-        cx.push(
-            Diagnostic::error(
-                path.key("interval"),
-                format!("interval {} is below the 10ms minimum", fmt_d(t.interval)),
-            )
-            .hint("use at least `10ms`"),
-        );
-    }
     // Heartbeat refuses deadtime <= 2 x keepalive: one lost datagram must never kill a node.
-    if t.dead_after <= t.interval * 2 {
+    if t.dead_after <= times(t.interval, 2) {
         let at = if hb.dead_after.is_some() {
             "dead_after"
         } else {
@@ -91,10 +102,10 @@ fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat)
             )
             .hint(format!(
                 "raise dead_after above {} or lower interval",
-                fmt_d(t.interval * 2)
+                fmt_d(times(t.interval, 2))
             )),
         );
-    } else if t.dead_after < t.interval * 4 {
+    } else if t.dead_after < times(t.interval, 4) {
         cx.push(
             Diagnostic::warning(
                 path.key("dead_after"),
@@ -109,7 +120,10 @@ fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat)
         );
     }
     let warn_ok = t.warn_after > t.interval && t.warn_after < t.dead_after;
-    if warn_ok && t.dead_after > t.interval * 2 && t.warn_after + t.dead_after < t.interval * 5 {
+    if warn_ok
+        && t.dead_after > times(t.interval, 2)
+        && t.warn_after.saturating_add(t.dead_after) < times(t.interval, 5)
+    {
         // A peer acknowledges a heartbeat in its next one and that stands until the one
         // after: two intervals of lag are normal. Quorum rests on acknowledgements younger
         // than (warn_after + dead_after) / 2 (the engine's lease), so that must exceed two
@@ -131,7 +145,7 @@ fn check_timers(cx: &mut Ctx, path: &YamlPath, hb: &RawHeartbeat, t: &Heartbeat)
             )
             .hint(format!(
                 "a peer's acknowledgement arrives up to two intervals after the heartbeat; raise warn_after + dead_after to {} or more, or lower interval",
-                fmt_d(t.interval * 5)
+                fmt_d(times(t.interval, 5))
             )),
         );
     }
@@ -183,9 +197,17 @@ fn links(cx: &mut Ctx, path: &YamlPath, raw: Option<&[RawLink]>, default_port: u
                 .hint("add at least `- transport: unicast`"),
         );
     }
+    cx.limit(
+        path.key("links").index(MAX_LINKS),
+        raw.len(),
+        MAX_LINKS,
+        "heartbeat links",
+        "two or three links on separate networks are plenty; remove the rest",
+    );
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
-    for (i, l) in raw.iter().enumerate() {
+    // Links beyond the limit are left out: every node's addresses are resolved per link.
+    for (i, l) in raw.iter().enumerate().take(MAX_LINKS) {
         let lpath = path.key("links").index(i);
         let name = l.name.clone().unwrap_or_else(|| format!("link{i}"));
         if l.name.is_some() {

@@ -2,13 +2,18 @@
 //! (an unknown key, a bad value, a broken reference) can be reported at its line and column.
 //!
 //! The raw serde types stay plain; this tree is read from the same text in a second pass and
-//! answers one question: where does the node at this YAML path start?
+//! answers where the node at a YAML path starts, and (for the shape check, which reports every
+//! value of the wrong type at once) what kind of node it is. Lookups are by binary search, so
+//! locating thousands of problems in a large file stays near-linear.
+
+mod read;
 
 use std::fmt;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+use serde_saphyr::options::DuplicateKeyPolicy;
+
+use crate::text::clip;
 
 /// One step of a YAML path: a mapping key or a sequence index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -51,8 +56,8 @@ impl fmt::Display for YamlPath {
         }
         for (i, seg) in self.0.iter().enumerate() {
             match seg {
-                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
-                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Key(k) if i == 0 => write!(f, "{}", clip(k))?,
+                Seg::Key(k) => write!(f, ".{}", clip(k))?,
                 Seg::Index(n) => write!(f, "[{n}]")?,
             }
         }
@@ -84,28 +89,88 @@ impl Pos {
     }
 }
 
-/// A YAML node reduced to where it and its children start.
+/// A YAML node reduced to where it and its children start, and what kind of node it is.
 #[derive(Debug, Default)]
 pub struct Tree {
     pos: Option<Pos>,
+    /// Byte offset and length in the text, when the parser knows them.
+    span: Option<(usize, usize)>,
     children: Children,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 enum Children {
-    #[default]
-    Scalar,
-    /// Entries as (key, where the key starts, value).
-    Map(Vec<(String, Pos, Tree)>),
+    Scalar(Scalar),
+    /// Entries as (key, where the key starts, value), and their indices sorted by key.
+    Map(Vec<(String, Pos, Tree)>, Vec<u32>),
     Seq(Vec<Tree>),
 }
 
+impl Default for Children {
+    fn default() -> Self {
+        Children::Scalar(Scalar::Null)
+    }
+}
+
+/// What a scalar can be read as: enough to tell whether serde will accept it for a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true`, `false` (and YAML 1.1's `yes`, `no`...).
+    Bool,
+    /// A number; `u32` when it is a whole number that fits one.
+    Number {
+        /// Fits a `u32`.
+        u32: bool,
+    },
+    /// A string; quoted numbers and booleans are read as such by the deserializer.
+    Text {
+        /// Parses as a `u32`.
+        u32: bool,
+        /// Reads as a boolean.
+        bool: bool,
+    },
+}
+
+/// A node of a [`Tree`], as the shape check walks it.
+pub enum Node<'a> {
+    /// A scalar.
+    Scalar(Scalar),
+    /// A mapping's entries: key, where the key starts, value.
+    Map(&'a [(String, Pos, Tree)]),
+    /// A sequence's items.
+    Seq(&'a [Tree]),
+}
+
 impl Tree {
-    /// Reads the positions of every node of `text`; `None` if the text is not YAML (the
-    /// deserializer reports that error with its own position).
-    pub fn parse(text: &str) -> Option<Tree> {
-        let spanned: Spanned<Tree> = serde_saphyr::from_str(text).ok()?;
-        Some(with_pos(spanned))
+    /// Reads the positions of every node of `text`, or the parser's error if the text is not
+    /// YAML. A duplicate key does not stop it (the first one is kept), so that the
+    /// deserializer's duplicate-key error can be given its YAML path.
+    pub fn parse(text: &str) -> Result<Tree, serde_saphyr::Error> {
+        let options = serde_saphyr::options! { duplicate_keys: DuplicateKeyPolicy::FirstWins };
+        let spanned: Spanned<Tree> = serde_saphyr::from_str_with_options(text, options)?;
+        Ok(read::with_pos(spanned))
+    }
+
+    /// Where this node starts.
+    pub fn pos(&self) -> Pos {
+        self.pos.unwrap_or(Pos::START)
+    }
+
+    /// This node's text, when the parser gave its span (scalars written in the file).
+    pub fn text<'t>(&self, source: &'t str) -> Option<&'t str> {
+        let (start, len) = self.span?;
+        source.get(start..start.checked_add(len)?)
+    }
+
+    /// What kind of node this is.
+    pub fn node(&self) -> Node<'_> {
+        match &self.children {
+            Children::Scalar(s) => Node::Scalar(*s),
+            Children::Map(entries, _) => Node::Map(entries),
+            Children::Seq(items) => Node::Seq(items),
+        }
     }
 
     /// Where the value at `path` starts, or where its nearest existing ancestor starts.
@@ -136,8 +201,8 @@ impl Tree {
             f(path, p);
         }
         match &self.children {
-            Children::Scalar => {}
-            Children::Map(entries) => {
+            Children::Scalar(_) => {}
+            Children::Map(entries, _) => {
                 for (key, key_pos, child) in entries {
                     let child_path = path.key(key);
                     f(&child_path, *key_pos);
@@ -158,9 +223,10 @@ impl Tree {
         for (i, seg) in path.0.iter().enumerate() {
             let last = i + 1 == path.0.len();
             let next = match (&node.children, seg) {
-                (Children::Map(entries), Seg::Key(k)) => entries
-                    .iter()
-                    .find(|(name, _, _)| name == k)
+                (Children::Map(entries, order), Seg::Key(k)) => order
+                    .binary_search_by(|&i| entries[i as usize].0.as_str().cmp(k))
+                    .ok()
+                    .map(|at| &entries[order[at] as usize])
                     .map(|(_, key_pos, child)| (*key_pos, child)),
                 (Children::Seq(items), Seg::Index(n)) => {
                     items.get(*n).map(|c| (c.pos.unwrap_or(best), c))
@@ -177,117 +243,6 @@ impl Tree {
             node = child;
         }
         best
-    }
-}
-
-/// Moves the span the deserializer recorded into the tree node itself.
-fn with_pos(spanned: Spanned<Tree>) -> Tree {
-    let mut tree = spanned.value;
-    tree.pos = Some(Pos::of(&spanned.referenced));
-    tree
-}
-
-/// A mapping key of any scalar type, read as text.
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a scalar key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(Key(v.to_owned()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
-                Ok(Key("~".to_owned()))
-            }
-        }
-        d.deserialize_any(KeyVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for Tree {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TreeVisitor)
-    }
-}
-
-struct TreeVisitor;
-
-impl TreeVisitor {
-    fn scalar<E>(self) -> Result<Tree, E> {
-        Ok(Tree::default())
-    }
-}
-
-impl<'de> Visitor<'de> for TreeVisitor {
-    type Value = Tree;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Tree, E> {
-        self.scalar()
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tree, D::Error> {
-        Tree::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Tree>>()? {
-            items.push(with_pos(item));
-        }
-        Ok(Tree {
-            pos: None,
-            children: Children::Seq(items),
-        })
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<Key>>()? {
-            let value = with_pos(map.next_value::<Spanned<Tree>>()?);
-            entries.push((key.value.0, Pos::of(&key.referenced), value));
-        }
-        Ok(Tree {
-            pos: None,
-            children: Children::Map(entries),
-        })
     }
 }
 
