@@ -63,7 +63,8 @@ impl Exec {
                     link,
                     datagram,
                     key,
-                } => self.links.send(&link, &datagram, key),
+                    version,
+                } => self.links.send(&link, &datagram, key, version),
                 Action::AddVip { res, vip } => {
                     let vips = self.vips.clone();
                     self.spawn_done(res, Op::Start, async move {

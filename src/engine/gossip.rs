@@ -53,8 +53,26 @@ impl Engine {
                 .collect(),
             groups,
             intents: self.intents.all(),
+            digest: self.digest,
+            versions: wire::SPOKEN,
             keys: self.key_ids.clone(),
         }
+    }
+
+    /// The format to send in: the newest every live peer accepts (peers never heard from are
+    /// assumed to take the newest: an older one answers in its own, and this node follows).
+    fn version(&self) -> u8 {
+        let accepted = self
+            .members
+            .peers()
+            .values()
+            .filter(|p| p.state.alive())
+            .filter_map(|p| p.view.as_ref())
+            .fold(wire::SPOKEN, |all, v| all & v.versions);
+        (2..=wire::VERSION)
+            .rev()
+            .find(|v| accepted & (1 << v) != 0)
+            .unwrap_or(2)
     }
 
     /// The key to sign with: the first of the ring (where `keygen --rotate` puts the new one)
@@ -79,7 +97,7 @@ impl Engine {
 
     pub(super) fn send(&mut self, now: Time, kind: Kind, out: &mut Vec<Action>) {
         let datagram = self.datagram(kind);
-        let key = self.signing_key();
+        let (key, version) = (self.signing_key(), self.version());
         // Remember when each datagram left, to know how fresh a peer's acknowledgement is.
         if self.sent_at.len() == 256 {
             self.sent_at.pop_front();
@@ -90,6 +108,7 @@ impl Engine {
                 link: link.name.clone(),
                 datagram: datagram.clone(),
                 key,
+                version,
             });
         }
     }

@@ -343,6 +343,7 @@ impl Engine {
         }
         let peers: Vec<String> = m.nodes.keys().filter(|n| **n != self.me).cloned().collect();
         self.members.set_peers(peers);
+        self.digest = super::digest(&m);
         self.m = std::sync::Arc::new(m);
         for (name, (g, runner)) in &mut self.retiring {
             let (actions, _) = runner.stop(name, g);

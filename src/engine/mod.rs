@@ -58,6 +58,8 @@ pub struct Engine {
     m: std::sync::Arc<Manifest>,
     /// The ids of the keys this node holds, newest first (the secrets stay with the drivers).
     key_ids: Vec<u8>,
+    /// The manifest's digest, carried by every datagram so peers notice a different manifest.
+    digest: u64,
     generation: u64,
     seq: u64,
     members: Membership,
@@ -113,6 +115,7 @@ impl Engine {
     /// running here is reported with [`Input::Probed`] before anything else. `key_ids` are the
     /// ids of the keys the drivers hold, newest first.
     pub fn new(now: Time, me: &str, m: Manifest, key_ids: Vec<u8>, generation: u64) -> Engine {
+        let digest = digest(&m);
         let peers = m.nodes.keys().filter(|n| *n != me).cloned();
         let runners = m
             .groups
@@ -124,6 +127,7 @@ impl Engine {
             members: Membership::new(now, peers),
             m: std::sync::Arc::new(m),
             key_ids,
+            digest,
             generation,
             // Sequence numbers grow across restarts too, so an acknowledgement names a datagram
             // of this run and never one of an earlier run (generations are below 2^32: the
@@ -303,6 +307,11 @@ impl Engine {
         next
     }
 
+    /// The digest of the manifest in force.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
     pub(super) fn event(&self, kind: EventKind, group: Option<&str>, reason: String) -> Action {
         Action::Log(Event {
             kind,
@@ -311,4 +320,14 @@ impl Engine {
             reason,
         })
     }
+}
+
+/// A manifest's digest: the first eight bytes of the SHA-256 of its JSON form.
+pub fn digest(m: &Manifest) -> u64 {
+    use sha2::Digest as _;
+    let json = serde_json::to_vec(m).unwrap_or_default();
+    let sum = sha2::Sha256::digest(&json);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&sum[..8]);
+    u64::from_be_bytes(first)
 }

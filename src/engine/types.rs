@@ -248,8 +248,8 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Sign `datagram` with key `key` and send it on a link (to every peer's address on it,
-    /// its multicast group or broadcast address).
+    /// Encode `datagram` in format `version`, sign it with key `key` and send it on a link (to
+    /// every peer's address on it, its multicast group or broadcast address).
     Send {
         /// Link name.
         link: String,
@@ -257,6 +257,8 @@ pub enum Action {
         datagram: Datagram,
         /// The id of the key to sign with.
         key: u8,
+        /// The format version to send it in (the newest every live peer accepts).
+        version: u8,
     },
     /// Add a VIP; report with `Input::Done`.
     AddVip {

@@ -21,6 +21,18 @@ pub const MAX_PING_TARGETS: usize = 16;
 /// Bytes of a cluster, node, group, link or resource name (a DNS label's limit).
 pub const MAX_NAME: usize = 63;
 
+/// The 32-bit hash (FNV-1a, never 0) by which the heartbeat names a node or a group: two nodes,
+/// or two groups, may not share one (validation refuses it; it is as rare as 1 in 20 million
+/// for 32 names).
+pub fn name_hash(name: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h.max(1)
+}
+
 /// One scale limit, as the reference lists it.
 pub struct Limit {
     /// What is counted.

@@ -148,6 +148,10 @@ pub struct World {
     pub log: Vec<script::Rec>,
     /// Datagrams each node's link driver dropped (forged, malformed, unknown key).
     drops: BTreeMap<String, crate::protocol::DropCounts>,
+    /// The names on the wire, read back.
+    names: crate::protocol::wire::Names,
+    /// Each node's link drivers' pages in part, per link.
+    pages: BTreeMap<(String, String), crate::protocol::wire::pages::Assembler>,
 }
 
 /// Runs one seed of the simulation of `m`.
@@ -188,6 +192,7 @@ impl World {
             })
             .collect();
         let report = report::Tracker::new(&m);
+        let names = crate::protocol::wire::Names::of(&m);
         World {
             rng: Rng::new(cfg.seed),
             net: faults::Net::default(),
@@ -205,6 +210,8 @@ impl World {
             shaken_at: None,
             log: Vec::new(),
             drops: BTreeMap::new(),
+            names,
+            pages: BTreeMap::new(),
         }
     }
 

@@ -32,7 +32,8 @@ impl World {
                     link,
                     datagram,
                     key,
-                } => self.send(name, &link, &datagram, key),
+                    version,
+                } => self.send(name, &link, &datagram, key, version),
                 Action::AddVip { res, .. } | Action::StartUnit { res, .. } => {
                     self.resource(name, generation, res, Op::Start);
                 }
@@ -74,10 +75,16 @@ impl World {
 
     /// Signs and sends a datagram: every copy goes through the real encoder and, on arrival,
     /// the real decoder, so what does not fit the format is caught here too.
-    pub(super) fn send(&mut self, from: &str, link: &str, d: &Datagram, key: u8) {
-        let bytes = {
-            let ring = &self.keys[from];
-            wire::encode(d, ring.get(key).unwrap_or_else(|| ring.signing()))
+    pub(super) fn send(&mut self, from: &str, link: &str, d: &Datagram, key: u8, version: u8) {
+        let ring = &self.keys[from];
+        let pages = match wire::encode(d, ring.get(key).unwrap_or_else(|| ring.signing()), version)
+        {
+            Ok(p) => p,
+            Err(e) => {
+                self.report
+                    .violate(self.now, format!("{from} cannot send its heartbeat: {e}"));
+                return;
+            }
         };
         let peers: Vec<String> = self.nodes.keys().filter(|n| *n != from).cloned().collect();
         for to in peers {
@@ -102,14 +109,16 @@ impl World {
                         .range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
                 }
                 let at = self.now.plus(Duration::from_millis(delay));
-                self.at(
-                    at,
-                    Ev::Deliver {
-                        to: to.clone(),
-                        link: link.to_owned(),
-                        bytes: bytes.clone(),
-                    },
-                );
+                for bytes in &pages {
+                    self.at(
+                        at,
+                        Ev::Deliver {
+                            to: to.clone(),
+                            link: link.to_owned(),
+                            bytes: bytes.clone(),
+                        },
+                    );
+                }
             }
         }
     }
@@ -120,8 +129,13 @@ impl World {
         let Some(ring) = self.keys.get(to) else {
             return;
         };
-        match wire::decode(bytes, ring, &self.m.cluster) {
-            Ok(datagram) => self.input(to, Input::Heard { link, datagram }, true),
+        match wire::decode(bytes, ring, &self.m.cluster, &self.names) {
+            Ok(page) => {
+                let pages = self.pages.entry((to.to_owned(), link.clone())).or_default();
+                if let Some(datagram) = pages.push(page) {
+                    self.input(to, Input::Heard { link, datagram }, true);
+                }
+            }
             Err(why) => self.drops.entry(to.to_owned()).or_default().count(why),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::super::diag::Diagnostic;
-use super::super::limits::MAX_VIPS;
+use super::super::limits::{MAX_VIPS, name_hash};
 use super::super::model::{Connectivity, Group, Link, Node, ResourceKind, Transport};
 use super::super::raw::RawManifest;
 use super::super::tree::YamlPath;
@@ -24,6 +24,26 @@ pub(super) fn check(
     let owners = node_addresses(cx, raw, nodes, links);
     vips(cx, groups, &owners, conn);
     units(cx, groups);
+    hashes(cx, "nodes", nodes.keys());
+    hashes(cx, "groups", groups.keys());
+}
+
+/// Refuses two names of one kind that the heartbeat could not tell apart (see
+/// [`name_hash`]).
+fn hashes<'a>(cx: &mut Ctx, kind: &str, names: impl Iterator<Item = &'a String>) {
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for n in names {
+        if let Some(first) = seen.insert(name_hash(n), n) {
+            cx.push(
+                Diagnostic::error(
+                    YamlPath::root().key(kind).key(n),
+                    format!("`{n}` and `{first}` share the heartbeat's 32-bit name hash"),
+                )
+                .at_key()
+                .hint("rename one of them (heartbeats name nodes and groups by this hash)"),
+            );
+        }
+    }
 }
 
 /// Where a node's address on `link` is written: `addresses.LINK` if given, else `address`.
@@ -191,6 +211,28 @@ groups:
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn names_the_heartbeat_cannot_tell_apart_are_refused() {
+        // FNV-1a collisions known from its test vectors' neighbourhood are rare; find one.
+        let mut seen = std::collections::HashMap::new();
+        let (a, b) = (0u32..)
+            .map(|i| format!("g{i}"))
+            .find_map(|n| seen.insert(super::name_hash(&n), n.clone()).map(|m| (m, n)))
+            .unwrap();
+        let text = BASE.replace(
+            "groups:\n  web:",
+            &format!("groups:\n  {a}:\n    nodes: [alpha]\n    resources: [{{ unit: a.service }}]\n  {b}:\n    nodes: [alpha]\n    resources: [{{ unit: b.service }}]\n  web:"),
+        );
+        let r = parse(&text);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.message.contains("share the heartbeat's 32-bit name hash")),
+            "{:?}",
+            r.problems
+        );
     }
 
     #[test]

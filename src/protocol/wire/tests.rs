@@ -1,6 +1,7 @@
 //! Byte-vector, round-trip, rejection and robustness tests of the datagram codec.
 
 use super::*;
+use crate::auth::Key;
 
 const HEX_A: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const HEX_B: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
@@ -26,6 +27,8 @@ fn minimal() -> Datagram {
         seen: vec![("beta".into(), 9)],
         groups: vec![("web".into(), GroupState::Running)],
         intents: vec![],
+        digest: 0,
+        versions: 1 << 2,
         keys: vec![7],
     }
 }
@@ -80,9 +83,30 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn names() -> Names {
+    let nodes = ["alpha", "beta", "gamma"].map(String::from);
+    let groups = ["web", "db", "x"].map(String::from);
+    Names::new(&nodes, &groups)
+}
+
+/// Encodes in format `v` as one page.
+fn one(d: &Datagram, key: &Key, v: u8) -> Vec<u8> {
+    let mut pages = encode(d, key, v).unwrap();
+    assert_eq!(pages.len(), 1);
+    pages.pop().unwrap()
+}
+
+fn dec(bytes: &[u8], keys: &KeyRing, cluster: &str) -> Result<Datagram, DecodeError> {
+    decode(bytes, keys, cluster, &names()).map(|p| p.datagram)
+}
+
+fn encode1(d: &Datagram, key: &Key) -> Vec<u8> {
+    one(d, key, 3)
+}
+
 #[test]
-fn encodes_to_the_documented_bytes() {
-    let bytes = encode(&minimal(), keys().signing());
+fn encodes_format_2_to_the_documented_bytes() {
+    let bytes = one(&minimal(), keys().signing(), 2);
     let body = "48414147 02 01 07 00 03776562 05616c706861 0000000000000003 000000000000002a 0001 02 01 0462657461 0000000000000009 01 03776562 02 00 01 07";
     let body = body.replace(' ', "");
     assert_eq!(hex(&bytes[..bytes.len() - MAC_LEN]), body);
@@ -95,11 +119,133 @@ fn encodes_to_the_documented_bytes() {
 }
 
 #[test]
-fn round_trips_every_field() {
+fn encodes_format_3_to_the_documented_bytes() {
+    let mut d = minimal();
+    d.digest = 0x0102_0304_0506_0708;
+    d.versions = SPOKEN;
+    let bytes = one(&d, keys().signing(), 3);
+    // beta = fnv1a32 0xaf81e4c7, web = 0x0fd9bc91 (see `names::hash`).
+    let body = "48414147 03 01 07 02 00 01 03776562 05616c706861 0000000000000003 000000000000002a 0001 0102030405060708 0c 01 af81e4c7 0000000000000009 01 07 0001 0fd9bc91 02 00";
+    let body = body.replace(' ', "");
+    assert_eq!(hex(&bytes[..bytes.len() - MAC_LEN]), body);
+    // HMAC-SHA256 of the body with key 7's secret, computed independently with Python's
+    // `hmac.new(bytes(range(32)), body, hashlib.sha256)`.
+    assert_eq!(hex(&bytes[bytes.len() - MAC_LEN..]), V3_MAC);
+}
+
+const V3_MAC: &str = "f91894a65f6909c47a7800b3b4b37d0bb738516c15559bd100bf3706ef32ac3c";
+
+#[test]
+fn round_trips_every_field_in_both_formats() {
     for d in [minimal(), full()] {
-        let bytes = encode(&d, keys().signing());
-        assert_eq!(decode(&bytes, &keys(), "web"), Ok(d));
+        let bytes = one(&d, keys().signing(), 2);
+        assert_eq!(dec(&bytes, &keys(), "web"), Ok(d.clone()));
+        let mut d3 = d.clone();
+        d3.versions = SPOKEN;
+        d3.digest = 77;
+        let bytes = one(&d3, keys().signing(), 3);
+        assert_eq!(dec(&bytes, &keys(), "web"), Ok(d3));
     }
+}
+
+#[test]
+fn format_2_says_stopping_for_blocked_and_cannot_say_too_much() {
+    let mut d = minimal();
+    d.groups = vec![("web".into(), GroupState::Blocked)];
+    let back = dec(&one(&d, keys().signing(), 2), &keys(), "web").unwrap();
+    assert_eq!(back.groups, [("web".into(), GroupState::Stopping)]);
+    d.seen = (0..300).map(|i| (format!("n{i}"), i)).collect();
+    assert_eq!(
+        encode(&d, keys().signing(), 2),
+        Err(EncodeError::TooMany("peers"))
+    );
+    d.seen = (0..40).map(|i| (format!("{i:-<60}"), i)).collect();
+    assert_eq!(encode(&d, keys().signing(), 2), Err(EncodeError::TooBig));
+}
+
+/// A datagram at every limit: 32 nodes, 256 groups of 63-byte names (all running on the
+/// sender), 64 intents.
+fn at_the_limits() -> (Datagram, Names) {
+    let nodes: Vec<String> = (0..32).map(|i| format!("{i:n>63}")).collect();
+    let groups: Vec<String> = (0..256).map(|i| format!("{i:g>63}")).collect();
+    let mut d = minimal();
+    d.sender = nodes[0].clone();
+    d.versions = SPOKEN;
+    d.seen = nodes[1..].iter().map(|n| (n.clone(), u64::MAX)).collect();
+    d.groups = groups
+        .iter()
+        .map(|g| (g.clone(), GroupState::Running))
+        .collect();
+    d.intents = (0..64u64)
+        .map(|i| Intent {
+            stamp: Stamp {
+                clock: i,
+                origin: nodes[(i % 32) as usize].clone(),
+            },
+            what: IntentKind::Move {
+                group: groups[i as usize].clone(),
+                to: Some(nodes[((i + 1) % 32) as usize].clone()),
+            },
+        })
+        .collect();
+    d.keys = (1..=255).collect();
+    (d, Names::new(&nodes, &groups))
+}
+
+#[test]
+fn a_datagram_at_every_limit_takes_a_few_pages_and_comes_back_whole() {
+    let (d, names) = at_the_limits();
+    let pages = encode(&d, keys().signing(), 3).unwrap();
+    assert!((2..=4).contains(&pages.len()), "{} pages", pages.len());
+    assert!(pages.iter().all(|p| p.len() <= MAX_LEN));
+    // In any order, with a page repeated: whole once every page is in.
+    let mut a = pages::Assembler::default();
+    let mut order: Vec<usize> = (0..pages.len()).rev().collect();
+    order.insert(1, order[0]);
+    let mut whole = None;
+    for (n, i) in order.iter().enumerate() {
+        let page = decode(&pages[*i], &keys(), "web", &names).unwrap();
+        let got = a.push(page);
+        if n + 1 < order.len() {
+            assert_eq!(got, None, "whole after {} pages of {}", n + 1, order.len());
+        } else {
+            whole = got;
+        }
+    }
+    assert_eq!(whole, Some(d));
+}
+
+#[test]
+fn a_newer_datagram_drops_the_pages_of_an_older_one() {
+    let (d, names) = at_the_limits();
+    let old = encode(&d, keys().signing(), 3).unwrap();
+    let mut newer = d.clone();
+    newer.seq += 1;
+    let new = encode(&newer, keys().signing(), 3).unwrap();
+    let mut a = pages::Assembler::default();
+    let page = |b: &[u8]| decode(b, &keys(), "web", &names).unwrap();
+    assert_eq!(a.push(page(&old[0])), None);
+    assert_eq!(a.push(page(&new[0])), None);
+    for p in &old[1..] {
+        assert_eq!(a.push(page(p)), None, "the older datagram is dropped");
+    }
+    let mut got = None;
+    for p in &new[1..] {
+        got = a.push(page(p));
+    }
+    assert_eq!(got, Some(newer));
+}
+
+#[test]
+fn names_no_manifest_has_read_as_unknown() {
+    let mut d = minimal();
+    d.versions = SPOKEN;
+    d.groups = vec![("added-elsewhere".into(), GroupState::Running)];
+    let back = dec(&one(&d, keys().signing(), 3), &keys(), "web").unwrap();
+    assert_eq!(
+        back.groups[0].0,
+        names::unknown(names::hash("added-elsewhere"))
+    );
 }
 
 #[test]
@@ -107,24 +253,27 @@ fn every_key_of_the_ring_is_accepted_and_others_are_not() {
     let d = minimal();
     let ring2 = keys();
     let second = &ring2.keys()[1];
-    assert_eq!(decode(&encode(&d, second), &keys(), "web"), Ok(d.clone()));
+    assert_eq!(
+        dec(&encode1(&d, second), &keys(), "web").map(|x| x.seq),
+        Ok(d.seq)
+    );
     let other = ring(&format!("8 {HEX_A}\n"));
     assert_eq!(
-        decode(&encode(&d, other.signing()), &keys(), "web"),
+        dec(&encode1(&d, other.signing()), &keys(), "web"),
         Err(DecodeError::UnknownKey)
     );
     let same_id_other_secret = ring(&format!("7 {HEX_B}\n"));
     assert_eq!(
-        decode(&encode(&d, same_id_other_secret.signing()), &keys(), "web"),
+        dec(&encode1(&d, same_id_other_secret.signing()), &keys(), "web"),
         Err(DecodeError::BadMac)
     );
 }
 
 #[test]
 fn rejects_each_kind_of_bad_input() {
-    let good = encode(&minimal(), keys().signing());
+    let good = encode1(&minimal(), keys().signing());
     let check = |bytes: &[u8], want: DecodeError| {
-        assert_eq!(decode(bytes, &keys(), "web"), Err(want), "{}", hex(bytes))
+        assert_eq!(dec(bytes, &keys(), "web"), Err(want), "{}", hex(bytes))
     };
     check(&good[..20], DecodeError::Truncated);
     check(&[], DecodeError::Truncated);
@@ -140,29 +289,26 @@ fn rejects_each_kind_of_bad_input() {
         b[i] ^= 0x40;
         check(&b, DecodeError::BadMac);
     }
-    assert_eq!(decode(&good, &keys(), "db"), Err(DecodeError::WrongCluster));
+    assert_eq!(dec(&good, &keys(), "db"), Err(DecodeError::WrongCluster));
 }
 
 #[test]
 fn authenticated_garbage_is_malformed_not_a_panic() {
     let key = keys();
     let sign = |body: &[u8]| seal(body.to_vec(), key.signing());
-    let good = encode(&minimal(), key.signing());
+    let good = encode1(&minimal(), key.signing());
     let body = &good[..good.len() - MAC_LEN];
     let mut trailing = body.to_vec();
     trailing.push(0);
     assert_eq!(
-        decode(&sign(&trailing), &key, "web"),
+        dec(&sign(&trailing), &key, "web"),
         Err(DecodeError::Malformed)
     );
     let mut kind = body.to_vec();
     kind[5] = 9;
+    assert_eq!(dec(&sign(&kind), &key, "web"), Err(DecodeError::Malformed));
     assert_eq!(
-        decode(&sign(&kind), &key, "web"),
-        Err(DecodeError::Malformed)
-    );
-    assert_eq!(
-        decode(&sign(&body[..body.len() - 3]), &key, "web"),
+        dec(&sign(&body[..body.len() - 3]), &key, "web"),
         Err(DecodeError::Truncated)
     );
 }
@@ -184,11 +330,14 @@ fn never_panics_on_mutated_or_random_authenticated_input() {
     let key = keys();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let seeds = [
-        encode(&minimal(), key.signing()),
-        encode(&full(), key.signing()),
+        one(&minimal(), key.signing(), 2),
+        one(&full(), key.signing(), 2),
+        one(&minimal(), key.signing(), 3),
+        one(&full(), key.signing(), 3),
     ];
     for i in 0..20_000 {
-        let mut body = seeds[i % 2][..seeds[i % 2].len() - MAC_LEN].to_vec();
+        let seed = &seeds[i % seeds.len()];
+        let mut body = seed[..seed.len() - MAC_LEN].to_vec();
         match rng.next() % 4 {
             0 => {
                 let at = 8 + (rng.next() as usize) % (body.len() - 8);
@@ -202,20 +351,18 @@ fn never_panics_on_mutated_or_random_authenticated_input() {
             }
         }
         // Sign the mutation so the parser, not the MAC check, meets it.
-        let _ = decode(&seal(body, key.signing()), &key, "web");
+        let _ = dec(&seal(body, key.signing()), &key, "web");
     }
 }
 
 #[test]
-fn long_fields_are_cut_to_fit() {
-    let mut d = minimal();
-    d.seen = (0..300).map(|i| (format!("{i:-<60}"), i)).collect();
-    let bytes = encode(&d, keys().signing());
-    assert!(bytes.len() <= MAX_LEN);
-    let back = decode(&bytes, &keys(), "web").unwrap();
-    assert!(back.seen.len() < 300 && back.seen[..] == d.seen[..back.seen.len()]);
+fn names_too_long_for_the_format_are_an_error_not_a_cut() {
     let mut d = minimal();
     d.sender = "é".repeat(200);
-    let back = decode(&encode(&d, keys().signing()), &keys(), "web").unwrap();
-    assert_eq!(back.sender.len(), 254, "cut on a character boundary");
+    for v in [2, 3] {
+        assert!(matches!(
+            encode(&d, keys().signing(), v),
+            Err(EncodeError::TooLong(_))
+        ));
+    }
 }

@@ -25,7 +25,9 @@ fn datagram(c: &World, kind: Kind, ring: &str) -> Vec<u8> {
     let (mut d, _) = sent_by(c, "alpha", c.now().0 + 1);
     d.kind = kind;
     d.seq += 1000;
-    wire::encode(&d, KeyRing::parse(ring).unwrap().signing())
+    wire::encode(&d, KeyRing::parse(ring).unwrap().signing(), 3)
+        .unwrap()
+        .remove(0)
 }
 
 // Input: alpha crashes; its heartbeats are replayed to beta afterwards. Output: each replay is
@@ -82,7 +84,9 @@ fn forged_datagrams_change_nothing() {
         "7 5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e\n",
     );
     let (d, _) = sent_by(&c, "alpha", 2000);
-    let mut flipped = wire::encode(&d, KeyRing::parse(KEY).unwrap().signing());
+    let mut flipped = wire::encode(&d, KeyRing::parse(KEY).unwrap().signing(), 3)
+        .unwrap()
+        .remove(0);
     flipped[20] ^= 1;
     for bytes in [forged, unknown, flipped] {
         c.deliver_bytes("beta", &bytes);

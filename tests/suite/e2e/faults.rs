@@ -46,14 +46,18 @@ fn forged_and_replayed_datagrams_change_nothing_and_are_dropped() {
     send_from_client(
         &c,
         beta,
-        &wire::encode(&leaving_from_alpha(fresh), &unknown_id),
+        &wire::encode(&leaving_from_alpha(fresh), &unknown_id, 3).unwrap()[0],
     );
     send_from_client(
         &c,
         beta,
-        &wire::encode(&leaving_from_alpha(fresh), &wrong_secret),
+        &wire::encode(&leaving_from_alpha(fresh), &wrong_secret, 3).unwrap()[0],
     );
-    send_from_client(&c, beta, &wire::encode(&leaving_from_alpha(1), real));
+    send_from_client(
+        &c,
+        beta,
+        &wire::encode(&leaving_from_alpha(1), real, 3).unwrap()[0],
+    );
     let seen = never_twice(&c, Duration::from_secs(3));
     assert_eq!(seen, ["alpha"], "{}", journals(&c));
     let log = c.journal("beta");
