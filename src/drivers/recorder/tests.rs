@@ -221,3 +221,23 @@ fn recording_an_input_costs_the_loop_a_few_microseconds() {
     assert!(median < Duration::from_micros(50), "median {median:?}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_state_directory_that_cannot_hold_the_recording_leaves_the_recorder_off() {
+    let dir = scratch("off");
+    let not_a_dir = dir.join("state");
+    fs::write(&not_a_dir, "a file").unwrap();
+    let rec = harness::run();
+    let s = &rec.start;
+    let mut r = Recorder::spawn(&not_a_dir, s.now, &s.node, &s.manifest, &s.key_ids, 7);
+    assert!(r.tx.is_none() && r.done.is_none());
+    let (t, input, actions) = &rec.inputs[0];
+    r.record(*t, input.clone(), actions);
+    assert_eq!(fs::read_to_string(&not_a_dir).unwrap(), "a file");
+    let mut r = Recorder::spawn(&dir, s.now, &s.node, &s.manifest, &s.key_ids, 7);
+    r.record(*t, input.clone(), actions);
+    drop(r);
+    let (names, out) = replay_dir(&dir.join("recorder"));
+    assert_eq!((names, out.inputs), (vec![name(7, 0)], 1));
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,16 +7,21 @@
 //! recorder keeps each run's first file and rotates the others ([`format`] and
 //! `drivers::recorder`); where inputs are missing (files rotated out or left out, inputs the
 //! recorder lost) the replay stops and reports a [`Gap`], never a false divergence.
+//!
+//! Here: reading the files and sorting them into runs; `run.rs` replays one run; `format.rs`
+//! is the file format the recorder writes.
 
 pub mod format;
 #[cfg(test)]
 pub(crate) mod harness;
+mod run;
 #[cfg(test)]
 mod tests;
 
 use serde::Serialize;
 
-use format::{Header, Line};
+use format::Header;
+use run::replay_run;
 
 /// One file of a recording: its name (for messages) and its text.
 #[derive(Clone, Copy, Debug)]
@@ -175,101 +180,5 @@ fn check_run(run: &[Parsed]) -> Result<(), ReplayError> {
             why,
         });
     }
-    Ok(())
-}
-
-/// Replays one run's files, in order.
-fn replay_run(run: &[Parsed], out: &mut Outcome) -> Result<(), ReplayError> {
-    let start = &run[0].header.start;
-    let mut engine = start.engine();
-    let mut next = 0u64;
-    let mut summary = Run {
-        node: start.node.clone(),
-        generation: start.generation,
-        files: run.len(),
-        inputs: 0,
-    };
-    let gap = |file: &str, line: u64, from: u64, why: String| Gap {
-        node: start.node.clone(),
-        generation: start.generation,
-        file: file.to_owned(),
-        line,
-        from,
-        why,
-    };
-    'files: for f in run {
-        if f.header.first_input != next {
-            let why = match next {
-                0 => format!(
-                    "the recording of this run starts at input {} (file {}): its first file, which holds the start, is missing, so the run cannot be replayed",
-                    f.header.first_input, f.header.file
-                ),
-                _ => format!(
-                    "inputs {next} to {} are not in the files given (rotated out, or a file left out); the replay stops before them",
-                    f.header.first_input.saturating_sub(1)
-                ),
-            };
-            out.gaps.push(gap(f.name, 1, next, why));
-            break;
-        }
-        for (i, raw) in f.body.split_inclusive('\n').enumerate() {
-            let line = i as u64 + 2;
-            let bad = |why: String| ReplayError {
-                file: f.name.to_owned(),
-                line,
-                why,
-            };
-            if !raw.ends_with('\n') {
-                out.partial.push(f.name.to_owned());
-                break;
-            }
-            if raw.trim().is_empty() {
-                continue;
-            }
-            let entry = match format::parse_line(raw).map_err(|e| bad(e.to_string()))? {
-                Line::Lost(l) => {
-                    let why = format!(
-                        "the recorder lost {} input(s) here (it fell behind or the disk failed); the replay stops before them",
-                        l.lost
-                    );
-                    out.gaps.push(gap(f.name, line, l.n, why));
-                    break 'files;
-                }
-                Line::Entry(e) => e,
-            };
-            if entry.n < next {
-                return Err(bad(format!(
-                    "input {} comes after input {}: the lines are out of order",
-                    entry.n,
-                    next.saturating_sub(1)
-                )));
-            }
-            if entry.n > next {
-                let why = format!(
-                    "inputs {next} to {} are missing (lines removed); the replay stops before them",
-                    entry.n - 1
-                );
-                out.gaps.push(gap(f.name, line, next, why));
-                break 'files;
-            }
-            let got = engine.handle(entry.t, entry.input);
-            let got_json = serde_json::to_value(&got).map_err(|e| bad(e.to_string()))?;
-            if got_json != entry.actions {
-                out.divergence = Some(Divergence {
-                    input: entry.n,
-                    file: f.name.to_owned(),
-                    line,
-                    expected: entry.actions,
-                    got: got_json,
-                });
-                break 'files;
-            }
-            out.inputs += 1;
-            out.actions += got.len() as u64;
-            summary.inputs += 1;
-            next += 1;
-        }
-    }
-    out.runs.push(summary);
     Ok(())
 }

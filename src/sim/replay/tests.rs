@@ -200,3 +200,41 @@ fn header_and_marker_lines_read_back_as_written() {
         Line::Entry(e) => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn inputs_no_daemon_would_feed_are_replayed_without_a_crash() {
+    use crate::engine::{Command, Input, Op, ResourceRef, Time};
+    let rec = recorded();
+    let odd = [
+        Input::Done {
+            res: ResourceRef::new("web", 99),
+            op: Op::Start,
+            ok: true,
+            detail: String::new(),
+        },
+        Input::Fenced {
+            node: "nosuch".into(),
+            ok: true,
+        },
+        Input::Control(Command::Failover {
+            group: "nosuch".into(),
+            to: "zeta".into(),
+        }),
+        Input::Control(Command::Standby {
+            node: "zeta".into(),
+            on: true,
+        }),
+        Input::Keys { ids: vec![] },
+    ];
+    for input in odd {
+        let mut inputs = rec.inputs[..60].to_vec();
+        inputs.push((Time(u64::MAX - 5), input, vec![]));
+        inputs.push((Time(u64::MAX), Input::Tick, vec![]));
+        let edited = Recorded {
+            start: rec.start.clone(),
+            inputs,
+        };
+        let out = one("odd", &edited.text()).unwrap();
+        assert!(out.inputs >= 60, "{out:?}");
+    }
+}

@@ -73,6 +73,12 @@ fn a_failover_and_a_power_cut_recorded_on_a_node_replay_exactly() {
     );
     assert!(text.contains(r#""kind":"peer_dead","node":"beta","group":null"#));
 
+    let header = text.lines().next().unwrap().len();
+    eprintln!(
+        "recording: {} bytes, header {header} bytes, {} bytes per input line on average",
+        text.len(),
+        (text.len() - header) / text.lines().count().saturating_sub(1).max(1)
+    );
     let (code, out) = replay(&files);
     assert_eq!(code, Some(0), "{out}");
     assert!(
