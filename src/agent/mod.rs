@@ -20,6 +20,7 @@ use crate::auth::KeyRing;
 use crate::control;
 use crate::control::service::{Ask, Request};
 use crate::drivers::links::{Drops, Links};
+use crate::drivers::recorder::Recorder;
 use crate::drivers::systemd::Systemd;
 use crate::drivers::vip::{self, Vips};
 use crate::drivers::{clock, notify, ping};
@@ -84,6 +85,8 @@ struct Agent {
     /// Where links opened by a reload send what they receive, and count what they drop.
     received_tx: mpsc::UnboundedSender<crate::drivers::links::Received>,
     drops: Drops,
+    /// Every input and the actions it gave, for `haagentctl replay`.
+    recorder: Recorder,
 }
 
 impl Agent {
@@ -97,7 +100,9 @@ impl Agent {
     /// the agent may exit.
     fn feed(&mut self, input: Input) -> bool {
         let now = self.now();
+        let copy = input.clone();
         let actions = self.engine.handle(now, input);
+        self.recorder.record(now, copy, &actions);
         let exit = self.exec.apply(actions);
         self.exec
             .history
@@ -130,7 +135,7 @@ impl Agent {
 pub async fn run(opts: Options) -> Result<(), AgentError> {
     let m = Arc::new(setup::manifest(&opts.manifest, &opts.node)?);
     let ring = setup::keys(&m.auth)?;
-    let key_ids = ring.keys().iter().map(|k| k.id).collect();
+    let key_ids: Vec<u8> = ring.keys().iter().map(|k| k.id).collect();
     let mut term = signal(SignalKind::terminate()).map_err(driver("signals"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(driver("signals"))?;
     let mut hup = signal(SignalKind::hangup()).map_err(driver("signals"))?;
@@ -167,6 +172,14 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     };
     tracing::info!(node = %opts.node, cluster = %m.cluster, generation, "joining the cluster");
     let started = clock::boottime();
+    let recorder = Recorder::spawn(
+        &opts.state_dir,
+        Time(0),
+        &opts.node,
+        &m,
+        &key_ids,
+        generation,
+    );
     let engine = Engine::new(Time(0), &opts.node, (*m).clone(), key_ids, generation);
     let mut agent = Agent {
         engine,
@@ -178,6 +191,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         unit_tx,
         received_tx,
         drops,
+        recorder,
     };
     agent.exec.control = control;
     // Watch first, then probe: a change between the two is seen, not lost.

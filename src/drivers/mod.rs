@@ -11,5 +11,6 @@ pub mod logging;
 pub mod netif;
 pub mod notify;
 pub mod ping;
+pub mod recorder;
 pub mod systemd;
 pub mod vip;

@@ -11,6 +11,7 @@
 
 mod faults;
 mod inject;
+pub mod replay;
 mod report;
 pub mod rng;
 mod schedule;

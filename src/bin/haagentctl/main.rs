@@ -4,6 +4,7 @@
 mod failure;
 mod ops;
 mod render;
+mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +86,19 @@ enum Command {
     },
     /// Print the manifest's JSON Schema.
     Schema,
+    /// Replay a flight recording (/var/lib/haagent/recorder/*.jsonl) on a fresh engine and
+    /// check that it decides what the node decided. Exit codes: 0 every action reproduced,
+    /// 1 a divergence, 2 a file unreadable or malformed, 3 inputs missing (files rotated out
+    /// or left out, inputs lost): replayed up to them.
+    Replay {
+        /// Recording files, of one run or several (in any order).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON object: {"inputs", "actions", "divergence": null or {"input",
+        /// "file", "line", "expected", "got"}, "gaps", "runs", "partial"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the cluster: nodes, links, groups, owners, since when and why. Exit codes: 0 every
     /// group running, 1 degraded, 3 the agent is not reachable, 4 not allowed, 5 no answer
     /// within --call-timeout, 6 busy.
@@ -193,6 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", manifest::schema::generate());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Replay { files, json } => replay::run(&files, json),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "haagentctl", &mut std::io::stdout());

@@ -15,6 +15,7 @@ mod manifest_file;
 mod network;
 mod package;
 mod process;
+mod recorder;
 mod service;
 mod units;
 mod vip;
