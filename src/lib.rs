@@ -26,9 +26,11 @@
 //!   adopt.rs             what an earlier run left running
 //!   intents.rs, gossip.rs  operator commands gossiped cluster-wide; the datagram sent
 //!   snapshot.rs          the read-only view status and the CLI report
-//! sim/                 the engine over a simulated world: faults, invariants, golden scenarios
+//! sim/                 the engine over a simulated world: faults, invariants, golden scenarios;
+//!                      replay/ feeds a recorded run to a fresh engine and compares its actions
 //! drivers/             thin translators: links (UDP, MAC check), vip (rtnetlink), announce
-//!                      (ARP/NA), systemd (D-Bus), ping, netif, clock, notify, logging
+//!                      (ARP/NA), systemd (D-Bus), ping, netif, clock, notify, logging,
+//!                      recorder (the flight recorder's files, written off the loop)
 //! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy
 //! agent/               the daemon: the one select! loop (mod.rs), driver reports as engine
 //!                      inputs (feeds.rs), actions carried out (exec.rs), start-up (setup.rs)

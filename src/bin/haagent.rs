@@ -22,7 +22,8 @@ struct Args {
     /// this host is not one of its nodes, 2 unreadable).
     #[arg(long)]
     check_config: bool,
-    /// Where the generation number is kept (systemd's StateDirectory).
+    /// Where the generation number and the flight recording are kept (systemd's
+    /// StateDirectory).
     #[arg(long, env = "STATE_DIRECTORY", default_value = "/var/lib/haagent")]
     state_dir: PathBuf,
 }
