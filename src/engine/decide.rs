@@ -30,6 +30,7 @@ impl Engine {
         self.update_quorum(now, out);
         self.decide(now, out);
         self.refresh_due(now, out);
+        self.retry_due(now, out);
         if now >= self.next_send && !self.exited {
             self.send(now, Kind::Heartbeat, out);
             self.next_send = now.plus(self.m.heartbeat.interval);
@@ -198,10 +199,20 @@ impl Engine {
                 && v.alive
                 && matches!(
                     v.groups.get(name),
-                    Some(GroupState::Starting | GroupState::Running | GroupState::Stopping)
+                    Some(
+                        GroupState::Starting
+                            | GroupState::Running
+                            | GroupState::Stopping
+                            | GroupState::Blocked
+                    )
                 )
         });
-        if busy_elsewhere {
+        // A reload changed the group and its old copy is still stopping here: the new one
+        // starts once it is down.
+        if busy_elsewhere || self.retiring.contains_key(name) {
+            return false;
+        }
+        if !self.clear_of_blocks(name, g, out) {
             return false;
         }
         if g.stateful
@@ -251,7 +262,12 @@ impl Engine {
     }
 
     /// Fences each of `nodes` (once per disappearance); true once all are off.
-    fn fence_holders(&mut self, name: &str, holders: Vec<String>, out: &mut Vec<Action>) -> bool {
+    pub(super) fn fence_holders(
+        &mut self,
+        name: &str,
+        holders: Vec<String>,
+        out: &mut Vec<Action>,
+    ) -> bool {
         let mut clear = true;
         for peer in holders {
             match self.fences.get(&peer) {
@@ -348,14 +364,37 @@ impl Engine {
     }
 
     fn finish_shutdown(&mut self, now: Time, out: &mut Vec<Action>) {
-        let idle =
-            self.runners.values().all(|r| r.phase == Phase::Idle) && self.retiring.is_empty();
-        if self.shutting_down && idle && !self.exited {
+        let settled = |p: Phase| matches!(p, Phase::Idle | Phase::Blocked { .. });
+        let done = self.runners.values().all(|r| settled(r.phase))
+            && self.retiring.values().all(|(_, r)| settled(r.phase));
+        if !self.shutting_down || !done || self.exited {
+            return;
+        }
+        let blocked: Vec<&String> = self
+            .runners
+            .iter()
+            .chain(self.retiring.iter().map(|(n, (_, r))| (n, r)))
+            .filter(|(_, r)| r.phase != Phase::Idle)
+            .map(|(n, _)| n)
+            .collect();
+        if blocked.is_empty() {
             // Peers take over at once instead of waiting for dead_after.
             self.send(now, Kind::Leaving, out);
-            self.exited = true;
-            out.push(Action::Exit);
+        } else {
+            // Not a goodbye: peers remember the groups blocked here and start none of them
+            // until this node is back, fenced, or unblocked by an operator.
+            let names = crate::text::quoted_list(&blocked);
+            out.push(self.event(
+                EventKind::Release,
+                None,
+                format!(
+                    "exiting with {names} blocked: no other node starts them until they are stopped"
+                ),
+            ));
+            self.send(now, Kind::Heartbeat, out);
         }
+        self.exited = true;
+        out.push(Action::Exit);
     }
 
     pub(super) fn update_status(&mut self, out: &mut Vec<Action>) {

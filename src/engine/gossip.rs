@@ -52,7 +52,7 @@ impl Engine {
                 .filter_map(|(n, p)| p.view.as_ref().map(|v| (n.clone(), v.seq)))
                 .collect(),
             groups,
-            intents: self.intents.all(),
+            intents: self.intents.all(self.version()),
             digest: self.digest,
             versions: wire::SPOKEN,
             keys: self.key_ids.clone(),

@@ -9,6 +9,10 @@ use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::ReplayGuard;
 use crate::protocol::wire::{self, Datagram, IntentKind, Stamp};
 
+/// The highest operator clock taken: far beyond any real count of commands, far below where
+/// arithmetic on it could overflow.
+const MAX_CLOCK: u64 = 1 << 48;
+
 impl Engine {
     /// Takes in an authenticated datagram; false if it changes nothing to decide on: a replay,
     /// a datagram of this node or of a node the manifest does not have, or a copy of (or one
@@ -43,9 +47,12 @@ impl Engine {
             return false;
         }
         for intent in &d.intents {
+            if !self.valid_intent(intent) {
+                continue;
+            }
             self.clock = self.clock.max(intent.stamp.clock);
             if self.intents.merge(intent) {
-                self.apply_intent(intent);
+                self.apply_intent(now, intent, out);
             }
         }
         let back = !self.members.state(&d.sender).alive();
@@ -205,8 +212,10 @@ impl Engine {
             // Peers wait for this (a handoff waits for the release): tell them at once.
             self.next_send = self.next_send.min(now);
         }
+        self.unblocked(group, outcome);
         match outcome {
             None => {}
+            Some(Outcome::Blocked) => self.blocked(now, group, out),
             Some(Outcome::Running) => out.push(self.event(
                 EventKind::Running,
                 Some(group),
@@ -275,7 +284,15 @@ impl Engine {
     }
 
     pub(super) fn command(&mut self, cmd: Command, out: &mut Vec<Action>) {
-        self.clock += 1;
+        let Some(clock) = self.clock.checked_add(1).filter(|c| *c < MAX_CLOCK) else {
+            out.push(self.event(
+                EventKind::Operator,
+                None,
+                "command refused: the operator clock is exhausted".into(),
+            ));
+            return;
+        };
+        self.clock = clock;
         let stamp = Stamp {
             clock: self.clock,
             origin: self.me.clone(),
@@ -302,6 +319,13 @@ impl Engine {
                 },
                 format!("standby {} for {node}", if on { "on" } else { "off" }),
             ),
+            Command::Unblock { group, node } => (
+                IntentKind::Unblock {
+                    group: group.clone(),
+                    node: node.clone(),
+                },
+                format!("unblock {group} on {node}: checked by hand that it is stopped there"),
+            ),
             Command::OverrideWaitForAll => {
                 self.wfa_override = true;
                 out.push(self.event(
@@ -313,17 +337,43 @@ impl Engine {
             }
         };
         let intent = self.intents.issue(stamp, what);
-        self.apply_intent(&intent);
+        let now = self.now;
+        self.apply_intent(now, &intent, out);
         // Peers act on it (a planned move waits for it): gossip it now.
         self.next_send = self.next_send.min(self.now);
         out.push(self.event(EventKind::Operator, None, text));
     }
 
-    /// Side effects of an intent on local state: a clear forgets this node's failure marks.
-    fn apply_intent(&mut self, intent: &wire::Intent) {
-        if let IntentKind::Move { group, to: None } = &intent.what {
-            self.failed_until.remove(group);
+    /// Side effects of an intent on local state: a clear forgets this node's failure marks;
+    /// an unblock forgets a failed stop.
+    fn apply_intent(&mut self, now: Time, intent: &wire::Intent, out: &mut Vec<Action>) {
+        match &intent.what {
+            IntentKind::Move { group, to: None } => {
+                self.failed_until.remove(group);
+            }
+            IntentKind::Unblock { group, node } => self.unblock(now, group, node, out),
+            _ => {}
         }
+    }
+
+    /// Whether a gossiped intent may be taken: its clock is within bounds, its origin is a node
+    /// of the manifest, and it names groups and nodes the manifest has (a move, to one of the
+    /// group's nodes). The table stays within one slot per group and per node.
+    fn valid_intent(&self, i: &wire::Intent) -> bool {
+        let node = |n: &str| self.m.nodes.contains_key(n);
+        let group = |g: &str| self.m.groups.contains_key(g);
+        i.stamp.clock < MAX_CLOCK
+            && node(&i.stamp.origin)
+            && match &i.what {
+                IntentKind::Move { group: g, to } => {
+                    group(g)
+                        && to
+                            .as_ref()
+                            .is_none_or(|t| self.m.groups[g].nodes.contains(t))
+                }
+                IntentKind::Standby { node: n, .. } => node(n),
+                IntentKind::Unblock { group: g, node: n } => group(g) && node(n),
+            }
     }
 
     pub(super) fn reload(&mut self, m: Manifest, out: &mut Vec<Action>) {

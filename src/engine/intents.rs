@@ -12,6 +12,7 @@ use crate::protocol::wire::{Intent, IntentKind, Stamp};
 pub struct Intents {
     moves: BTreeMap<String, Intent>,
     standby: BTreeMap<String, Intent>,
+    unblocks: BTreeMap<String, Intent>,
 }
 
 impl Intents {
@@ -20,6 +21,7 @@ impl Intents {
         let (slots, name) = match &intent.what {
             IntentKind::Move { group, .. } => (&mut self.moves, group),
             IntentKind::Standby { node, .. } => (&mut self.standby, node),
+            IntentKind::Unblock { group, .. } => (&mut self.unblocks, group),
         };
         if slots.get(name).is_some_and(|cur| cur.stamp >= intent.stamp) {
             return false;
@@ -56,13 +58,27 @@ impl Intents {
         )
     }
 
-    /// All intents, for the heartbeat: moves, then standby, each by name.
-    pub fn all(&self) -> Vec<Intent> {
+    /// All intents, for the heartbeat: moves, then standby, then unblocks, each by name;
+    /// format 2 carries no unblock.
+    pub fn all(&self, version: u8) -> Vec<Intent> {
+        let unblocks = self.unblocks.values().filter(|_| version >= 3);
         self.moves
             .values()
             .chain(self.standby.values())
+            .chain(unblocks)
             .cloned()
             .collect()
+    }
+
+    /// The newest stamp of every intent, for the Lamport clock.
+    pub fn newest_clock(&self) -> u64 {
+        self.moves
+            .values()
+            .chain(self.standby.values())
+            .chain(self.unblocks.values())
+            .map(|i| i.stamp.clock)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -124,7 +140,7 @@ mod tests {
         );
         i.issue(stamp(1, 2, "a"), mv("web", Some("beta")));
         assert!(i.standby("beta") && !i.standby("alpha"));
-        assert_eq!(i.all().len(), 2);
+        assert_eq!(i.all(3).len(), 2);
         i.issue(
             stamp(1, 3, "a"),
             IntentKind::Standby {

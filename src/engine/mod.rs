@@ -11,6 +11,7 @@
 //! ownership rule with its safety conditions (handoff, fencing, `wait_for_all`).
 
 mod adopt;
+mod blocked;
 mod decide;
 pub mod election;
 mod gossip;
@@ -94,6 +95,10 @@ pub struct Engine {
     /// Groups found running at start-up and kept through the start-up grace (`adopt.rs`).
     adopted: BTreeSet<String>,
     refresh: BTreeMap<ResourceRef, Time>,
+    /// Groups blocked here after a failed stop: when to try again, and how many tries so far.
+    retries: BTreeMap<String, (Time, u32)>,
+    /// (group, node) an operator unblocked, and when this node learned it.
+    unblocked: BTreeMap<(String, String), Time>,
     /// What systemd last said of each managed unit on this node.
     units_seen: BTreeMap<String, UnitSeen>,
     /// When each pending start was asked for, to measure how long starts take here.
@@ -153,6 +158,8 @@ impl Engine {
             adopted: BTreeSet::new(),
             sent_at: std::collections::VecDeque::new(),
             refresh: BTreeMap::new(),
+            retries: BTreeMap::new(),
+            unblocked: BTreeMap::new(),
             units_seen: BTreeMap::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
@@ -282,6 +289,7 @@ impl Engine {
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
         self.refresh.values().for_each(|t| consider(Some(*t)));
+        self.retries.values().for_each(|(t, _)| consider(Some(*t)));
         for f in self.fences.values() {
             if let Fence::Failed { retry_at } = f {
                 consider(Some(*retry_at));

@@ -25,6 +25,7 @@ impl Engine {
             let detail = format!("{} is {} ({})", seen.unit, word(seen.active), seen.sub);
             match state {
                 Res::Up if held(phase) && lost(&seen) => self.lost(now, &res, &detail, out),
+                Res::Stuck if !seen.active.running() => self.unstuck(now, &res, out),
                 Res::Down if phase != Phase::Starting && stray(&seen) => {
                     self.stray(now, &res, &detail, out);
                 }
@@ -42,6 +43,7 @@ impl Engine {
             };
             let (state, phase) = (runner.res[res.index], runner.phase);
             match (state, seen.present) {
+                (Res::Stuck, false) => self.unstuck(now, &res, out),
                 (Res::Up, false) if held(phase) => {
                     let detail = format!(
                         "address {} was removed from the interface ({})",
@@ -56,6 +58,16 @@ impl Engine {
                 _ => {}
             }
         }
+    }
+
+    /// A resource whose stop failed is down after all.
+    fn unstuck(&mut self, now: Time, res: &ResourceRef, out: &mut Vec<Action>) {
+        let Some((g, runner)) = self.group_mut(res) else {
+            return;
+        };
+        let (actions, outcome) = runner.unstuck(&res.group, &g, res.index);
+        out.extend(actions);
+        self.outcome(now, &res.group, outcome, out);
     }
 
     /// Stops a stray copy of `res` here.

@@ -22,6 +22,9 @@ pub enum Res {
     Up,
     /// Stop requested.
     Stopping,
+    /// Its stop failed: it may still run. Retried; never counted as stopped until a stop
+    /// works, systemd reports it down, or an operator says it is.
+    Stuck,
 }
 
 /// What this node is doing with the group.
@@ -37,6 +40,12 @@ pub enum Phase {
     /// Stopping resources.
     Stopping {
         /// Why.
+        why: Why,
+    },
+    /// A stop failed and nothing more can be stopped until it works: the group may still run
+    /// here (Pacemaker's `FAILED (blocked)`).
+    Blocked {
+        /// Why it was being stopped.
         why: Why,
     },
 }
@@ -73,6 +82,8 @@ pub enum Outcome {
     Failed,
     /// A stray copy is stopped.
     StrayStopped,
+    /// A stop failed: the group is blocked here until a stop works.
+    Blocked,
 }
 
 impl Runner {
@@ -91,6 +102,7 @@ impl Runner {
             Phase::Starting => Some(GroupState::Starting),
             Phase::Running => Some(GroupState::Running),
             Phase::Stopping { .. } => Some(GroupState::Stopping),
+            Phase::Blocked { .. } => Some(GroupState::Blocked),
         }
     }
 
@@ -153,14 +165,48 @@ impl Runner {
                 self.res[i] = Res::Down;
                 self.phase = Phase::Stopping { why: Why::Failure };
             }
-            // A failed stop still ends the attempt: systemd leaves the unit failed, not running.
-            (Op::Stop, _) => self.res[i] = Res::Down,
+            (Op::Stop, true) => self.res[i] = Res::Down,
+            // A failed stop leaves the resource up as far as anyone can tell.
+            (Op::Stop, false) => self.res[i] = Res::Stuck,
+        }
+        self.step(name, g)
+    }
+
+    /// Tries the failed stops again.
+    pub fn retry(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
+        let Phase::Blocked { why } = self.phase else {
+            return (Vec::new(), None);
+        };
+        self.phase = Phase::Stopping { why };
+        let mut out = Vec::new();
+        for i in 0..self.res.len() {
+            if self.res[i] == Res::Stuck {
+                self.res[i] = Res::Stopping;
+                out.push(action(name, g, i, Op::Stop));
+            }
+        }
+        let (more, outcome) = self.step(name, g);
+        out.extend(more);
+        (out, outcome)
+    }
+
+    /// Resource `i`, stuck, is down after all (systemd says so, or an operator does).
+    pub fn unstuck(&mut self, name: &str, g: &Group, i: usize) -> (Vec<Action>, Option<Outcome>) {
+        if self.res[i] != Res::Stuck {
+            return (Vec::new(), None);
+        }
+        self.res[i] = Res::Down;
+        if let Phase::Blocked { why } = self.phase {
+            self.phase = Phase::Stopping { why };
         }
         self.step(name, g)
     }
 
     /// A resource went down on its own: a VIP is put back; a unit failing fails the group here.
     pub fn lost(&mut self, name: &str, g: &Group, i: usize) -> (Vec<Action>, Option<Outcome>) {
+        if self.res[i] == Res::Stuck {
+            return self.unstuck(name, g, i);
+        }
         if self.res[i] != Res::Up || !matches!(self.phase, Phase::Running | Phase::Starting) {
             return (Vec::new(), None);
         }
@@ -183,7 +229,7 @@ impl Runner {
     fn step(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
         let mut out = Vec::new();
         match self.phase {
-            Phase::Idle | Phase::Running => {}
+            Phase::Idle | Phase::Running | Phase::Blocked { .. } => {}
             Phase::Starting => {
                 for (i, r) in g.resources.iter().enumerate() {
                     if self.res[i] == Res::Down && r.after.iter().all(|&d| self.res[d] == Res::Up) {
@@ -207,6 +253,14 @@ impl Runner {
                         self.res[i] = Res::Stopping;
                         out.push(action(name, g, i, Op::Stop));
                     }
+                }
+                let in_flight = self
+                    .res
+                    .iter()
+                    .any(|r| matches!(r, Res::Stopping | Res::Starting));
+                if !in_flight && self.res.contains(&Res::Stuck) {
+                    self.phase = Phase::Blocked { why };
+                    return (out, Some(Outcome::Blocked));
                 }
                 if self.res.iter().all(|r| *r == Res::Down) {
                     self.phase = Phase::Idle;
@@ -340,6 +394,34 @@ mod tests {
         // a.service is down: b (which needs it) and the VIP (which nothing up needs) stop together.
         assert_eq!(names(&r.lost("g", &g, 1).0), ["-b.service", "-vip0"]);
         assert_eq!(r.phase, Phase::Stopping { why: Why::Failure });
+    }
+
+    #[test]
+    fn a_failed_stop_blocks_the_group_and_a_retry_or_a_report_unblocks_it() {
+        let g = group(CHAIN);
+        let mut r = Runner::idle(&g);
+        r.start("g", &g);
+        for i in 0..3 {
+            r.done("g", &g, i, Op::Start, true);
+        }
+        assert_eq!(names(&r.stop("g", &g).0), ["-b.service"]);
+        let (actions, outcome) = r.done("g", &g, 2, Op::Stop, false);
+        assert_eq!((names(&actions), outcome), (vec![], Some(Outcome::Blocked)));
+        assert_eq!(r.phase, Phase::Blocked { why: Why::Release });
+        assert_eq!(r.advertised(), Some(GroupState::Blocked));
+        assert_eq!(
+            r.res,
+            [Res::Up, Res::Up, Res::Stuck],
+            "what b needs stays up"
+        );
+        assert_eq!(names(&r.retry("g", &g).0), ["-b.service"]);
+        r.done("g", &g, 2, Op::Stop, false);
+        assert_eq!(names(&r.unstuck("g", &g, 2).0), ["-a.service"]);
+        r.done("g", &g, 1, Op::Stop, true);
+        assert_eq!(
+            r.done("g", &g, 0, Op::Stop, true).1,
+            Some(Outcome::Released)
+        );
     }
 
     #[test]

@@ -205,6 +205,7 @@ impl Engine {
             Phase::Running => Some("running"),
             Phase::Starting => Some("starting"),
             Phase::Stopping { .. } => Some("stopping"),
+            Phase::Blocked { .. } => Some("blocked"),
             Phase::Idle => None,
         };
         if let Some(w) = mine {
@@ -215,6 +216,7 @@ impl Engine {
             (GroupState::Running, "running"),
             (GroupState::Starting, "starting"),
             (GroupState::Stopping, "stopping"),
+            (GroupState::Blocked, "blocked"),
         ] {
             if let Some((node, _)) = peers().find(|(_, v)| v.groups.get(name) == Some(&want)) {
                 return (Some(node.clone()), w);

@@ -64,6 +64,13 @@ pub enum Command {
     },
     /// Start stateful groups without having seen every node once (`wait_for_all`).
     OverrideWaitForAll,
+    /// An operator checked by hand that `group` no longer runs on `node`, where a stop failed.
+    Unblock {
+        /// The group.
+        group: String,
+        /// The node.
+        node: String,
+    },
 }
 
 /// One resource of a group: the group's name and the resource's index in its `resources`.

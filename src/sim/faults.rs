@@ -36,6 +36,12 @@ pub enum FaultKind {
     StrayStart,
     /// A running unit is restarted in place (`systemctl restart`, or systemd's `Restart=`).
     UnitRestart,
+    /// The next stop of a resource fails, and it keeps running.
+    StopFail,
+    /// Stops on a node take up to the stop budget for a while.
+    SlowStop,
+    /// Fencing a node fails for a while (a BMC that does not answer).
+    FenceFail,
     /// (internal) boot a node.
     Boot,
     /// (internal) a stray copy is up, or a restart in place moves on to its next stage.
@@ -72,7 +78,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Stop,
@@ -85,6 +91,9 @@ impl FaultKind {
         FaultKind::Move,
         FaultKind::StrayStart,
         FaultKind::UnitRestart,
+        FaultKind::StopFail,
+        FaultKind::SlowStop,
+        FaultKind::FenceFail,
     ];
 
     /// The name used on the command line.
@@ -102,6 +111,9 @@ impl FaultKind {
             FaultKind::Move => "move",
             FaultKind::StrayStart => "stray-start",
             FaultKind::UnitRestart => "unit-restart",
+            FaultKind::StopFail => "stop-fail",
+            FaultKind::SlowStop => "slow-stop",
+            FaultKind::FenceFail => "fence-fail",
             _ => "internal",
         }
     }

@@ -124,6 +124,9 @@ impl World {
                         .cut
                         .remove(&(f.by.clone().unwrap_or_default(), node));
                 }
+                "fence" => {
+                    self.net.unfenceable.remove(&node);
+                }
                 _ => self.net.loss = 0,
             },
             FaultKind::StartFail => {
@@ -136,6 +139,32 @@ impl World {
                     .insert(key);
             }
             FaultKind::UnitDies => self.unit_dies(&f),
+            FaultKind::StopFail => {
+                self.report.fault(self.now, &f, &[]);
+                let key = (f.group.clone().unwrap_or_default(), f.resource);
+                let until = self.now.plus(f.lasts);
+                let n = self.nodes.get_mut(&node).expect("known node");
+                n.fail_next_stop.insert(key, until);
+            }
+            FaultKind::SlowStop => {
+                self.report.fault(self.now, &f, &[]);
+                let until = self.now.plus(f.lasts);
+                let n = self.nodes.get_mut(&node).expect("known node");
+                n.slow_stops_until = Some(until);
+            }
+            FaultKind::FenceFail => {
+                self.report.fault(self.now, &f, &[]);
+                self.net.unfenceable.insert(node.clone());
+                self.at(
+                    later,
+                    Ev::Fault(Fault {
+                        at: later,
+                        kind: FaultKind::Heal,
+                        detail: "fence".into(),
+                        ..f.clone()
+                    }),
+                );
+            }
             FaultKind::StrayStart => self.stray_start(&f, &node),
             FaultKind::UnitRestart => self.unit_restart(&f),
             FaultKind::WorldStep { stage } => self.world_step(&f, &node, stage),
@@ -447,11 +476,10 @@ impl World {
         self.net = Net::default();
         let names: Vec<String> = self.nodes.keys().cloned().collect();
         for n in &names {
-            self.nodes
-                .get_mut(n)
-                .expect("known node")
-                .fail_next_start
-                .clear();
+            let node = self.nodes.get_mut(n).expect("known node");
+            node.fail_next_start.clear();
+            node.fail_next_stop.clear();
+            node.slow_stops_until = None;
             if self.nodes[n].frozen_until.is_some() {
                 self.thaw(n);
             }

@@ -79,6 +79,10 @@ struct Node {
     /// Grows at every power cut: actions in flight before it never complete.
     epoch: u64,
     fail_next_start: BTreeSet<(String, usize)>,
+    /// The next stop of these, until the time given, fails and leaves them running.
+    fail_next_stop: BTreeMap<(String, usize), Time>,
+    /// Until when stops here take up to the whole stop budget.
+    slow_stops_until: Option<Time>,
     /// Resources whose start by hand is under way (no agent's job replaced it yet).
     hand_started: BTreeSet<(String, usize)>,
     /// Since when each stray copy (started by hand where its group does not run) has run, until
@@ -180,6 +184,8 @@ impl World {
                     pending: BTreeMap::new(),
                     epoch: 0,
                     fail_next_start: BTreeSet::new(),
+                    fail_next_stop: BTreeMap::new(),
+                    slow_stops_until: None,
                     hand_started: BTreeSet::new(),
                     stray_since: BTreeMap::new(),
                     restarting: BTreeSet::new(),
@@ -260,8 +266,9 @@ impl World {
                 ..Fault::default()
             }),
         );
-        // Actions in flight at the heal may still end in a failure mark: clear them once more.
-        let reclear = heal_at.plus(self.resource_budget() + t.interval * 2);
+        // Actions in flight at the heal may still end in a failure mark (a slow stop, a stop
+        // that failed and waits for its retry): clear them once more after they are done.
+        let reclear = heal_at.plus(self.resource_budget() + self.retry_cap() + t.interval * 2);
         self.at(
             reclear,
             Ev::Fault(Fault {
@@ -310,7 +317,15 @@ impl World {
         }
     }
 
-    /// Time to start or stop every resource of the largest group, one after the other.
+    /// The longest a stop may take for the timers to keep a stateful group from running twice
+    /// when its node is cut off: half the margin between a peer marking it late and taking
+    /// over (the watchdog bound; the other half is the time to notice).
+    fn stop_budget(&self) -> Duration {
+        self.m.heartbeat.watchdog()
+    }
+
+    /// Time to start or stop every resource of the largest group, one after the other (stops
+    /// at their slowest).
     fn resource_budget(&self) -> Duration {
         let most = self
             .m
@@ -318,8 +333,16 @@ impl World {
             .values()
             .map(|g| g.resources.len())
             .max()
-            .unwrap_or(0) as u64;
-        Duration::from_millis(self.cfg.resource_ms.1 * most * 2)
+            .unwrap_or(0) as u32;
+        let slowest_stop = self
+            .stop_budget()
+            .max(Duration::from_millis(self.cfg.resource_ms.1));
+        (Duration::from_millis(self.cfg.resource_ms.1) + slowest_stop) * most
+    }
+
+    /// The longest wait before a failed stop is tried again (see `engine/blocked.rs`).
+    fn retry_cap(&self) -> Duration {
+        (self.m.heartbeat.dead_after * 4).max(Duration::from_secs(1))
     }
 
     fn event(&mut self, ev: Ev) {

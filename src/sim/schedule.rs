@@ -85,6 +85,7 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
             | FaultKind::Move
             | FaultKind::StrayStart
             | FaultKind::UnitRestart
+            | FaultKind::StopFail
                 if !groups.is_empty() =>
             {
                 let g = rng.pick(&groups).clone();
@@ -118,10 +119,10 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
     out
 }
 
-/// Drops kills of an agent while a network fault may keep a peer from hearing its node
-/// (within `dead_after` of it). While the agent is down nothing can release its resources;
-/// a peer that stops hearing the node may take over before the agent is back and has stopped
-/// them: that needs fencing (which the manifest lacks), not a rule of the engine.
+/// Drops kills of an agent, and stops that fail, while a network fault may keep a peer from
+/// hearing its node (within `dead_after` of it). While the agent is down, or its stop fails,
+/// nothing can release its resources; a peer that stops hearing the node may take over before
+/// they are stopped: that needs fencing (which the manifest lacks), not a rule of the engine.
 fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fault> {
     let hiding = |f: &Fault| {
         matches!(
@@ -137,12 +138,18 @@ fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fa
     faults
         .into_iter()
         .filter(|f| {
-            if f.kind != FaultKind::Kill {
+            if f.kind != FaultKind::Kill && f.kind != FaultKind::StopFail {
                 return true;
             }
+            // A stop that fails is tried again within four dead_after.
+            let blocked = if f.kind == FaultKind::StopFail {
+                (dead_after * 4).max(Duration::from_secs(1))
+            } else {
+                Duration::ZERO
+            };
             let (from, to) = (
                 Time(f.at.0.saturating_sub(dead_after.as_millis() as u64)),
-                f.at.plus(f.frozen + f.lasts + dead_after),
+                f.at.plus(f.frozen + f.lasts + blocked + dead_after),
             );
             !spans.iter().any(|(a, b)| *a < to && from < *b)
         })

@@ -165,14 +165,28 @@ impl World {
                 node.active.insert(key.clone());
                 !node.fail_next_start.remove(&key)
             }
-            Op::Stop => true,
+            Op::Stop => !node
+                .fail_next_stop
+                .remove(&key)
+                .is_some_and(|until| until > self.now),
         };
-        let (lo, hi) = self.cfg.resource_ms;
+        let slow = op == Op::Stop && node.slow_stops_until.is_some_and(|t| t > self.now);
+        let (lo, mut hi) = self.cfg.resource_ms;
+        if slow {
+            // The whole group's stop must fit what the timers leave for it (`stop_budget`): each
+            // of its resources takes up to its share, no more is covered.
+            let n = self
+                .m
+                .groups
+                .get(&group)
+                .map_or(1, |g| g.resources.len().max(1)) as u64;
+            hi = hi.max(self.stop_budget().as_millis() as u64 / n);
+        }
         let at = self.now.plus(Duration::from_millis(self.rng.range(lo, hi)));
-        let detail = if ok {
-            String::new()
-        } else {
-            "simulated start failure".into()
+        let detail = match (ok, op) {
+            (true, _) => String::new(),
+            (false, Op::Start) => "simulated start failure".into(),
+            (false, Op::Stop) => "simulated stop failure: it still runs".into(),
         };
         self.at(
             at,
@@ -279,7 +293,7 @@ impl World {
                     continue;
                 }
                 let from = (*since).max(awake);
-                if self.now.since(from) > bound {
+                if *since != crate::engine::Time(u64::MAX) && self.now.since(from) > bound {
                     return Some(format!(
                         "a stray copy of {}[{}] ran on {name} for {}ms, more than {}ms",
                         key.0,
@@ -378,10 +392,17 @@ impl World {
             (Op::Start, true) => {
                 n.up.insert(key.clone());
             }
-            (Op::Start, false) | (Op::Stop, _) => {
+            (Op::Start, false) | (Op::Stop, true) => {
                 n.up.remove(&key);
                 n.active.remove(&key);
                 n.stray_since.remove(&key);
+            }
+            // A failed stop leaves it running; a stray copy that cannot be stopped is the
+            // blocked state's to report, not a stray outliving its bound.
+            (Op::Stop, false) => {
+                if let Some(since) = n.stray_since.get_mut(&key) {
+                    *since = crate::engine::Time(u64::MAX);
+                }
             }
         }
         let res = ResourceRef::new(&key.0, key.1);
@@ -408,9 +429,9 @@ impl World {
             },
         );
         let active = match (op, ok) {
-            (Op::Start, true) => Active::Active,
+            (Op::Start, true) | (Op::Stop, false) => Active::Active,
             (Op::Start, false) => Active::Failed,
-            (Op::Stop, _) => Active::Inactive,
+            (Op::Stop, true) => Active::Inactive,
         };
         self.observe_at(seen_at, node, &res, active, None);
     }

@@ -120,6 +120,14 @@ pub enum IntentKind {
         /// Standby on or off.
         on: bool,
     },
+    /// An operator checked by hand that `group` no longer runs on `node`, where a stop failed:
+    /// the group is no longer blocked there (format 3 only).
+    Unblock {
+        /// The group.
+        group: String,
+        /// The node.
+        node: String,
+    },
 }
 
 /// A decoded datagram.

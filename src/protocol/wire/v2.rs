@@ -75,6 +75,7 @@ fn put_intent(w: &mut Vec<u8>, i: &Intent) -> Result<(), EncodeError> {
             put_str(w, node)?;
             w.push(u8::from(*on));
         }
+        IntentKind::Unblock { .. } => return Err(EncodeError::Version(2)),
     }
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! ..  accepted keys   (u8 count: u8 key id)                                  page 0 only
 //! ..  groups          (u16 count: u32 group, u8 state)                       this page's share
 //! ..  intents         (u8 count: u64 clock, u32 origin, u8 kind: 1 move (u32 group, u32 node
-//!                     or 0), 2 standby (u32 node, u8 on))                    this page's share
+//!                     or 0), 2 standby (u32 node, u8 on), 3 unblock (u32 group, u32 node))
+//!                                                                            this page's share
 //! end-32  HMAC-SHA256 of everything before it
 //! ```
 //! Every page carries the header with the datagram's sequence number, so a receiver knows which
@@ -140,6 +141,11 @@ fn intent(i: &Intent) -> Vec<u8> {
             w.extend_from_slice(&hash(node).to_be_bytes());
             w.push(u8::from(*on));
         }
+        IntentKind::Unblock { group, node } => {
+            w.push(3);
+            w.extend_from_slice(&hash(group).to_be_bytes());
+            w.extend_from_slice(&hash(node).to_be_bytes());
+        }
     }
     w
 }
@@ -215,6 +221,10 @@ fn read_intent(r: &mut Reader<'_>, names: &Names) -> Result<Intent, DecodeError>
             };
             IntentKind::Standby { node, on }
         }
+        3 => IntentKind::Unblock {
+            group: names.group(r.u32()?),
+            node: names.node(r.u32()?),
+        },
         _ => return Err(DecodeError::Malformed),
     };
     Ok(Intent { stamp, what })

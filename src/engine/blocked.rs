@@ -1,0 +1,129 @@
+//! Stops that fail. A stop that fails, or whose result says nothing, never counts as a release:
+//! the resource may still run, so the group is blocked on this node (advertised `blocked`) and
+//! the stop is tried again with back-off (1 s, doubling, at most four `dead_after` and never
+//! under a second) until it works, systemd reports the resource down, or an operator who
+//! checked by hand unblocks it. Peers do not start a stateful group while any node may still
+//! run it: a live node that says `blocked`, or a node whose last word was `blocked` (it may have
+//! died with its copy running) until it comes back, is fenced (when fencing is configured), or
+//! an operator unblocks it.
+
+use std::time::Duration;
+
+use super::runner::{Outcome, Phase};
+use super::{Action, Engine, EventKind, Fence, Time};
+use crate::manifest::model::Group;
+use crate::protocol::wire::GroupState;
+
+impl Engine {
+    /// The group just became blocked here: logs it and schedules the first retry.
+    pub(super) fn blocked(&mut self, now: Time, group: &str, out: &mut Vec<Action>) {
+        let attempt = self.retries.get(group).map_or(0, |(_, n)| n + 1);
+        let wait = self.retry_wait(attempt);
+        self.retries
+            .insert(group.to_owned(), (now.plus(wait), attempt));
+        out.push(self.event(
+            EventKind::ResourceFailed,
+            Some(group),
+            format!(
+                "a stop failed: the group may still run here and is blocked (no other node starts it); trying again in {} ms; once it is stopped by hand, `haagentctl unblock {group} {}`",
+                wait.as_millis(),
+                self.me
+            ),
+        ));
+    }
+
+    /// How long to wait before retry number `attempt` (from 0).
+    fn retry_wait(&self, attempt: u32) -> Duration {
+        let cap = (self.m.heartbeat.dead_after.saturating_mul(4)).max(Duration::from_secs(1));
+        Duration::from_secs(1)
+            .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+            .min(cap)
+    }
+
+    /// Retries the stops that are due.
+    pub(super) fn retry_due(&mut self, now: Time, out: &mut Vec<Action>) {
+        let due: Vec<String> = self
+            .retries
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(g, _)| g.clone())
+            .collect();
+        for group in due {
+            let Some((g, runner)) = self.group_mut(&super::ResourceRef::new(&group, 0)) else {
+                self.retries.remove(&group);
+                continue;
+            };
+            if !matches!(runner.phase, Phase::Blocked { .. }) {
+                self.retries.remove(&group);
+                continue;
+            }
+            let (actions, outcome) = runner.retry(&group, &g);
+            out.extend(actions);
+            self.outcome(now, &group, outcome, out);
+        }
+    }
+
+    /// A group ended a stop here: no retry is pending any more.
+    pub(super) fn unblocked(&mut self, group: &str, outcome: Option<Outcome>) {
+        if matches!(
+            outcome,
+            Some(Outcome::Released | Outcome::Failed | Outcome::StrayStopped)
+        ) {
+            self.retries.remove(group);
+        }
+    }
+
+    /// The nodes other than this one that may still run `name` after a failed stop: those that
+    /// say so now, and those whose last word was so, unless fenced since or unblocked by an
+    /// operator since.
+    pub(super) fn blocked_elsewhere(&self, name: &str) -> Vec<String> {
+        self.members
+            .peers()
+            .iter()
+            .filter(|(peer, p)| {
+                let said = p.view.as_ref().is_some_and(|v| {
+                    v.groups
+                        .iter()
+                        .any(|(g, s)| g == name && *s == GroupState::Blocked)
+                });
+                let fenced = self.fences.get(*peer) == Some(&Fence::Done);
+                let cleared = self
+                    .unblocked
+                    .get(&(name.to_owned(), (*peer).clone()))
+                    .is_some_and(|at| p.last.is_none_or(|last| *at >= last));
+                said && !fenced && !cleared
+            })
+            .map(|(peer, _)| peer.clone())
+            .collect()
+    }
+
+    /// Whether a stateful group may start here given the nodes blocked on it: none, or all of
+    /// them fenced first (fencing configured; asked for here).
+    pub(super) fn clear_of_blocks(&mut self, name: &str, g: &Group, out: &mut Vec<Action>) -> bool {
+        let blocked = self.blocked_elsewhere(name);
+        if blocked.is_empty() || !g.stateful {
+            return true;
+        }
+        self.m.fencing_required && self.fence_holders(name, blocked, out)
+    }
+
+    /// An operator says `node`'s copy of `group` is stopped (checked by hand).
+    pub(super) fn unblock(&mut self, now: Time, group: &str, node: &str, out: &mut Vec<Action>) {
+        self.unblocked
+            .insert((group.to_owned(), node.to_owned()), now);
+        if node != self.me {
+            return;
+        }
+        let Some(g) = self.m.groups.get(group).cloned() else {
+            return;
+        };
+        for i in 0..g.resources.len() {
+            let Some((g, runner)) = self.group_mut(&super::ResourceRef::new(group, i)) else {
+                continue;
+            };
+            let (actions, outcome) = runner.unstuck(group, &g, i);
+            out.extend(actions);
+            self.outcome(now, group, outcome, out);
+        }
+    }
+}
