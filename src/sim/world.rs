@@ -165,10 +165,10 @@ impl World {
                 node.active.insert(key.clone());
                 !node.fail_next_start.remove(&key)
             }
-            Op::Stop => !node
+            Op::Stop => node
                 .fail_next_stop
                 .remove(&key)
-                .is_some_and(|until| until > self.now),
+                .is_none_or(|until| until <= self.now),
         };
         let slow = op == Op::Stop && node.slow_stops_until.is_some_and(|t| t > self.now);
         let (lo, mut hi) = self.cfg.resource_ms;
