@@ -27,6 +27,8 @@ pub struct Exec {
     pub(super) history: History,
     /// The control interface's bus connection, for its signals.
     pub(super) control: Option<zbus::Connection>,
+    /// Where checkpoints go, if there is a runtime directory.
+    pub(super) checkpoints: Option<crate::drivers::checkpoint::Checkpoints>,
 }
 
 impl Exec {
@@ -46,6 +48,7 @@ impl Exec {
             status: String::new(),
             history: History::default(),
             control: None,
+            checkpoints: None,
         }
     }
 
@@ -103,6 +106,11 @@ impl Exec {
                     self.history.event(&e);
                     if let Some(conn) = &self.control {
                         crate::control::service::announce(conn, &e);
+                    }
+                }
+                Action::Checkpoint { holding } => {
+                    if let Some(c) = &self.checkpoints {
+                        c.save(holding);
                     }
                 }
                 Action::Exit => exit = true,

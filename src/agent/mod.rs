@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::auth::KeyRing;
 use crate::control;
 use crate::control::service::{Ask, Request};
+use crate::drivers::checkpoint::{self, Checkpoints};
 use crate::drivers::links::{Drops, Links};
 use crate::drivers::recorder::Recorder;
 use crate::drivers::systemd::Systemd;
@@ -63,6 +64,8 @@ pub struct Options {
     pub node: String,
     /// Where the generation number is kept.
     pub state_dir: PathBuf,
+    /// Where the checkpoint is kept (kept across restarts of the agent, not across reboots).
+    pub runtime_dir: PathBuf,
 }
 
 fn driver(what: &'static str) -> impl FnOnce(std::io::Error) -> AgentError {
@@ -196,7 +199,14 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     agent.exec.control = control;
     // Watch first, then probe: a change between the two is seen, not lost.
     agent.watch_units().await;
-    let probe = feeds::probe(&agent.m, agent.exec.systemd.as_ref(), &agent.exec.vips).await;
+    let mut probe = feeds::probe(&agent.m, agent.exec.systemd.as_ref(), &agent.exec.vips).await;
+    probe.previous = checkpoint::read(&opts.runtime_dir);
+    match std::fs::create_dir_all(&opts.runtime_dir) {
+        Ok(()) => agent.exec.checkpoints = Some(Checkpoints::start(opts.runtime_dir.clone())),
+        Err(e) => {
+            tracing::warn!(dir = %opts.runtime_dir.display(), error = %e, "no runtime directory: a restarted agent will stop what it finds instead of adopting it")
+        }
+    }
     let ping_every = notify::arm_watchdog(agent.m.heartbeat.watchdog());
     let mut feeds = Feeds {
         done,
@@ -217,10 +227,9 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
             }
         }
         let now = agent.now();
-        let deadline = agent
-            .engine
-            .next_deadline()
-            .map(|t| Instant::now() + Duration::from_millis(t.0.saturating_sub(now.0)));
+        let planned = agent.engine.next_deadline();
+        let deadline =
+            planned.map(|t| Instant::now() + Duration::from_millis(t.0.saturating_sub(now.0)));
         tokio::select! {
             _ = term.recv() => pending.push_back(Input::Shutdown),
             _ = int.recv() => pending.push_back(Input::Shutdown),
@@ -233,6 +242,17 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
             Some(n) = feeds.pings.recv() => pending.push_back(Input::Ping { reachable: n }),
             _ = sleep_until(deadline) => pending.push_back(Input::Tick),
             _ = watchdog.tick(), if ping_every.is_some() => notify::watchdog(),
+        }
+        // Woken much later than planned, by the boot clock: the machine or the process was
+        // paused (a frozen agent alone would have been killed by its watchdog). The engine
+        // hears of it before anything that happened meanwhile.
+        let late = planned.map_or(0, |p| agent.now().0.saturating_sub(p.0));
+        if late > agent.m.heartbeat.watchdog().as_millis() as u64 {
+            tracing::warn!(
+                late_ms = late,
+                "woken long after the planned time: this node was paused"
+            );
+            pending.push_front(Input::Paused { ms: late });
         }
     }
 }

@@ -26,6 +26,10 @@ struct Args {
     /// StateDirectory).
     #[arg(long, env = "STATE_DIRECTORY", default_value = "/var/lib/haagent")]
     state_dir: PathBuf,
+    /// Where the agent keeps its checkpoint across its own restarts (systemd's
+    /// RuntimeDirectory; emptied at reboot).
+    #[arg(long, env = "RUNTIME_DIRECTORY", default_value = "/run/haagent")]
+    runtime_dir: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         manifest: args.manifest.clone(),
         node,
         state_dir: args.state_dir.clone(),
+        runtime_dir: args.runtime_dir.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

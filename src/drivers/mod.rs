@@ -5,6 +5,7 @@
 //! the journal ([`logging`]).
 
 pub mod announce;
+pub mod checkpoint;
 pub mod clock;
 pub mod links;
 pub mod logging;

@@ -2,10 +2,16 @@
 //! restarted), as Pacemaker's probe does, instead of stopping and starting it again.
 //!
 //! The driver reports what it found with [`Input::Probed`](super::Input::Probed) before the
-//! first datagram: the state of every managed unit and the VIPs present here. A group found whole is advertised as running at once, so no peer claims it,
-//! and is kept through a short grace while this run re-establishes quorum; a group found in
-//! part was being started or stopped when the agent died, and is released (peers wait for
-//! that, then claim it as usual). After the grace the usual rules apply.
+//! first datagram: the state of every managed unit, the VIPs present here, and the earlier
+//! run's last checkpoint (what it ran, said with every heartbeat it sent, and how long ago). A
+//! group found whole is adopted only if the earlier run still ran it at its last heartbeat and
+//! that heartbeat is recent: within `dead_after - interval` (an interval for this run's first
+//! heartbeat to arrive), no peer can have declared this node dead, and none takes over a group
+//! from a node it does not count dead. Then it is advertised as running at once, so no peer
+//! claims it, and kept through a short grace while this run re-establishes quorum. Anything
+//! else found up is stopped: a group found in part (the agent died starting or stopping it),
+//! one the earlier run no longer held (it was releasing it), and everything after a long
+//! absence (a paused machine, an agent down for long: peers may run it now).
 //!
 //! The grace ends once quorum is back and the first ping round has reported (until then this
 //! node's connectivity is unknown, not zero), or half the watchdog bound after start-up. Peers
@@ -19,7 +25,7 @@ use std::collections::BTreeSet;
 
 use super::election::{self, ClusterView};
 use super::runner::Phase;
-use super::{Action, Engine, EventKind, Probe, ResourceRef, Time};
+use super::{Action, Engine, EventKind, Previous, Probe, ResourceRef, Time};
 use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::wire::GroupState;
 
@@ -48,11 +54,35 @@ impl Engine {
                 }
             }
         }
-        self.found(now, &found, out);
+        self.found(now, &found, probe.previous.as_ref(), out);
+    }
+
+    /// Whether the earlier run held `group` lately enough for this one to adopt it.
+    fn adoptable(&self, group: &str, previous: Option<&Previous>) -> Option<String> {
+        let t = &self.m.heartbeat;
+        let bound = t.dead_after.saturating_sub(t.interval);
+        match previous {
+            None => Some("no earlier run of this boot said it held it".into()),
+            Some(p) if !p.holding.iter().any(|g| g == group) => {
+                Some("the earlier run was not running it at its last heartbeat".into())
+            }
+            Some(p) if p.ago_ms > bound.as_millis() as u64 => Some(format!(
+                "the earlier run's last heartbeat was {} ms ago, more than dead_after - interval ({} ms): peers may run it now",
+                p.ago_ms,
+                bound.as_millis()
+            )),
+            Some(_) => None,
+        }
     }
 
     /// Takes the resources found up here into the groups' runners.
-    fn found(&mut self, now: Time, found: &[ResourceRef], out: &mut Vec<Action>) {
+    fn found(
+        &mut self,
+        now: Time,
+        found: &[ResourceRef],
+        previous: Option<&Previous>,
+        out: &mut Vec<Action>,
+    ) {
         let groups: BTreeSet<&str> = found.iter().map(|f| f.group.as_str()).collect();
         for name in groups {
             let Some(g) = self.m.groups.get(name).cloned() else {
@@ -63,6 +93,7 @@ impl Engine {
                 .filter(|f| f.group == name && f.index < g.resources.len())
                 .map(|f| f.index)
                 .collect();
+            let refused = self.adoptable(name, previous);
             let Some(r) = self
                 .runners
                 .get_mut(name)
@@ -70,7 +101,7 @@ impl Engine {
             else {
                 continue;
             };
-            let (actions, whole) = r.adopt(name, &g, &up);
+            let (actions, whole) = r.adopt(name, &g, &up, refused.is_none());
             out.extend(actions);
             if whole {
                 self.adopted.insert(name.to_owned());
@@ -81,14 +112,14 @@ impl Engine {
                     "found running here, left by an earlier run: adopted".into(),
                 ));
             } else {
+                let why = match refused {
+                    Some(why) if up.len() == g.resources.len() => why,
+                    _ => format!("{} of {} resources are up", up.len(), g.resources.len()),
+                };
                 out.push(self.event(
                     EventKind::Release,
                     Some(name),
-                    format!(
-                        "found partly up here ({} of {} resources), left by an earlier run: stopping it",
-                        up.len(),
-                        g.resources.len()
-                    ),
+                    format!("found up here, left by an earlier run, but {why}: stopping it"),
                 ));
             }
         }

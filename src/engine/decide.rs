@@ -337,10 +337,12 @@ impl Engine {
             .map(|(k, _)| k.clone())
             .collect();
         for res in due {
-            let held = self
-                .runners
-                .get(&res.group)
-                .is_some_and(|r| r.res.get(res.index) == Some(&Res::Up));
+            // Only a group that runs here is announced: one being released (a pause, a move)
+            // must not point clients back here.
+            let held = self.runners.get(&res.group).is_some_and(|r| {
+                matches!(r.phase, Phase::Running | Phase::Starting)
+                    && r.res.get(res.index) == Some(&Res::Up)
+            });
             let vip = self
                 .m
                 .groups

@@ -1,7 +1,7 @@
 //! What this node tells its peers: the datagram it sends (its view of the cluster, what it
 //! runs, claims and acknowledges), when each left, and the announcements of held VIPs.
 
-use super::membership::Peer;
+use super::membership::{Peer, PeerState};
 use super::runner;
 use super::{Action, Engine, Kind, Time};
 use crate::protocol::wire::{self, Datagram};
@@ -48,7 +48,10 @@ impl Engine {
                 .members
                 .peers()
                 .iter()
-                .filter(|(_, p)| p.state.alive())
+                // After a pause, peers heard before it stay listed until heard again: what
+                // they said then was heard, and dropping them would look, to them, like this
+                // node no longer hearing them.
+                .filter(|(_, p)| p.state.alive() || p.state == PeerState::Unknown)
                 .filter_map(|(n, p)| p.view.as_ref().map(|v| (n.clone(), v.seq)))
                 .collect(),
             groups,
@@ -98,6 +101,14 @@ impl Engine {
     pub(super) fn send(&mut self, now: Time, kind: Kind, out: &mut Vec<Action>) {
         let datagram = self.datagram(kind);
         let (key, version) = (self.signing_key(), self.version());
+        // What this run holds, for a restart to compare with what it finds (`adopt.rs`).
+        let holding = self
+            .runners
+            .iter()
+            .filter(|(_, r)| r.phase == runner::Phase::Running)
+            .map(|(n, _)| n.clone())
+            .collect();
+        out.push(Action::Checkpoint { holding });
         // Remember when each datagram left, to know how fresh a peer's acknowledgement is.
         if self.sent_at.len() == 256 {
             self.sent_at.pop_front();

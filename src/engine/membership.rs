@@ -104,6 +104,24 @@ impl Membership {
         }
     }
 
+    /// After a pause: every peer counts as not heard since `now`, as at start-up (what they
+    /// said before is kept, for the record, but none counts as alive until heard again or
+    /// `initial_dead` has passed).
+    pub fn rejoin(&mut self, now: Time) {
+        self.started = now;
+        for p in self.peers.values_mut() {
+            if p.state != PeerState::Left {
+                p.state = PeerState::Unknown;
+            }
+            p.last = None;
+            p.links.clear();
+            p.vouches.clear();
+            p.acked = None;
+            p.alive_since = None;
+            p.born_at = None;
+        }
+    }
+
     /// Follows a reload: peers no longer in the manifest are forgotten, new ones start unknown.
     pub fn set_peers(&mut self, names: Vec<String>) {
         self.peers.retain(|n, _| names.contains(n));

@@ -19,6 +19,7 @@ mod inputs;
 pub mod intents;
 pub mod membership;
 mod observe;
+mod pause;
 mod quorum;
 pub mod runner;
 pub mod snapshot;
@@ -27,8 +28,8 @@ pub mod types;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use types::{
-    Action, Active, AddrSeen, Command, Event, EventKind, Input, JobKind, Notify, Op, Probe,
-    ResourceRef, Time, UnitSeen,
+    Action, Active, AddrSeen, Command, Event, EventKind, Input, JobKind, Notify, Op, Previous,
+    Probe, ResourceRef, Time, UnitSeen,
 };
 
 use crate::manifest::Manifest;
@@ -259,6 +260,7 @@ impl Engine {
             Input::Control(cmd) => self.command(cmd, &mut out),
             Input::Reload(m) => self.reload(*m, &mut out),
             Input::Keys { ids } => self.key_ids = ids,
+            Input::Paused { ms } => self.resumed(now, ms, &mut out),
             Input::Shutdown => {
                 if !self.shutting_down {
                     self.shutting_down = true;
@@ -313,6 +315,11 @@ impl Engine {
         later(self.quorate_since.map(|a| a.plus(t.dead_after)));
         later((!self.adopted.is_empty()).then(|| self.grace_end()));
         next
+    }
+
+    /// This run's generation.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The digest of the manifest in force.

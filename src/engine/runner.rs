@@ -114,14 +114,20 @@ impl Runner {
         self.step(name, g).0
     }
 
-    /// Takes over resources found up here (from idle): the group runs if all are, else what
-    /// is up is stopped (an earlier run died starting or stopping it). Returns the first
-    /// stops and whether the group was whole.
-    pub fn adopt(&mut self, name: &str, g: &Group, up: &[usize]) -> (Vec<Action>, bool) {
+    /// Takes over resources found up here (from idle): the group runs if all are and it may
+    /// be adopted, else what is up is stopped (an earlier run died starting or stopping it, or
+    /// peers may run it now). Returns the first stops and whether the group was adopted.
+    pub fn adopt(
+        &mut self,
+        name: &str,
+        g: &Group,
+        up: &[usize],
+        allowed: bool,
+    ) -> (Vec<Action>, bool) {
         for &i in up {
             self.res[i] = Res::Up;
         }
-        if self.res.iter().all(|r| *r == Res::Up) {
+        if allowed && self.res.iter().all(|r| *r == Res::Up) {
             self.phase = Phase::Running;
             return (Vec::new(), true);
         }
@@ -428,10 +434,17 @@ mod tests {
     fn a_whole_group_is_adopted_and_a_partial_one_stopped() {
         let g = group(CHAIN);
         let mut r = Runner::idle(&g);
-        assert_eq!(r.adopt("g", &g, &[0, 1, 2]), (vec![], true));
+        assert_eq!(r.adopt("g", &g, &[0, 1, 2], true), (vec![], true));
         assert_eq!(r.phase, Phase::Running);
         let mut r = Runner::idle(&g);
-        let (actions, whole) = r.adopt("g", &g, &[0, 1]);
+        let (actions, whole) = r.adopt("g", &g, &[0, 1, 2], false);
+        assert_eq!(
+            (names(&actions), whole),
+            (vec!["-b.service".to_owned()], false),
+            "not allowed: stopped"
+        );
+        let mut r = Runner::idle(&g);
+        let (actions, whole) = r.adopt("g", &g, &[0, 1], true);
         assert_eq!(
             (names(&actions), whole),
             (vec!["-a.service".to_owned()], false)

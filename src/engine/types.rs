@@ -192,6 +192,18 @@ pub struct Probe {
     pub units: Vec<UnitSeen>,
     /// Every VIP of the cluster present on this node.
     pub addrs: Vec<AddrSeen>,
+    /// The earlier run's last checkpoint since the machine booted, if any.
+    #[serde(default)]
+    pub previous: Option<Previous>,
+}
+
+/// What an earlier run of the agent on this machine last said it held, and how long ago.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Previous {
+    /// Milliseconds since it said so (boot clock).
+    pub ago_ms: u64,
+    /// The groups it ran then.
+    pub holding: Vec<String>,
 }
 
 /// Something that happened, for the engine to decide on.
@@ -241,6 +253,12 @@ pub enum Input {
     Control(Command),
     /// A new, validated manifest (reload).
     Reload(Box<Manifest>),
+    /// The agent did not run for `ms` milliseconds more than it planned to (a paused machine, a
+    /// frozen process): peers may have moved on meanwhile.
+    Paused {
+        /// How long beyond its planned wake-up.
+        ms: u64,
+    },
     /// The key ids this node holds, the first being the newest (at start and after a reload of
     /// the key file); the secrets stay with the drivers.
     Keys {
@@ -313,6 +331,12 @@ pub enum Action {
     Notify(Notify),
     /// A structured log event.
     Log(Event),
+    /// Remember what this run holds, with the time, where a restarted agent finds it (the
+    /// daemon keeps it in its runtime directory): a restart adopts only what was held lately.
+    Checkpoint {
+        /// The groups running here.
+        holding: Vec<String>,
+    },
     /// Everything is released and peers were told: the process may exit.
     Exit,
 }

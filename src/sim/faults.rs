@@ -12,8 +12,12 @@ use crate::engine::{Op, Time};
 pub enum FaultKind {
     /// Power cut of a node; it boots again later.
     Crash,
-    /// The agent freezes (a paused VM); past the watchdog time it is killed with its units.
+    /// The agent alone freezes (a stopped or hung process); past its watchdog bound systemd
+    /// kills it (its units run on) and starts it again.
     Pause,
+    /// The whole machine pauses (agent, units and systemd: a paused VM, a frozen host) and
+    /// resumes later with its clock jumped; the overdue watchdog kills the agent then.
+    VmPause,
     /// Graceful stop of the agent; it starts again later, at times cut off from the others.
     Stop,
     /// The agent is killed (`kill -9`, or frozen until its watchdog kills it) and systemd
@@ -59,6 +63,8 @@ pub enum FaultKind {
     Fence,
     /// (internal) the watchdog kills a frozen agent.
     Watchdog,
+    /// (internal) a paused machine resumes.
+    VmResume,
     /// (internal) a frozen agent resumes.
     Thaw,
     /// (internal) the agent process dies; its resources stay up.
@@ -78,9 +84,10 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::Crash,
         FaultKind::Pause,
+        FaultKind::VmPause,
         FaultKind::Stop,
         FaultKind::Kill,
         FaultKind::Partition,
@@ -101,6 +108,7 @@ impl FaultKind {
         match self {
             FaultKind::Crash => "crash",
             FaultKind::Pause => "pause",
+            FaultKind::VmPause => "vm-pause",
             FaultKind::Stop => "stop",
             FaultKind::Kill => "kill",
             FaultKind::Partition => "partition",

@@ -63,10 +63,19 @@ impl World {
                 }
             }
             FaultKind::Watchdog => {
-                if self.nodes[&node].frozen_until.is_some_and(|t| t > self.now) {
-                    self.crash(&node);
+                // systemd kills the agent (SIGABRT, with a SIGCONT so a stopped one gets it);
+                // its units are units of their own and run on. It is back after RestartSec.
+                if self.nodes[&node].frozen_until.is_some_and(|t| t > self.now)
+                    || self.nodes[&node].vm_paused
+                {
+                    self.nodes.get_mut(&node).expect("known node").vm_paused = false;
+                    self.die(&node);
+                    let back = self.now.plus(RESTART_SEC);
+                    self.at(back, restart(back, &node));
                 }
             }
+            FaultKind::VmPause => self.vm_pause(&f, &node, later),
+            FaultKind::VmResume => self.vm_resume(&node, f.lasts),
             FaultKind::Thaw => self.thaw(&node),
             FaultKind::Partition => {
                 self.report.fault(self.now, &f, &[]);
@@ -216,6 +225,13 @@ impl World {
                     },
                 );
             }
+            FaultKind::ResourceDone { .. } if self.vm_frozen(&node) => {
+                // A paused machine's jobs do not move: they end after it resumes (looked at
+                // again every 100 ms, as a heal may resume it early).
+                let at = self.nodes[&node].frozen_until.unwrap_or(self.now);
+                let again = at.min(self.now.plus(Duration::from_millis(100)));
+                self.at(again.plus(Duration::from_millis(1)), Ev::Fault(f));
+            }
             FaultKind::ResourceDone {
                 op,
                 ok,
@@ -259,15 +275,15 @@ impl World {
     }
 
     fn pause(&mut self, f: &Fault, node: &str, later: Time) {
-        if self.nodes[node].engine.is_none() {
+        if self.nodes[node].engine.is_none() || self.nodes[node].frozen_until.is_some() {
             return;
         }
         self.report.fault(self.now, f, &[]);
         let n = self.nodes.get_mut(node).expect("known node");
         n.frozen_until = Some(later);
         n.awake_since = None;
-        // A longer freeze than the agent's watchdog gets it killed with its units (they are
-        // bound to the agent), so a frozen holder is gone before a peer may take over.
+        // A longer freeze than the agent's watchdog gets it killed (its units run on), and
+        // systemd starts it again.
         let watchdog = self.now.plus(self.m.heartbeat.watchdog());
         if later > watchdog {
             self.at(
@@ -279,13 +295,88 @@ impl World {
                     ..Fault::default()
                 }),
             );
-            self.at(later, restart(later, node));
         } else {
             self.at(
                 later,
                 Ev::Fault(Fault {
                     at: later,
                     kind: FaultKind::Thaw,
+                    node: Some(node.to_owned()),
+                    ..Fault::default()
+                }),
+            );
+        }
+    }
+
+    /// Whether `node`'s whole machine is paused now.
+    pub(super) fn vm_frozen(&self, node: &str) -> bool {
+        let n = &self.nodes[node];
+        n.vm_paused && n.frozen_until.is_some_and(|t| t > self.now)
+    }
+
+    /// The whole machine pauses (a paused VM, a frozen host): its agent, its units and its
+    /// systemd stop together, so no watchdog fires until it resumes.
+    fn vm_pause(&mut self, f: &Fault, node: &str, later: Time) {
+        let n = &self.nodes[node];
+        if n.engine.is_none() || n.frozen_until.is_some() || !n.powered {
+            return;
+        }
+        self.report.fault(self.now, f, &[]);
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.frozen_until = Some(later);
+        n.paused_at = Some(self.now);
+        n.vm_paused = true;
+        n.awake_since = None;
+        let resume = Fault {
+            at: later,
+            kind: FaultKind::VmResume,
+            node: Some(node.to_owned()),
+            lasts: f.lasts,
+            ..Fault::default()
+        };
+        self.at(later, Ev::Fault(resume));
+    }
+
+    /// The machine resumes: its clock jumped, its units run on, and systemd's watchdog, overdue,
+    /// kills the agent either before it runs at all or a moment after it noticed the pause.
+    fn vm_resume(&mut self, node: &str, paused: std::time::Duration) {
+        let n = self.nodes.get_mut(node).expect("known node");
+        if !n.vm_paused || n.frozen_until.is_none() {
+            return;
+        }
+        n.resumed_at = Some(self.now);
+        let overdue = paused > self.m.heartbeat.watchdog();
+        let killed_first = overdue && self.rng.chance(0.5);
+        if killed_first {
+            let now = self.now;
+            self.fault(Fault {
+                at: now,
+                kind: FaultKind::Watchdog,
+                node: Some(node.to_owned()),
+                ..Fault::default()
+            });
+            return;
+        }
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.frozen_until = None;
+        n.vm_paused = overdue;
+        n.awake_since = Some(self.now);
+        // The loop notices it woke late before anything else.
+        let ms = paused.as_millis() as u64;
+        let held = std::mem::take(&mut n.held_inputs);
+        self.input(node, Input::Paused { ms }, false);
+        for input in held {
+            self.input(node, input, false);
+        }
+        if overdue {
+            let at = self
+                .now
+                .plus(std::time::Duration::from_millis(self.rng.range(1, 5)));
+            self.at(
+                at,
+                Ev::Fault(Fault {
+                    at,
+                    kind: FaultKind::Watchdog,
                     node: Some(node.to_owned()),
                     ..Fault::default()
                 }),
@@ -480,7 +571,12 @@ impl World {
             node.fail_next_start.clear();
             node.fail_next_stop.clear();
             node.slow_stops_until = None;
-            if self.nodes[n].frozen_until.is_some() {
+            if self.vm_frozen(n) {
+                let paused = self.nodes[n]
+                    .paused_at
+                    .map_or(Duration::ZERO, |t| self.now.since(t));
+                self.vm_resume(n, paused);
+            } else if self.nodes[n].frozen_until.is_some() {
                 self.thaw(n);
             }
             self.boot(n);
@@ -513,6 +609,9 @@ fn step(at: Time, node: &str, f: &Fault, stage: u8) -> Ev {
         ..Fault::default()
     })
 }
+
+/// systemd's `RestartSec` in `haagent.service`.
+const RESTART_SEC: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub(super) fn restart(at: Time, node: &str) -> Ev {
     Ev::Fault(Fault {

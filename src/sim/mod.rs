@@ -96,6 +96,13 @@ struct Node {
     awake_since: Option<Time>,
     /// The machine is on (a power cut turns it off until it boots).
     powered: bool,
+    /// The whole machine is paused (or resumed with its watchdog about to fire).
+    vm_paused: bool,
+    /// When the machine last resumed from a pause, and when it was paused.
+    resumed_at: Option<Time>,
+    paused_at: Option<Time>,
+    /// The agent's last checkpoint (its runtime directory, gone at a power cut).
+    checkpoint: Option<(Time, Vec<String>)>,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
     /// The engine's deadline, as computed after its last input.
@@ -192,6 +199,10 @@ impl World {
                     booted_at: None,
                     awake_since: None,
                     powered: false,
+                    checkpoint: None,
+                    vm_paused: false,
+                    resumed_at: None,
+                    paused_at: None,
                     wake_at: None,
                     deadline: None,
                 };
@@ -326,7 +337,7 @@ impl World {
 
     /// Time to start or stop every resource of the largest group, one after the other (stops
     /// at their slowest).
-    fn resource_budget(&self) -> Duration {
+    pub(super) fn resource_budget(&self) -> Duration {
         let most = self
             .m
             .groups

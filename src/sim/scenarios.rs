@@ -7,6 +7,7 @@ mod failover;
 mod leave;
 mod observe;
 mod operator;
+mod pause;
 mod restart;
 mod split;
 mod startup;

@@ -43,7 +43,14 @@ impl World {
 
     /// `m` with every node booted at time 0, run until `until` ms.
     pub fn running(m: Manifest, until: u64) -> World {
+        World::running_seeded(m, until, 0)
+    }
+
+    /// [`World::running`], with the seed of what the world decides by chance (the order of
+    /// a resumed machine's agent and its watchdog, say).
+    pub fn running_seeded(m: Manifest, until: u64, seed: u64) -> World {
         let mut w = World::scripted(m);
+        w.rng = super::rng::Rng::new(seed);
         let names: Vec<String> = w.nodes.keys().cloned().collect();
         for n in &names {
             w.boot(n);

@@ -68,6 +68,11 @@ impl World {
                         self.at(at, inject::restart(at, name));
                     }
                 }
+                Action::Checkpoint { holding } => {
+                    let now = self.now;
+                    let node = self.nodes.get_mut(name).expect("known node");
+                    node.checkpoint = Some((now, holding));
+                }
                 Action::Announce { .. } | Action::Notify(_) => {}
             }
         }
@@ -261,20 +266,32 @@ impl World {
             .keys()
             .map(|g| {
                 // A stray copy started by hand is not the agents' doing: its life is bounded
-                // apart (`strays_outlived`).
+                // apart (`strays_outlived`). A paused machine's copy runs nothing while it is
+                // paused, and after it resumes it has `pause_allowance` to stop it.
+                let allowance = self.pause_allowance();
                 let holders = self
                     .nodes
                     .iter()
-                    .filter(|(_, n)| {
-                        n.active
-                            .iter()
-                            .any(|k| k.0 == *g && !n.stray_since.contains_key(k))
+                    .filter(|(name, n)| {
+                        !self.vm_frozen(name)
+                            && n.resumed_at.is_none_or(|t| self.now.since(t) > allowance)
+                            && n.active
+                                .iter()
+                                .any(|k| k.0 == *g && !n.stray_since.contains_key(k))
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
                 (g.clone(), holders)
             })
             .collect()
+    }
+
+    /// How long a machine that resumed from a pause may run its old copy: until its agent has
+    /// noticed (or been killed by the overdue watchdog and started again after `RestartSec`)
+    /// and stopped it, with a few milliseconds for the news to travel. Waiting to hear a peer
+    /// first (adopting, then yielding) would take up to an interval more, and fails this.
+    pub(super) fn pause_allowance(&self) -> Duration {
+        Duration::from_millis(100 + 10) + self.resource_budget()
     }
 
     /// A stray copy that has run, while its node's agent was up and awake, for longer than it
@@ -362,6 +379,7 @@ impl World {
         node.restarting.clear();
         node.awake_since = None;
         node.powered = false;
+        node.checkpoint = None;
         node.epoch += 1; // actions in flight stopped with the power
         node.generation += 1; // late completions of the old process are ignored
     }
@@ -440,7 +458,16 @@ impl World {
     /// its state, and the VIPs that are up here.
     pub(super) fn probe(&self, name: &str) -> Probe {
         let node = &self.nodes[name];
-        let mut p = Probe::default();
+        let mut p = Probe {
+            previous: node
+                .checkpoint
+                .as_ref()
+                .map(|(at, holding)| crate::engine::Previous {
+                    ago_ms: self.now.since(*at).as_millis() as u64,
+                    holding: holding.clone(),
+                }),
+            ..Probe::default()
+        };
         for (g, def) in &self.m.groups {
             for (i, r) in def.resources.iter().enumerate() {
                 let key = (g.clone(), i);
