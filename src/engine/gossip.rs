@@ -130,21 +130,24 @@ impl Engine {
         p.acked
     }
 
+    /// When the datagram of this run that `d` acknowledges was sent, if it acknowledges one
+    /// (the send times of the latest 256 are kept; an older one counts as not acknowledged).
+    pub(super) fn ack_time(&self, d: &Datagram) -> Option<Time> {
+        let (_, seq) = d.seen.iter().find(|(n, _)| *n == self.me)?;
+        // Sent in order: sorted by sequence number.
+        let i = self.sent_at.binary_search_by_key(seq, |(s, _)| *s).ok()?;
+        Some(self.sent_at[i].1)
+    }
+
     /// Works out, for `peer`'s datagram just taken in, when the datagram of ours that it
     /// acknowledges left (it never changes afterwards).
     pub(super) fn note_ack(&mut self, peer: &str) {
-        let seq = self
+        let at = self
             .members
             .peers()
             .get(peer)
             .and_then(|p| p.view.as_ref())
-            .and_then(|v| v.seen.iter().find(|(n, _)| *n == self.me))
-            .map(|(_, s)| *s);
-        // Sent in order: sorted by sequence number.
-        let at = seq.and_then(|seq| {
-            let i = self.sent_at.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
-            Some(self.sent_at[i].1)
-        });
+            .and_then(|v| self.ack_time(v));
         self.members.set_acked(peer, at);
     }
 

@@ -3,6 +3,7 @@
 //! every input is `decide.rs`'s.
 
 use super::runner::{self, Outcome, Runner};
+use super::runs::Admit;
 use super::{Action, Command, Engine, Event, EventKind, Fence, Op, ResourceRef, Time};
 use crate::manifest::Manifest;
 use crate::manifest::model::{Group, ResourceKind};
@@ -22,7 +23,7 @@ impl Engine {
         &mut self,
         now: Time,
         link: &str,
-        d: Datagram,
+        mut d: Datagram,
         out: &mut Vec<Action>,
     ) -> bool {
         if d.sender == self.me
@@ -38,23 +39,26 @@ impl Engine {
             self.drop(e, out);
             return false;
         }
-        if self.members.stale(&d) {
-            out.extend(
-                self.members
-                    .link_heard(now, link, &d.sender)
-                    .map(Action::Log),
-            );
-            return false;
-        }
-        for intent in &d.intents {
-            if !self.valid_intent(intent) {
-                continue;
+        let fresh = self
+            .ack_time(&d)
+            .is_some_and(|t| now.since(t) <= self.proof_window());
+        let how = self.members.admit(&d, fresh);
+        match how {
+            Admit::Replay => {
+                self.drop(wire::DecodeError::Replay, out);
+                return false;
             }
-            self.clock = self.clock.max(intent.stamp.clock);
-            if self.intents.merge(intent) {
-                self.apply_intent(now, intent, out);
+            Admit::Copy => {
+                out.extend(
+                    self.members
+                        .link_heard(now, link, &d.sender)
+                        .map(Action::Log),
+                );
+                return false;
             }
+            Admit::Newer | Admit::NewRun => {}
         }
+        let intents = std::mem::take(&mut d.intents);
         let back = !self.members.state(&d.sender).alive();
         if d.generation > 0 && back {
             self.fences.remove(&d.sender);
@@ -88,8 +92,21 @@ impl Engine {
             self.in_touch_once.insert(d.sender.clone());
         }
         let sender = d.sender.clone();
-        let events = self.members.heard(now, link, d);
+        let events = self.members.heard(now, link, d, how, fresh);
         self.note_ack(&sender);
+        // Operator intents count only from a run shown live now: a replayed datagram of an
+        // earlier run must not bring back a move that was cleared since.
+        if self.members.proven(&sender) {
+            for intent in &intents {
+                if !self.valid_intent(intent) {
+                    continue;
+                }
+                self.clock = self.clock.max(intent.stamp.clock);
+                if self.intents.merge(intent) {
+                    self.apply_intent(now, intent, out);
+                }
+            }
+        }
         if back && events.iter().any(|e| e.kind == EventKind::PeerUp) {
             // A peer is back (partition healed, reboot): make sure switches and clients point here.
             self.announce_all(out);

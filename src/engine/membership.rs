@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::runs::{Admit, Runs};
 use super::types::{Event, EventKind, Time};
 use crate::manifest::model::Heartbeat;
 use crate::protocol::wire::{Datagram, Kind};
@@ -61,6 +62,8 @@ pub struct Peer {
     /// When the newest datagram of this node that its latest datagram acknowledges was sent,
     /// if it acknowledges one of this run (the engine keeps the send times).
     pub acked: Option<Time>,
+    /// Which of its runs counts (`runs.rs`).
+    pub runs: Runs,
 }
 
 impl Peer {
@@ -75,6 +78,7 @@ impl Peer {
             born_at: None,
             vouches: BTreeMap::new(),
             acked: None,
+            runs: Runs::default(),
         }
     }
 }
@@ -152,14 +156,19 @@ impl Membership {
         }
     }
 
-    /// Whether `d` is no newer than the latest datagram heard from its sender. The same
-    /// datagram travels every link, each with its own delay: a copy, or an older one arriving
-    /// late on another link, says only that this link works ([`Membership::link_heard`]).
-    pub fn stale(&self, d: &Datagram) -> bool {
+    /// What `d` is to this node (`runs.rs`), given whether it acknowledges a recent datagram
+    /// of this node. The same datagram travels every link, each with its own delay: a copy, or
+    /// an older one arriving late on another link, says only that this link works
+    /// ([`Membership::link_heard`]).
+    pub fn admit(&self, d: &Datagram, fresh: bool) -> Admit {
         self.peers
             .get(&d.sender)
-            .and_then(|p| p.view.as_ref())
-            .is_some_and(|v| d.seq <= v.seq)
+            .map_or(Admit::Replay, |p| p.runs.admit(d, fresh))
+    }
+
+    /// A peer, to change.
+    pub(super) fn peer_mut(&mut self, name: &str) -> Option<&mut Peer> {
+        self.peers.get_mut(name)
     }
 
     /// Records that `link` carries `sender`'s datagrams; returns an event if it came back.
@@ -176,15 +185,24 @@ impl Membership {
         })
     }
 
-    /// Records a valid datagram; returns events for state changes.
-    pub fn heard(&mut self, now: Time, link: &str, d: Datagram) -> Vec<Event> {
+    /// Records a datagram admitted as `how` (newer, or a new run); `fresh` when it
+    /// acknowledges a recent datagram of this node. Returns events for state changes.
+    pub fn heard(
+        &mut self,
+        now: Time,
+        link: &str,
+        d: Datagram,
+        how: Admit,
+        fresh: bool,
+    ) -> Vec<Event> {
         let mut out: Vec<Event> = self.link_heard(now, link, &d.sender).into_iter().collect();
-        if self.stale(&d) {
+        if !matches!(how, Admit::Newer | Admit::NewRun) {
             return out;
         }
         let Some(p) = self.peers.get_mut(&d.sender) else {
             return out;
         };
+        p.runs.take(&d, how, fresh);
         let leaving = d.kind == Kind::Leaving;
         p.last = Some(now);
         let next = if leaving {
@@ -193,10 +211,11 @@ impl Membership {
             PeerState::Up
         };
         // A new run of a peer that was never missed has not heard this node yet either.
-        let restarted = p.view.as_ref().is_some_and(|v| v.generation < d.generation);
+        let restarted = how == Admit::NewRun && p.view.is_some();
         if restarted || p.view.is_none() {
             // Sequence numbers of a run start after `generation << 32` (see `Engine::new`).
-            p.born_at = (d.seq == (d.generation << 32) + 1).then_some(now);
+            let first = d.generation.checked_shl(32).and_then(|b| b.checked_add(1));
+            p.born_at = (Some(d.seq) == first).then_some(now);
         }
         if p.state != next || (restarted && next == PeerState::Up) {
             let (kind, why) = match (p.state, next) {
@@ -232,10 +251,12 @@ impl Membership {
     }
 
     /// Whether a peer other than `name` vouched for it within `dead_after`: `name` may be alive
-    /// although this node does not hear it (a one-way or non-transitive cut).
+    /// although this node does not hear it (a one-way or non-transitive cut). Only the word of
+    /// a run shown live now counts (`runs.rs`).
     pub fn vouched(&self, name: &str, now: Time, t: &Heartbeat) -> bool {
         self.peers.iter().any(|(q, p)| {
             q != name
+                && p.runs.proven
                 && p.vouches
                     .get(name)
                     .is_some_and(|(_, at)| now.since(*at) <= t.dead_after)
@@ -352,6 +373,12 @@ mod tests {
         Datagram::bare(kind, "c", sender, 1, seq)
     }
 
+    /// Takes `d` as the engine would, as a fresh datagram.
+    fn hear(m: &mut Membership, now: Time, link: &str, d: Datagram) -> Vec<Event> {
+        let how = m.admit(&d, true);
+        m.heard(now, link, d, how, true)
+    }
+
     fn kinds(events: &[Event]) -> Vec<EventKind> {
         events.iter().map(|e| e.kind).collect()
     }
@@ -362,7 +389,7 @@ mod tests {
         let mut m = Membership::new(Time(0), ["b".to_owned()]);
         assert_eq!(m.state("b"), PeerState::Unknown);
         assert_eq!(
-            kinds(&m.heard(Time(10), "lan", hb("b", Kind::Heartbeat))),
+            kinds(&hear(&mut m, Time(10), "lan", hb("b", Kind::Heartbeat))),
             [EventKind::PeerUp]
         );
         assert!(
@@ -376,7 +403,7 @@ mod tests {
             [EventKind::LinkDown, EventKind::PeerDead]
         );
         assert_eq!(
-            kinds(&m.heard(Time(600), "lan", hb("b", Kind::Heartbeat))),
+            kinds(&hear(&mut m, Time(600), "lan", hb("b", Kind::Heartbeat))),
             [EventKind::PeerUp]
         );
         assert_eq!(m.state("b"), PeerState::Up);
@@ -397,10 +424,10 @@ mod tests {
     fn a_dead_link_on_a_live_peer_is_reported() {
         let t = timers();
         let mut m = Membership::new(Time(0), ["b".to_owned()]);
-        m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
-        m.heard(Time(0), "san", hb("b", Kind::Heartbeat));
+        hear(&mut m, Time(0), "lan", hb("b", Kind::Heartbeat));
+        hear(&mut m, Time(0), "san", hb("b", Kind::Heartbeat));
         for now in (100..=600).step_by(100) {
-            m.heard(Time(now), "lan", hb("b", Kind::Heartbeat));
+            hear(&mut m, Time(now), "lan", hb("b", Kind::Heartbeat));
             let events = m.tick(Time(now + 1), &t);
             if now == 500 {
                 assert_eq!(kinds(&events), [EventKind::LinkDown], "at {now}");
@@ -409,7 +436,7 @@ mod tests {
         assert_eq!(m.state("b"), PeerState::Up);
         assert!(!m.peers()["b"].links["san"].1);
         assert_eq!(
-            kinds(&m.heard(Time(700), "san", hb("b", Kind::Heartbeat))),
+            kinds(&hear(&mut m, Time(700), "san", hb("b", Kind::Heartbeat))),
             [EventKind::LinkUp]
         );
     }
@@ -419,10 +446,10 @@ mod tests {
         let t = timers();
         let mut m = Membership::new(Time(0), ["b".to_owned()]);
         let old = hb("b", Kind::Leaving);
-        m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
-        m.heard(Time(100), "lan", hb("b", Kind::Heartbeat));
+        hear(&mut m, Time(0), "lan", hb("b", Kind::Heartbeat));
+        hear(&mut m, Time(100), "lan", hb("b", Kind::Heartbeat));
         assert_eq!(
-            kinds(&m.heard(Time(150), "san", old)),
+            kinds(&hear(&mut m, Time(150), "san", old)),
             [EventKind::LinkUp],
             "the link works; the peer did not leave"
         );
@@ -436,9 +463,9 @@ mod tests {
     fn leaving_is_immediate() {
         let t = timers();
         let mut m = Membership::new(Time(0), ["b".to_owned()]);
-        m.heard(Time(0), "lan", hb("b", Kind::Heartbeat));
+        hear(&mut m, Time(0), "lan", hb("b", Kind::Heartbeat));
         assert_eq!(
-            kinds(&m.heard(Time(50), "lan", hb("b", Kind::Leaving))),
+            kinds(&hear(&mut m, Time(50), "lan", hb("b", Kind::Leaving))),
             [EventKind::PeerLeft]
         );
         assert!(!m.state("b").alive());

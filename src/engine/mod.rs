@@ -22,6 +22,7 @@ mod observe;
 mod pause;
 mod quorum;
 pub mod runner;
+pub mod runs;
 pub mod snapshot;
 pub mod types;
 

@@ -101,8 +101,10 @@ fn timed(text: &str) -> (Report, Duration) {
     (report, start.elapsed())
 }
 
-/// A generous bound for a debug build on a shared machine; the times are printed.
-const BOUND: Duration = Duration::from_secs(5);
+/// A bound that only a quadratic blow-up exceeds (5,000 misspelled names took 55 s before
+/// the did-you-mean was capped; they take about a second now in a debug build): generous,
+/// because the machine may be busy with other builds. The times are printed.
+const BOUND: Duration = Duration::from_secs(30);
 
 #[test]
 fn a_manifest_at_every_limit_validates() {
