@@ -29,6 +29,8 @@ pub struct Exec {
     pub(super) control: Option<zbus::Connection>,
     /// Where checkpoints go, if there is a runtime directory.
     pub(super) checkpoints: Option<crate::drivers::checkpoint::Checkpoints>,
+    /// Where what is known of the peers' runs goes (the state directory).
+    pub(super) peer_runs: Option<crate::drivers::checkpoint::PeerRuns>,
 }
 
 impl Exec {
@@ -49,6 +51,7 @@ impl Exec {
             history: History::default(),
             control: None,
             checkpoints: None,
+            peer_runs: None,
         }
     }
 
@@ -111,6 +114,11 @@ impl Exec {
                 Action::Checkpoint { holding } => {
                     if let Some(c) = &self.checkpoints {
                         c.save(holding);
+                    }
+                }
+                Action::SavePeers(runs) => {
+                    if let Some(p) = &self.peer_runs {
+                        p.save(&runs);
                     }
                 }
                 Action::Exit => exit = true,

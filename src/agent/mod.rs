@@ -201,8 +201,10 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     agent.watch_units().await;
     let mut probe = feeds::probe(&agent.m, agent.exec.systemd.as_ref(), &agent.exec.vips).await;
     probe.previous = checkpoint::read(&opts.runtime_dir);
+    probe.peers = checkpoint::peer_runs(&opts.state_dir);
+    agent.exec.peer_runs = Some(checkpoint::PeerRuns::start(&opts.state_dir));
     match std::fs::create_dir_all(&opts.runtime_dir) {
-        Ok(()) => agent.exec.checkpoints = Some(Checkpoints::start(opts.runtime_dir.clone())),
+        Ok(()) => agent.exec.checkpoints = Some(Checkpoints::start(&opts.runtime_dir)),
         Err(e) => {
             tracing::warn!(dir = %opts.runtime_dir.display(), error = %e, "no runtime directory: a restarted agent will stop what it finds instead of adopting it")
         }

@@ -78,20 +78,31 @@ fn read_keys(path: &Path, rules: &fsguard::Rules) -> Result<KeyRing, String> {
     })
 }
 
-/// The next generation of this node: one more than the last start's, and never less than the
-/// wall clock in seconds, so a lost state directory cannot make peers take our datagrams for
-/// replays. Written (and synced) before any datagram goes out.
+/// Generations stay below this: a run numbers its datagrams from `generation << 32`.
+const MAX_GENERATION: u64 = (1 << 32) - 1;
+
+/// The next generation of this node: one more than the last start's, written (and synced)
+/// before any datagram goes out. No wall clock is read. When the file is missing or unreadable
+/// (a lost state directory), a random one: it may be lower than what peers remember, and they
+/// follow it once it acknowledges them (`engine/runs.rs`), so nothing waits on it; a higher
+/// one keeps peers of the previous release, which take only higher generations, following too.
 pub fn next_generation(state_dir: &Path) -> io::Result<u64> {
     let file = state_dir.join("generation");
     let last = match fs::read_to_string(&file) {
-        Ok(text) => text.trim().parse::<u64>().unwrap_or(0),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n < MAX_GENERATION => Some(n),
+            _ => {
+                tracing::warn!(file = %file.display(), "the generation file is unreadable: starting from a random generation");
+                None
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    let clock = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let next = (last + 1).max(clock);
+    let next = match last {
+        Some(n) => n + 1,
+        None => random_generation()?,
+    };
     fs::create_dir_all(state_dir)?;
     let tmp = state_dir.join("generation.tmp");
     let mut f = fs::File::create(&tmp)?;
@@ -99,6 +110,16 @@ pub fn next_generation(state_dir: &Path) -> io::Result<u64> {
     f.sync_all()?;
     fs::rename(&tmp, &file)?;
     Ok(next)
+}
+
+/// A random generation in the upper half of the range (so that a long life of restarts fits
+/// above it), from the kernel's generator.
+fn random_generation() -> io::Result<u64> {
+    use std::io::Read as _;
+    let mut b = [0u8; 4];
+    fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    let r = u64::from(u32::from_be_bytes(b));
+    Ok((1 << 31) + r % (1 << 30))
 }
 
 /// The units of every group this node may hold, with their group.
@@ -222,14 +243,19 @@ mod tests {
     }
 
     #[test]
-    fn generations_grow_across_starts_and_survive_a_lost_file() {
+    fn generations_grow_across_starts_and_a_lost_or_corrupt_file_gives_a_random_one() {
         let dir = std::env::temp_dir().join(format!("haagent-gen-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let a = next_generation(&dir).unwrap();
-        let b = next_generation(&dir).unwrap();
-        assert!(b > a);
+        assert!((1 << 31..MAX_GENERATION).contains(&a), "{a}");
+        assert_eq!(next_generation(&dir).unwrap(), a + 1);
         fs::write(dir.join("generation"), "3\n").unwrap();
-        assert!(next_generation(&dir).unwrap() >= a, "never below the clock");
+        assert_eq!(next_generation(&dir).unwrap(), 4, "no wall clock");
+        for bad in ["garbage\n", "18446744073709551615\n", "4294967295\n"] {
+            fs::write(dir.join("generation"), bad).unwrap();
+            let g = next_generation(&dir).unwrap();
+            assert!((1 << 31..MAX_GENERATION).contains(&g), "{bad:?}: {g}");
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,63 +5,80 @@
 //! loop, latest value only: a slow disk delays the checkpoint, never the loop.
 
 use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(test)]
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::clock;
+use super::files::LatestFile;
 use crate::engine::Previous;
+use crate::engine::runs::Runs;
 
 const FILE: &str = "checkpoint";
+const PEERS: &str = "peers.json";
 
 /// Writes checkpoints in the background.
 pub struct Checkpoints {
-    latest: watch::Sender<Option<Vec<String>>>,
+    file: LatestFile,
 }
 
 impl Checkpoints {
     /// Starts the writer for `dir`. Must run inside a tokio runtime.
-    pub fn start(dir: PathBuf) -> Checkpoints {
-        let (latest, mut rx) = watch::channel(None::<Vec<String>>);
-        tokio::spawn(async move {
-            let mut failed = false;
-            while rx.changed().await.is_ok() {
-                let Some(holding) = rx.borrow_and_update().clone() else {
-                    continue;
-                };
-                let dir = dir.clone();
-                let at = clock::boottime();
-                let written = tokio::task::spawn_blocking(move || write(&dir, at, &holding)).await;
-                match written {
-                    Ok(Err(e)) if !failed => {
-                        tracing::warn!(error = %e, "cannot write the checkpoint: a restarted agent will stop what it finds instead of adopting it");
-                        failed = true;
-                    }
-                    Ok(Ok(())) => failed = false,
-                    _ => {}
-                }
-            }
-        });
-        Checkpoints { latest }
+    pub fn start(dir: &Path) -> Checkpoints {
+        Checkpoints {
+            file: LatestFile::start(dir.join(FILE), "checkpoint"),
+        }
     }
 
     /// Records that this run now holds `holding`.
     pub fn save(&self, holding: Vec<String>) {
-        let _ = self.latest.send_replace(Some(holding));
+        self.file
+            .save(text(clock::boottime().as_millis(), &holding).into_bytes());
     }
 }
 
-fn write(dir: &Path, at: Duration, holding: &[String]) -> io::Result<()> {
-    let mut text = format!("{}\n", at.as_millis());
+fn text(at: u128, holding: &[String]) -> String {
+    let mut text = format!("{at}\n");
     for g in holding {
         text.push_str(g);
         text.push('\n');
     }
-    let tmp = dir.join(format!("{FILE}.tmp"));
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, dir.join(FILE))
+    text
+}
+
+/// Writes what this node knows of its peers' runs, in the state directory.
+pub struct PeerRuns {
+    file: LatestFile,
+}
+
+impl PeerRuns {
+    /// Starts the writer for `state_dir`. Must run inside a tokio runtime.
+    pub fn start(state_dir: &Path) -> PeerRuns {
+        PeerRuns {
+            file: LatestFile::start(state_dir.join(PEERS), "peers"),
+        }
+    }
+
+    /// Saves `runs`.
+    pub fn save(&self, runs: &[(String, Runs)]) {
+        if let Ok(json) = serde_json::to_vec(runs) {
+            self.file.save(json);
+        }
+    }
+}
+
+/// What an earlier run saved of its peers' runs in `state_dir`; nothing when there is no such
+/// file, or it cannot be read (said in the journal: recordings of peers are then taken for what
+/// a restarted node would take them for, until each peer's run shows it is live).
+pub fn peer_runs(state_dir: &Path) -> Vec<(String, Runs)> {
+    let path = state_dir.join(PEERS);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(file = %path.display(), error = %e, "what was saved of the peers' runs is unreadable: ignored");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The earlier run's checkpoint in `dir`, if there is a readable one.
@@ -85,7 +102,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("haagent-cp-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         assert_eq!(read(&dir), None);
-        write(&dir, clock::boottime(), &["web".into(), "db".into()]).unwrap();
+        let body = text(clock::boottime().as_millis(), &["web".into(), "db".into()]);
+        super::super::files::replace(&dir.join(FILE), body.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         let p = read(&dir).unwrap();
         assert_eq!(p.holding, ["web", "db"]);

@@ -7,6 +7,7 @@
 pub mod announce;
 pub mod checkpoint;
 pub mod clock;
+pub mod files;
 pub mod links;
 pub mod logging;
 pub mod netif;

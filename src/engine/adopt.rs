@@ -34,6 +34,7 @@ impl Engine {
     /// unit may run (anything but `inactive` or `failed`: a unit still starting or stopping may
     /// hold what it guards) or its VIP is on its interface.
     pub(super) fn probed(&mut self, now: Time, probe: Probe, out: &mut Vec<Action>) {
+        self.members.restore(&probe.peers);
         for seen in probe.units {
             self.units_seen.insert(seen.unit.clone(), seen);
         }

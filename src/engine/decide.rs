@@ -168,7 +168,12 @@ impl Engine {
                 self.claims.remove(name);
                 return;
             }
-            let heard = d.seen.iter().any(|(n, seq)| *n == self.me && *seq >= claim);
+            // Only this run's sequence numbers count: an acknowledgement of an earlier run
+            // (whose generation may have been higher: a lost state directory) proves nothing.
+            let heard = d
+                .seen
+                .iter()
+                .any(|(n, seq)| *n == self.me && *seq >= claim && *seq <= self.seq);
             let busy = d
                 .groups
                 .iter()
@@ -395,6 +400,8 @@ impl Engine {
             ));
             self.send(now, Kind::Heartbeat, out);
         }
+        // The next start of this node must know what this one knew of its peers' runs.
+        out.push(Action::SavePeers(self.members.runs()));
         self.exited = true;
         out.push(Action::Exit);
     }

@@ -9,7 +9,10 @@ use crate::protocol::wire::{self, Datagram};
 impl Engine {
     /// The datagram this node sends now.
     pub(super) fn datagram(&mut self, kind: Kind) -> Datagram {
-        self.seq += 1;
+        // 2^32 datagrams per run (497 days at the shortest interval); past that the sequence
+        // stays put and peers take its datagrams for copies: the node looks dead, it is never
+        // taken for another run.
+        self.seq = self.seq.saturating_add(1);
         let mut groups: Vec<(String, wire::GroupState)> = self
             .runners
             .iter()
@@ -109,6 +112,13 @@ impl Engine {
             .map(|(n, _)| n.clone())
             .collect();
         out.push(Action::Checkpoint { holding });
+        // What is known of the peers' runs, when it changed, at most once a second.
+        let runs = self.members.runs();
+        if runs != self.saved_runs && now >= self.save_runs_at {
+            self.save_runs_at = now.plus(std::time::Duration::from_secs(1));
+            self.saved_runs.clone_from(&runs);
+            out.push(Action::SavePeers(runs));
+        }
         // Remember when each datagram left, to know how fresh a peer's acknowledgement is.
         if self.sent_at.len() == 256 {
             self.sent_at.pop_front();

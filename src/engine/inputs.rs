@@ -87,7 +87,9 @@ impl Engine {
         // gone, must not start a stateful group on that.
         let base = self.generation << 32;
         if !self.in_touch_once.contains(&d.sender)
-            && d.seen.iter().any(|(n, s)| *n == self.me && *s > base)
+            && d.seen
+                .iter()
+                .any(|(n, s)| *n == self.me && *s > base && *s <= self.seq)
         {
             self.in_touch_once.insert(d.sender.clone());
         }

@@ -101,6 +101,9 @@ pub struct Engine {
     retries: BTreeMap<String, (Time, u32)>,
     /// (group, node) an operator unblocked, and when this node learned it.
     unblocked: BTreeMap<(String, String), Time>,
+    /// What was last saved of the peers' runs, and when the next save may be.
+    saved_runs: Vec<(String, runs::Runs)>,
+    save_runs_at: Time,
     /// What systemd last said of each managed unit on this node.
     units_seen: BTreeMap<String, UnitSeen>,
     /// When each pending start was asked for, to measure how long starts take here.
@@ -139,7 +142,9 @@ impl Engine {
             // Sequence numbers grow across restarts too, so an acknowledgement names a datagram
             // of this run and never one of an earlier run (generations are below 2^32: the
             // driver's are Unix seconds).
-            seq: generation << 32,
+            // Generations are below 2^32 (`agent::setup`); a larger one is cut, never shifted
+            // out of range.
+            seq: (generation & 0xffff_ffff) << 32,
             replay: BTreeMap::new(),
             drops: DropCounts::default(),
             runners,
@@ -162,6 +167,8 @@ impl Engine {
             refresh: BTreeMap::new(),
             retries: BTreeMap::new(),
             unblocked: BTreeMap::new(),
+            saved_runs: Vec::new(),
+            save_runs_at: now,
             units_seen: BTreeMap::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),

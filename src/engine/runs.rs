@@ -7,7 +7,8 @@
 //! its checkpoint of peers so that its own restart forgets none of it:
 //! - a datagram of the followed run is taken only if newer than the last (a copy on another
 //!   link only shows that link works);
-//! - a datagram of a retired run is a replay;
+//! - a datagram of a retired run is a replay (even a fresh one: a copy of a run's last
+//!   datagram, delayed on a link, is fresh too);
 //! - a higher generation is a new run (the peer restarted), taken at once;
 //! - a lower generation (the peer lost its state directory, say) is taken only when fresh: it
 //!   acknowledges a datagram this node sent within the proof window, which no recording made
@@ -64,7 +65,11 @@ impl Runs {
                     Admit::Copy
                 }
             }
+            // A run left behind never comes back, fresh or not: a copy of its last datagrams,
+            // delayed on a link, acknowledges recent datagrams too.
             Some(_) if self.retired.contains(&d.generation) => Admit::Replay,
+            // Fresh is proof enough for a lower generation: no recording made before can
+            // acknowledge what this node sent within the proof window.
             Some((g, _)) if d.generation > g || fresh => Admit::NewRun,
             Some(_) => Admit::Replay,
         }
@@ -126,7 +131,13 @@ mod tests {
     use crate::protocol::wire::Kind;
 
     fn d(generation: u64, n: u64) -> Datagram {
-        Datagram::bare(Kind::Heartbeat, "c", "b", generation, (generation << 32) + n)
+        Datagram::bare(
+            Kind::Heartbeat,
+            "c",
+            "b",
+            generation,
+            (generation << 32) + n,
+        )
     }
 
     #[test]
@@ -141,7 +152,11 @@ mod tests {
         assert_eq!(r.admit(&d(6, 1), false), Admit::NewRun, "a restart");
         r.take(&d(6, 1), Admit::NewRun, false);
         assert!(!r.proven, "a new run proves itself again");
-        assert_eq!(r.admit(&d(5, 9), true), Admit::Replay, "a retired run");
+        assert_eq!(
+            r.admit(&d(5, 9), true),
+            Admit::Replay,
+            "a retired run, a late copy"
+        );
         assert_eq!(
             r.admit(&d(3, 1), false),
             Admit::Replay,

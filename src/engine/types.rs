@@ -195,6 +195,9 @@ pub struct Probe {
     /// The earlier run's last checkpoint since the machine booted, if any.
     #[serde(default)]
     pub previous: Option<Previous>,
+    /// What earlier runs of this node saved of their peers' runs (the state directory).
+    #[serde(default)]
+    pub peers: Vec<(String, crate::engine::runs::Runs)>,
 }
 
 /// What an earlier run of the agent on this machine last said it held, and how long ago.
@@ -337,6 +340,9 @@ pub enum Action {
         /// The groups running here.
         holding: Vec<String>,
     },
+    /// Save what this node knows of its peers' runs in the state directory, so that its next
+    /// start drops recordings of them as it would now (`runs.rs`).
+    SavePeers(Vec<(String, crate::engine::runs::Runs)>),
     /// Everything is released and peers were told: the process may exit.
     Exit,
 }

@@ -23,8 +23,7 @@ impl ReplayGuard {
         match self.newest.get(&d.sender) {
             Some((g, s)) if *g == d.generation && *s >= d.seq => Err(DecodeError::Replay),
             _ => {
-                self.newest
-                    .insert(d.sender.clone(), (d.generation, d.seq));
+                self.newest.insert(d.sender.clone(), (d.generation, d.seq));
                 Ok(())
             }
         }

@@ -46,6 +46,12 @@ pub enum FaultKind {
     SlowStop,
     /// Fencing a node fails for a while (a BMC that does not answer).
     FenceFail,
+    /// Someone on the network re-sends datagrams recorded earlier (of any node and run) to
+    /// the nodes, for a while.
+    Replay,
+    /// A node loses power and comes back with its state directory gone: a new generation
+    /// (possibly lower than its peers remember) and nothing known of its peers' runs.
+    LostState,
     /// (internal) boot a node.
     Boot,
     /// (internal) a stray copy is up, or a restart in place moves on to its next stage.
@@ -84,7 +90,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::VmPause,
@@ -101,6 +107,8 @@ impl FaultKind {
         FaultKind::StopFail,
         FaultKind::SlowStop,
         FaultKind::FenceFail,
+        FaultKind::Replay,
+        FaultKind::LostState,
     ];
 
     /// The name used on the command line.
@@ -122,6 +130,8 @@ impl FaultKind {
             FaultKind::StopFail => "stop-fail",
             FaultKind::SlowStop => "slow-stop",
             FaultKind::FenceFail => "fence-fail",
+            FaultKind::Replay => "replay",
+            FaultKind::LostState => "lost-state",
             _ => "internal",
         }
     }

@@ -161,6 +161,37 @@ impl World {
                 let n = self.nodes.get_mut(&node).expect("known node");
                 n.slow_stops_until = Some(until);
             }
+            FaultKind::Replay => {
+                self.report.fault(self.now, &f, &[]);
+                let n = self.rng.range(5, 40);
+                for _ in 0..n {
+                    let at = self.now.plus(Duration::from_millis(
+                        self.rng.range(0, f.lasts.as_millis() as u64),
+                    ));
+                    let to = self
+                        .rng
+                        .pick(&self.nodes.keys().cloned().collect::<Vec<_>>())
+                        .clone();
+                    if self.recorded.is_empty() {
+                        break;
+                    }
+                    let i = self.rng.range(0, self.recorded.len() as u64 - 1) as usize;
+                    let (link, bytes) = self.recorded[i].clone();
+                    self.at(at, Ev::Deliver { to, link, bytes });
+                }
+            }
+            FaultKind::LostState => {
+                if !self.nodes[&node].powered {
+                    return;
+                }
+                self.report.fault(self.now, &f, &[]);
+                self.crash(&node);
+                let n = self.nodes.get_mut(&node).expect("known node");
+                n.saved_runs.clear();
+                // A fresh install's draw (`agent::setup`): lower or higher than before.
+                n.lost_state = Some((1 << 31) + self.rng.range(0, (1 << 30) - 1));
+                self.at(later, restart(later, &node));
+            }
             FaultKind::FenceFail => {
                 self.report.fault(self.now, &f, &[]);
                 self.net.unfenceable.insert(node.clone());

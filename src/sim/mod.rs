@@ -101,6 +101,13 @@ struct Node {
     /// When the machine last resumed from a pause, and when it was paused.
     resumed_at: Option<Time>,
     paused_at: Option<Time>,
+    /// The generation in the node's state directory.
+    state_gen: u64,
+    /// The state directory is lost: the next boot starts from this generation and knows
+    /// nothing of its peers' runs.
+    lost_state: Option<u64>,
+    /// What the agent last saved of its peers' runs (its state directory).
+    saved_runs: Vec<(String, crate::engine::runs::Runs)>,
     /// The agent's last checkpoint (its runtime directory, gone at a power cut).
     checkpoint: Option<(Time, Vec<String>)>,
     /// The pending wake-up, if any.
@@ -162,6 +169,8 @@ pub struct World {
     drops: BTreeMap<String, crate::protocol::DropCounts>,
     /// The names on the wire, read back.
     names: crate::protocol::wire::Names,
+    /// Datagrams recorded off the wire, for `replay` (link, bytes).
+    recorded: Vec<(String, Vec<u8>)>,
     /// Each node's link drivers' pages in part, per link.
     pages: BTreeMap<(String, String), crate::protocol::wire::pages::Assembler>,
 }
@@ -177,7 +186,7 @@ impl World {
         // Heartbeats are authenticated in the simulation too; the key is fixed, not secret.
         let ring = KeyRing::parse(script::KEY).expect("fixed key");
         let keys = m.nodes.keys().map(|n| (n.clone(), ring.clone())).collect();
-        let nodes = m
+        let mut nodes: BTreeMap<String, Node> = m
             .nodes
             .keys()
             .map(|n| {
@@ -200,6 +209,9 @@ impl World {
                     awake_since: None,
                     powered: false,
                     checkpoint: None,
+                    saved_runs: Vec::new(),
+                    state_gen: 0,
+                    lost_state: None,
                     vm_paused: false,
                     resumed_at: None,
                     paused_at: None,
@@ -211,8 +223,14 @@ impl World {
             .collect();
         let report = report::Tracker::new(&m);
         let names = crate::protocol::wire::Names::of(&m);
+        let mut rng = Rng::new(cfg.seed);
+        // Generations as a fresh install draws them (`agent::setup`), so a lost state directory
+        // may come back lower as well as higher.
+        for n in nodes.values_mut() {
+            n.state_gen = (1 << 31) + rng.range(0, 1 << 20);
+        }
         World {
-            rng: Rng::new(cfg.seed),
+            rng,
             net: faults::Net::default(),
             m,
             keys,
@@ -229,6 +247,7 @@ impl World {
             log: Vec::new(),
             drops: BTreeMap::new(),
             names,
+            recorded: Vec::new(),
             pages: BTreeMap::new(),
         }
     }

@@ -124,16 +124,18 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
 /// nothing can release its resources; a peer that stops hearing the node may take over before
 /// they are stopped: that needs fencing (which the manifest lacks), not a rule of the engine.
 fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fault> {
+    // A paused machine hides itself as well: peers take over while it is paused, and on
+    // resume its own copy must stop at once.
     let hiding = |f: &Fault| {
         matches!(
             f.kind,
-            FaultKind::Partition | FaultKind::OneWay | FaultKind::Loss
+            FaultKind::Partition | FaultKind::OneWay | FaultKind::Loss | FaultKind::VmPause
         )
     };
-    let spans: Vec<(Time, Time)> = faults
+    let spans: Vec<(Time, Time, bool)> = faults
         .iter()
         .filter(|f| hiding(f))
-        .map(|f| (f.at, f.at.plus(f.lasts)))
+        .map(|f| (f.at, f.at.plus(f.lasts), f.kind == FaultKind::VmPause))
         .collect();
     faults
         .into_iter()
@@ -151,7 +153,11 @@ fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fa
                 Time(f.at.0.saturating_sub(dead_after.as_millis() as u64)),
                 f.at.plus(f.frozen + f.lasts + blocked + dead_after),
             );
-            !spans.iter().any(|(a, b)| *a < to && from < *b)
+            // A paused machine stops an agent being killed anyway; it hides a failed stop.
+            let hides = |vm: bool| !vm || f.kind == FaultKind::StopFail;
+            !spans
+                .iter()
+                .any(|(a, b, vm)| hides(*vm) && *a < to && from < *b)
         })
         .collect()
 }

@@ -15,6 +15,9 @@ use crate::engine::{
 use crate::manifest::model::ResourceKind;
 use crate::protocol::wire::{self, Datagram};
 
+/// Datagrams an attacker keeps to re-send.
+const REPLAYS: usize = 256;
+
 impl World {
     pub(super) fn apply(&mut self, name: &str, actions: Vec<Action>) {
         let generation = self.nodes[name].generation;
@@ -68,6 +71,9 @@ impl World {
                         self.at(at, inject::restart(at, name));
                     }
                 }
+                Action::SavePeers(runs) => {
+                    self.nodes.get_mut(name).expect("known node").saved_runs = runs;
+                }
                 Action::Checkpoint { holding } => {
                     let now = self.now;
                     let node = self.nodes.get_mut(name).expect("known node");
@@ -81,6 +87,7 @@ impl World {
     /// Signs and sends a datagram: every copy goes through the real encoder and, on arrival,
     /// the real decoder, so what does not fit the format is caught here too.
     pub(super) fn send(&mut self, from: &str, link: &str, d: &Datagram, key: u8, version: u8) {
+        self.record_for_replay(from, link, d, key, version);
         let ring = &self.keys[from];
         let pages = match wire::encode(d, ring.get(key).unwrap_or_else(|| ring.signing()), version)
         {
@@ -125,6 +132,27 @@ impl World {
                     );
                 }
             }
+        }
+    }
+
+    /// Keeps a sample of what goes over the wire (signed, as sent), for an attacker to re-send
+    /// later: datagrams of every node and of every run, up to [`REPLAYS`].
+    fn record_for_replay(&mut self, from: &str, link: &str, d: &Datagram, key: u8, version: u8) {
+        if !self.cfg.faults.contains(&FaultKind::Replay) || !self.rng.chance(0.05) {
+            return;
+        }
+        let ring = &self.keys[from];
+        let Ok(mut pages) =
+            wire::encode(d, ring.get(key).unwrap_or_else(|| ring.signing()), version)
+        else {
+            return;
+        };
+        let entry = (link.to_owned(), pages.swap_remove(0));
+        if self.recorded.len() < REPLAYS {
+            self.recorded.push(entry);
+        } else {
+            let i = self.rng.range(0, REPLAYS as u64 - 1) as usize;
+            self.recorded[i] = entry;
         }
     }
 
@@ -353,8 +381,14 @@ impl World {
         node.generation += 1;
         node.frozen_until = None;
         node.held_inputs.clear();
+        // The generation file: one more than the last, or, with the state directory lost, a
+        // new one that may be lower than the peers remember.
+        node.state_gen = match node.lost_state.take() {
+            Some(random) => random,
+            None => node.state_gen + 1,
+        };
         let ids = keys.keys().iter().map(|k| k.id).collect();
-        node.engine = Some(Engine::new(now, name, m, ids, node.generation));
+        node.engine = Some(Engine::new(now, name, m, ids, node.state_gen));
         node.booted_at = Some(now);
         node.awake_since = Some(now);
         node.powered = true;
@@ -466,6 +500,7 @@ impl World {
                     ago_ms: self.now.since(*at).as_millis() as u64,
                     holding: holding.clone(),
                 }),
+            peers: node.saved_runs.clone(),
             ..Probe::default()
         };
         for (g, def) in &self.m.groups {
