@@ -111,9 +111,9 @@ impl Exec {
                         crate::control::service::announce(conn, &e);
                     }
                 }
-                Action::Checkpoint { holding } => {
+                Action::Checkpoint { holding, stands_ms } => {
                     if let Some(c) = &self.checkpoints {
-                        c.save(holding);
+                        c.save(holding, stands_ms);
                     }
                 }
                 Action::SavePeers(runs) => {

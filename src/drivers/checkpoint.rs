@@ -30,15 +30,19 @@ impl Checkpoints {
         }
     }
 
-    /// Records that this run now holds `holding`.
-    pub fn save(&self, holding: Vec<String>) {
-        self.file
-            .save(text(clock::boottime().as_millis(), &holding).into_bytes());
+    /// Records that this run now holds `holding`, its quorum standing `stands_ms` more.
+    pub fn save(&self, holding: Vec<String>, stands_ms: Option<u64>) {
+        let at = clock::boottime().as_millis();
+        self.file.save(text(at, &holding, stands_ms).into_bytes());
     }
 }
 
-fn text(at: u128, holding: &[String]) -> String {
-    let mut text = format!("{at}\n");
+/// The first line: the boot-clock time and, if bounded, how long quorum stood then.
+fn text(at: u128, holding: &[String], stands_ms: Option<u64>) -> String {
+    let mut text = match stands_ms {
+        Some(s) => format!("{at} {s}\n"),
+        None => format!("{at}\n"),
+    };
     for g in holding {
         text.push_str(g);
         text.push('\n');
@@ -85,11 +89,17 @@ pub fn peer_runs(state_dir: &Path) -> Vec<(String, Runs)> {
 pub fn read(dir: &Path) -> Option<Previous> {
     let text = fs::read_to_string(dir.join(FILE)).ok()?;
     let mut lines = text.lines();
-    let at: u128 = lines.next()?.trim().parse().ok()?;
+    let mut first = lines.next()?.split_whitespace();
+    let at: u128 = first.next()?.parse().ok()?;
+    let stands_ms = match first.next() {
+        Some(s) => Some(s.parse().ok()?),
+        None => None,
+    };
     let now = clock::boottime().as_millis();
     Some(Previous {
         ago_ms: u64::try_from(now.checked_sub(at)?).unwrap_or(u64::MAX),
         holding: lines.filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        stands_ms,
     })
 }
 
@@ -102,11 +112,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("haagent-cp-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         assert_eq!(read(&dir), None);
-        let body = text(clock::boottime().as_millis(), &["web".into(), "db".into()]);
+        let body = text(
+            clock::boottime().as_millis(),
+            &["web".into(), "db".into()],
+            Some(400),
+        );
         super::super::files::replace(&dir.join(FILE), body.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         let p = read(&dir).unwrap();
         assert_eq!(p.holding, ["web", "db"]);
+        assert_eq!(p.stands_ms, Some(400));
         assert!((20..5000).contains(&p.ago_ms), "{}", p.ago_ms);
         fs::write(dir.join(FILE), "garbage").unwrap();
         assert_eq!(read(&dir), None);

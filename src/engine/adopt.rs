@@ -13,6 +13,11 @@
 //! one the earlier run no longer held (it was releasing it), and everything after a long
 //! absence (a paused machine, an agent down for long: peers may run it now).
 //!
+//! The earlier run also said how much longer its quorum stood on the acknowledgements it had
+//! (peers count this node's silence from its last datagram they heard, which can be well
+//! before its last heartbeat when it was already cut off): a group is not adopted once that
+//! has run out, and the grace never outlasts it.
+//!
 //! The grace ends once quorum is back and the first ping round has reported (until then this
 //! node's connectivity is unknown, not zero), or half the watchdog bound after start-up. Peers
 //! answer a restarted node at once and the driver pings at start-up, so that normally takes a
@@ -22,6 +27,7 @@
 //! that.)
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::election::{self, ClusterView};
 use super::runner::Phase;
@@ -55,6 +61,10 @@ impl Engine {
                 }
             }
         }
+        self.proof_lapses = probe.previous.as_ref().and_then(|p| {
+            p.stands_ms
+                .map(|s| now.plus(Duration::from_millis(s.saturating_sub(p.ago_ms))))
+        });
         self.found(now, &found, probe.previous.as_ref(), out);
     }
 
@@ -71,6 +81,14 @@ impl Engine {
                 "the earlier run's last heartbeat was {} ms ago, more than dead_after - interval ({} ms): peers may run it now",
                 p.ago_ms,
                 bound.as_millis()
+            )),
+            Some(Previous {
+                ago_ms,
+                stands_ms: Some(stands),
+                ..
+            }) if ago_ms >= stands => Some(format!(
+                "the earlier run's quorum rested on acknowledgements that ran out {} ms ago: peers may run it now",
+                ago_ms - stands
             )),
             Some(_) => None,
         }
@@ -139,9 +157,11 @@ impl Engine {
         }
     }
 
-    /// When the start-up grace of adopted groups ends at the latest.
+    /// When the start-up grace of adopted groups ends at the latest: never after the earlier
+    /// run's quorum would have lapsed, since peers count from its last acknowledged datagram.
     pub(super) fn grace_end(&self) -> Time {
-        self.booted.plus(self.m.heartbeat.watchdog() / 2)
+        let end = self.booted.plus(self.m.heartbeat.watchdog() / 2);
+        self.proof_lapses.map_or(end, |t| end.min(t))
     }
 
     /// Ends the grace once quorum and connectivity are known, or its time is up.

@@ -111,7 +111,8 @@ impl Engine {
             .filter(|(_, r)| r.phase == runner::Phase::Running)
             .map(|(n, _)| n.clone())
             .collect();
-        out.push(Action::Checkpoint { holding });
+        let stands_ms = self.quorum_stands(now).map(|d| d.as_millis() as u64);
+        out.push(Action::Checkpoint { holding, stands_ms });
         // What is known of the peers' runs, when it changed, at most once a second.
         let runs = self.members.runs();
         if runs != self.saved_runs && now >= self.save_runs_at {

@@ -96,6 +96,8 @@ pub struct Engine {
     booted: Time,
     /// Groups found running at start-up and kept through the start-up grace (`adopt.rs`).
     adopted: BTreeSet<String>,
+    /// When the earlier run's quorum would have lapsed, if bounded: no grace outlasts it.
+    proof_lapses: Option<Time>,
     refresh: BTreeMap<ResourceRef, Time>,
     /// Groups blocked here after a failed stop: when to try again, and how many tries so far.
     retries: BTreeMap<String, (Time, u32)>,
@@ -163,6 +165,7 @@ impl Engine {
             claims: BTreeMap::new(),
             booted: now,
             adopted: BTreeSet::new(),
+            proof_lapses: None,
             sent_at: std::collections::VecDeque::new(),
             refresh: BTreeMap::new(),
             retries: BTreeMap::new(),

@@ -141,6 +141,27 @@ impl Engine {
     }
 
     /// Whether `p` acknowledged, within the proof window, a datagram this node sent.
+    /// How long this node may go on running its groups if no peer acknowledges anything more
+    /// (a restart's grace never outlasts it): zero without quorum; else until the lease of the
+    /// first live peer runs out, since a peer that heard nothing after the datagram it last
+    /// acknowledged may take over `dead_after` after it left, and the lease leaves the time to
+    /// stop; `None` when no peer is alive.
+    pub(super) fn quorum_stands(&self, now: Time) -> Option<Duration> {
+        if !self.quorate {
+            return Some(Duration::ZERO);
+        }
+        let lease = self.lease();
+        self.members
+            .peers()
+            .values()
+            .filter(|p| p.state.alive())
+            .map(|p| match self.acked_at(p) {
+                Some(t) => t.plus(lease).since(now),
+                None => Duration::ZERO,
+            })
+            .min()
+    }
+
     pub(super) fn proven(&self, now: Time, p: &Peer) -> bool {
         self.acked_at(p)
             .is_some_and(|t| now.since(t) <= self.proof_window())

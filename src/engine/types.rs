@@ -207,6 +207,10 @@ pub struct Previous {
     pub ago_ms: u64,
     /// The groups it ran then.
     pub holding: Vec<String>,
+    /// How much longer its quorum stood then without a new acknowledgement from peers
+    /// (`None`: not bounded by acknowledgements, no peer counted).
+    #[serde(default)]
+    pub stands_ms: Option<u64>,
 }
 
 /// Something that happened, for the engine to decide on.
@@ -339,6 +343,9 @@ pub enum Action {
     Checkpoint {
         /// The groups running here.
         holding: Vec<String>,
+        /// How much longer this run's quorum stands without a new acknowledgement (`None`:
+        /// not bounded by acknowledgements); a restart's grace never outlasts it.
+        stands_ms: Option<u64>,
     },
     /// Save what this node knows of its peers' runs in the state directory, so that its next
     /// start drops recordings of them as it would now (`runs.rs`).

@@ -339,10 +339,11 @@ impl World {
         }
     }
 
-    /// Whether `node`'s whole machine is paused now.
+    /// Whether `node`'s whole machine is paused now: until its resume has run, even at the
+    /// very instant it is due (an event of the same millisecond may come first).
     pub(super) fn vm_frozen(&self, node: &str) -> bool {
         let n = &self.nodes[node];
-        n.vm_paused && n.frozen_until.is_some_and(|t| t > self.now)
+        n.vm_paused && n.frozen_until.is_some()
     }
 
     /// The whole machine pauses (a paused VM, a frozen host): its agent, its units and its

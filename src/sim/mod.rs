@@ -109,7 +109,7 @@ struct Node {
     /// What the agent last saved of its peers' runs (its state directory).
     saved_runs: Vec<(String, crate::engine::runs::Runs)>,
     /// The agent's last checkpoint (its runtime directory, gone at a power cut).
-    checkpoint: Option<(Time, Vec<String>)>,
+    checkpoint: Option<(Time, Vec<String>, Option<u64>)>,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
     /// The engine's deadline, as computed after its last input.

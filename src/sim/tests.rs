@@ -149,7 +149,10 @@ fn a_killed_agent_comes_back_to_its_groups_without_a_gap() {
     // Agents killed (or frozen until their watchdog fires) and restarted within the watchdog
     // bound, resources left running: after a kill in an otherwise healthy cluster every
     // group stays up throughout, unless a datagram of the first exchange is one of the 2%
-    // the simulator holds back for up to an interval, past the grace: that costs a restart.
+    // the simulator holds back for up to an interval, past the grace, or the freeze and the
+    // restart together outlast the lease of the earlier run's last acknowledgement (up to two
+    // intervals old): a new run cannot tell that from a node cut off before it died, and
+    // stops and starts the group again rather than adopt it (`adopt.rs`).
     std::thread::scope(|s| {
         for name in EXAMPLES {
             s.spawn(move || {
@@ -167,7 +170,7 @@ fn a_killed_agent_comes_back_to_its_groups_without_a_gap() {
                 }
                 assert!(kills >= 30, "{name}: only {kills} clean kills");
                 assert!(
-                    gaps * 50 <= kills,
+                    gaps * 10 <= kills,
                     "{name}: {gaps} gaps after {kills} clean kills"
                 );
             });

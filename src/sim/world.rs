@@ -74,10 +74,10 @@ impl World {
                 Action::SavePeers(runs) => {
                     self.nodes.get_mut(name).expect("known node").saved_runs = runs;
                 }
-                Action::Checkpoint { holding } => {
+                Action::Checkpoint { holding, stands_ms } => {
                     let now = self.now;
                     let node = self.nodes.get_mut(name).expect("known node");
-                    node.checkpoint = Some((now, holding));
+                    node.checkpoint = Some((now, holding, stands_ms));
                 }
                 Action::Announce { .. } | Action::Notify(_) => {}
             }
@@ -493,13 +493,13 @@ impl World {
     pub(super) fn probe(&self, name: &str) -> Probe {
         let node = &self.nodes[name];
         let mut p = Probe {
-            previous: node
-                .checkpoint
-                .as_ref()
-                .map(|(at, holding)| crate::engine::Previous {
+            previous: node.checkpoint.as_ref().map(|(at, holding, stands_ms)| {
+                crate::engine::Previous {
                     ago_ms: self.now.since(*at).as_millis() as u64,
                     holding: holding.clone(),
-                }),
+                    stands_ms: *stands_ms,
+                }
+            }),
             peers: node.saved_runs.clone(),
             ..Probe::default()
         };

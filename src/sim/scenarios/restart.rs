@@ -66,3 +66,34 @@ fn a_group_found_in_part_is_stopped_then_started_as_usual() {
     assert!(c.steps("beta", 0).is_empty(), "{:?}", c.steps("beta", 0));
     assert_eq!(c.holders("web"), ["alpha"]);
 }
+
+// Input: alpha, the holder, is cut off from beta at 2 s; 100 ms later (still quorate: beta's
+// last acknowledgement is recent enough) its agent is killed, and systemd starts it again
+// 150 ms later, its checkpoint fresh. Output: the new run does not adopt: beta counts alpha's
+// silence from its last datagram beta heard, so the earlier run's quorum had run out on its
+// acknowledgements; alpha stops its copy, beta takes the group over and keeps it.
+#[test]
+fn a_restart_adopts_nothing_once_the_earlier_runs_acknowledgements_ran_out() {
+    let mut c = World::running(two_node("    failback: false\n"), 2000);
+    c.split("alpha", "beta", true);
+    c.run_until(2100);
+    assert!(
+        c.engine("alpha").unwrap().quorate(),
+        "still quorate when killed"
+    );
+    c.kill_agent("alpha");
+    c.run_until(2400);
+    c.start("alpha");
+    c.run_until(2800);
+    assert!(!adopted(&c, "alpha"), "{:?}", c.steps("alpha", 2000));
+    let why = c.log.iter().any(|r| {
+        r.node == "alpha"
+            && matches!(&r.action, crate::engine::Action::Log(e) if e.reason.contains("acknowledgements that ran out"))
+    });
+    assert!(why, "the new run says why it does not adopt");
+    assert_eq!(c.steps("alpha", 2400), ["-app.service", "-vip0"]);
+    c.split("alpha", "beta", false);
+    c.run_until(4000);
+    assert_eq!(c.violation(), None);
+    assert_eq!(c.holders("web"), ["beta"]);
+}
