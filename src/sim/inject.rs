@@ -77,10 +77,11 @@ impl World {
             FaultKind::VmPause => self.vm_pause(&f, &node, later),
             FaultKind::VmResume => self.vm_resume(&node, f.lasts),
             FaultKind::Thaw => self.thaw(&node),
-            FaultKind::Partition => {
+            FaultKind::Partition | FaultKind::GatewaySplit | FaultKind::Islands => {
                 self.report.fault(self.now, &f, &[]);
-                self.net.partitioned = true;
-                self.net.side = f.side.clone();
+                let names: Vec<String> = self.nodes.keys().cloned().collect();
+                self.net.split(&names, &f.side, &f.other);
+                self.net.gateway = f.kind == FaultKind::GatewaySplit;
                 self.at(
                     later,
                     Ev::Fault(Fault {
@@ -110,6 +111,29 @@ impl World {
                     }),
                 );
             }
+            FaultKind::LinkCut => {
+                let by = f.by.clone().unwrap_or_default();
+                if by == node {
+                    return;
+                }
+                self.report.fault(self.now, &f, &[]);
+                self.net.cut.insert((by.clone(), node.clone()));
+                self.net.cut.insert((node.clone(), by));
+                self.heal_later(later, "link", &f);
+            }
+            FaultKind::Delay => {
+                self.report.fault(self.now, &f, &[]);
+                let most = self.m.heartbeat.dead_after.as_millis() as u64 * 2;
+                self.net.delayed.insert(node.clone(), most);
+                self.heal_later(later, "delay", &f);
+            }
+            FaultKind::Clock => {
+                self.report.fault(self.now, &f, &[]);
+                let ppm = self.rng.range(0, 2000) as i64 - 1000;
+                let now = self.now;
+                let n = self.nodes.get_mut(&node).expect("known node");
+                n.clock = n.clock.rebased(now, ppm);
+            }
             FaultKind::Loss => {
                 self.report.fault(self.now, &f, &[]);
                 self.net.loss = f.percent;
@@ -124,9 +148,14 @@ impl World {
                 );
             }
             FaultKind::Heal => match f.detail.as_str() {
-                "partition" => {
-                    self.net.partitioned = false;
-                    self.net.side.clear();
+                "partition" => self.net.join(),
+                "link" => {
+                    let by = f.by.clone().unwrap_or_default();
+                    self.net.cut.remove(&(by.clone(), node.clone()));
+                    self.net.cut.remove(&(node, by));
+                }
+                "delay" => {
+                    self.net.delayed.remove(&node);
                 }
                 "cut" => {
                     self.net
@@ -284,7 +313,10 @@ impl World {
     /// The network is whole and every other node has run long enough to be settled.
     fn healthy_except(&self, node: &str) -> bool {
         let settle = self.m.heartbeat.initial_dead + self.m.heartbeat.dead_after;
-        let net_clean = !self.net.partitioned && self.net.cut.is_empty() && self.net.loss == 0;
+        let net_clean = !self.net.partitioned
+            && self.net.cut.is_empty()
+            && self.net.loss == 0
+            && self.net.delayed.is_empty();
         // Failure marks, moves and stops leave the cluster changed for a while (cooldowns).
         let cooldown = (self.m.heartbeat.dead_after * 10).max(Duration::from_secs(30)) + settle;
         let undisturbed = self
@@ -337,6 +369,19 @@ impl World {
                 }),
             );
         }
+    }
+
+    /// Schedules the end of fault `f` at `later`.
+    fn heal_later(&mut self, later: Time, what: &str, f: &Fault) {
+        self.at(
+            later,
+            Ev::Fault(Fault {
+                at: later,
+                kind: FaultKind::Heal,
+                detail: what.into(),
+                ..f.clone()
+            }),
+        );
     }
 
     /// Whether `node`'s whole machine is paused now: until its resume has run, even at the

@@ -9,6 +9,7 @@
 //! the engines ask (network, resources, the agents' lives), `report.rs` checks invariants
 //! and measures failover gaps, `rng.rs` is the generator.
 
+mod clock;
 mod faults;
 mod inject;
 pub mod replay;
@@ -112,8 +113,10 @@ struct Node {
     checkpoint: Option<(Time, Vec<String>, Option<u64>)>,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
-    /// The engine's deadline, as computed after its last input.
+    /// The engine's deadline (world time), as computed after its last input.
     deadline: Option<Time>,
+    /// The node's own clock, which its engine reads.
+    clock: clock::Clock,
 }
 
 /// Something scheduled.
@@ -217,6 +220,7 @@ impl World {
                     paused_at: None,
                     wake_at: None,
                     deadline: None,
+                    clock: clock::Clock::default(),
                 };
                 (n.clone(), node)
             })
@@ -429,10 +433,11 @@ impl World {
             }
             return;
         }
+        let local = node.clock.local(now);
         let actions = node
             .engine
             .as_mut()
-            .map(|e| e.handle(now, input))
+            .map(|e| e.handle(local, input))
             .unwrap_or_default();
         self.apply(name, actions);
         self.schedule_wake(name);
@@ -443,7 +448,12 @@ impl World {
         let Some(node) = self.nodes.get_mut(name) else {
             return;
         };
-        node.deadline = node.engine.as_ref().and_then(Engine::next_deadline);
+        let clock = node.clock;
+        node.deadline = node
+            .engine
+            .as_ref()
+            .and_then(Engine::next_deadline)
+            .map(|t| clock.world(t));
         if let Some(t) = node.deadline {
             self.arm_wake(name, t);
         }

@@ -42,6 +42,8 @@ pub struct RunResult {
     pub clean_kills: usize,
     /// Groups that went without an owner after one of those, before anything else happened.
     pub kill_gaps: usize,
+    /// How many faults of each kind hit.
+    pub faults: BTreeMap<&'static str, usize>,
 }
 
 /// A line of a violation's trace.
@@ -124,6 +126,9 @@ impl Tracker {
     /// rest of the cluster was healthy and settled: the gap each opens measures failover alone.
     pub fn fault(&mut self, now: Time, f: &Fault, crashed_owner_of: &[String]) {
         self.note(Line::Fault(f.clone()));
+        if f.kind.name() != "internal" {
+            *self.result.faults.entry(f.kind.name()).or_default() += 1;
+        }
         // Another fault: what follows is no longer the doing of one kill.
         self.kill_until = None;
         for g in crashed_owner_of {
@@ -295,6 +300,8 @@ pub struct Summary {
     pub violations: Vec<Violation>,
     /// Per group figures.
     pub groups: BTreeMap<String, GroupStats>,
+    /// How many faults of each kind hit, over all runs: the kinds that ran.
+    pub faults: BTreeMap<&'static str, usize>,
 }
 
 impl Summary {
@@ -308,6 +315,9 @@ impl Summary {
             ..Summary::default()
         };
         for r in results {
+            for (k, n) in &r.faults {
+                *s.faults.entry(k).or_default() += n;
+            }
             for (g, v) in r.gaps {
                 gaps.entry(g).or_default().extend(v);
             }

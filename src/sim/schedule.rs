@@ -36,7 +36,24 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
                 f.side = names.iter().filter(|_| rng.chance(0.5)).cloned().collect();
                 f.node = None;
             }
-            FaultKind::OneWay => f.by = Some(rng.pick(&names).clone()),
+            FaultKind::GatewaySplit => {
+                f.side = names.iter().filter(|_| rng.chance(0.5)).cloned().collect();
+                if f.side.is_empty() || f.side.len() == names.len() {
+                    f.side = [names[0].clone()].into();
+                }
+                f.node = None;
+            }
+            FaultKind::Islands => {
+                for n in &names {
+                    match rng.range(0, 2) {
+                        0 => f.side.insert(n.clone()),
+                        1 => f.other.insert(n.clone()),
+                        _ => false,
+                    };
+                }
+                f.node = None;
+            }
+            FaultKind::OneWay | FaultKind::LinkCut => f.by = Some(rng.pick(&names).clone()),
             FaultKind::Kill => {
                 // systemd restarts it within the watchdog bound (RestartSec=100ms); half the
                 // time it was frozen first, until its watchdog killed it.
@@ -129,7 +146,14 @@ fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fa
     let hiding = |f: &Fault| {
         matches!(
             f.kind,
-            FaultKind::Partition | FaultKind::OneWay | FaultKind::Loss | FaultKind::VmPause
+            FaultKind::Partition
+                | FaultKind::OneWay
+                | FaultKind::Loss
+                | FaultKind::VmPause
+                | FaultKind::GatewaySplit
+                | FaultKind::LinkCut
+                | FaultKind::Islands
+                | FaultKind::Delay
         )
     };
     let spans: Vec<(Time, Time, bool)> = faults
@@ -163,30 +187,32 @@ fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fa
 }
 
 /// Whether stateful groups of `m` rest on a ping tie-breaker: two voters, no fencing.
-fn pings_decide(m: &Manifest) -> bool {
+pub(super) fn pings_decide(m: &Manifest) -> bool {
     m.nodes.len() == 2
         && !m.fencing_required
         && m.quorum.tie_breaker == Some(crate::manifest::model::TieBreaker::Ping)
 }
 
-/// Drops loss that would overlap a one-way cut. Together they can keep two nodes from hearing
-/// each other for `dead_after` while both still reach the ping targets: a cut between them
-/// that leaves both reaching the gateway, which no ping tie-breaker can decide (README). Each
-/// alone, and loss with partitions, stays in.
+/// Drops faults that would together blind two nodes to each other in both directions:
+/// loss or a delay beyond `dead_after` (of one node's datagrams) overlapping a one-way cut, loss
+/// or a delay of the other node. Together they can keep two nodes from hearing each other for
+/// `dead_after` while both still reach the ping targets: a cut between them that leaves both
+/// reaching the gateway, which no ping tie-breaker can decide (README; `gateway-split` draws
+/// it on purpose). Each alone, and loss with partitions, stays in.
 fn without_blind_cuts(faults: Vec<Fault>) -> Vec<Fault> {
+    let blinds = |a: &Fault, b: &Fault| match (a.kind, b.kind) {
+        (FaultKind::Loss, FaultKind::OneWay) | (FaultKind::OneWay, FaultKind::Loss) => true,
+        (FaultKind::Delay, FaultKind::Delay) => a.node != b.node,
+        (FaultKind::Delay, k) | (k, FaultKind::Delay) => {
+            matches!(k, FaultKind::OneWay | FaultKind::Loss)
+        }
+        _ => false,
+    };
     let mut kept: Vec<Fault> = Vec::new();
     for f in faults {
-        let other = match f.kind {
-            FaultKind::Loss => FaultKind::OneWay,
-            FaultKind::OneWay => FaultKind::Loss,
-            _ => {
-                kept.push(f);
-                continue;
-            }
-        };
         let overlaps = kept
             .iter()
-            .any(|k| k.kind == other && k.at < f.at.plus(f.lasts) && f.at < k.at.plus(k.lasts));
+            .any(|k| blinds(k, &f) && k.at < f.at.plus(f.lasts) && f.at < k.at.plus(k.lasts));
         if !overlaps {
             kept.push(f);
         }

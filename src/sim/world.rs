@@ -120,6 +120,9 @@ impl World {
                         .rng
                         .range(0, self.m.heartbeat.interval.as_millis() as u64 + 10);
                 }
+                if let Some(most) = self.net.delayed.get(from).copied() {
+                    delay += self.rng.range(0, most);
+                }
                 let at = self.now.plus(Duration::from_millis(delay));
                 for bytes in &pages {
                     self.at(
@@ -388,7 +391,8 @@ impl World {
             None => node.state_gen + 1,
         };
         let ids = keys.keys().iter().map(|k| k.id).collect();
-        node.engine = Some(Engine::new(now, name, m, ids, node.state_gen));
+        let local = node.clock.local(now);
+        node.engine = Some(Engine::new(local, name, m, ids, node.state_gen));
         node.booted_at = Some(now);
         node.awake_since = Some(now);
         node.powered = true;

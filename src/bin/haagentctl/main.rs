@@ -76,9 +76,10 @@ enum Command {
         /// First seed (a violation's seed replays it with `--seeds 1`).
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Fault kinds to draw, comma-separated: crash, pause, stop, partition, one-way, loss,
-        /// start-fail, unit-dies, move (default: all).
-        #[arg(long, value_delimiter = ',')]
+        /// Fault kinds to draw, comma-separated (default: every kind the manifest's safety
+        /// settings claim to cover: all but gateway-split and link-cut when a ping
+        /// tie-breaker alone decides between two nodes).
+        #[arg(long, value_delimiter = ',', value_parser = fault_names())]
         faults: Vec<String>,
         /// Print one JSON object per manifest.
         #[arg(long)]
@@ -283,27 +284,28 @@ fn simulate(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     use haagent::sim::{self, FaultKind};
-    let kinds: Vec<FaultKind> = if faults.is_empty() {
-        FaultKind::ALL.to_vec()
-    } else {
-        faults
-            .iter()
-            .map(|f| {
-                FaultKind::parse(f).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "unknown fault `{f}`; faults are {}",
-                        FaultKind::ALL.map(FaultKind::name).join(", ")
-                    )
-                })
+    let named: Vec<FaultKind> = faults
+        .iter()
+        .map(|f| {
+            FaultKind::parse(f).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown fault `{f}`; faults are {}",
+                    FaultKind::ALL.map(FaultKind::name).join(", ")
+                )
             })
-            .collect::<anyhow::Result<_>>()?
-    };
+        })
+        .collect::<anyhow::Result<_>>()?;
     let mut violated = false;
     for file in files {
         let (m, _) = manifest::load(file).map_err(|e| {
             anyhow::anyhow!("{e}; `haagentctl validate {}` shows why", file.display())
         })?;
         let started = std::time::Instant::now();
+        let kinds = if named.is_empty() {
+            FaultKind::covered(&m)
+        } else {
+            named.clone()
+        };
         let summary = sim::simulate(&m, seeds.clone(), &kinds);
         violated |= !summary.violations.is_empty();
         if json {
@@ -321,6 +323,11 @@ fn simulate(
     })
 }
 
+/// The fault kinds `--faults` accepts, listed in `--help`.
+fn fault_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(haagent::sim::FaultKind::ALL.map(|k| k.name()))
+}
+
 fn print_summary(file: &str, s: &haagent::sim::Summary, took: std::time::Duration) {
     println!(
         "{file}: {} schedules in {:.1}s, {} violations",
@@ -328,6 +335,8 @@ fn print_summary(file: &str, s: &haagent::sim::Summary, took: std::time::Duratio
         took.as_secs_f64(),
         s.violations.len()
     );
+    let ran: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("  faults: {}", ran.join(", "));
     for (g, st) in &s.groups {
         let (f, c) = (&st.failover_ms, &st.crash_failover_ms);
         println!(
