@@ -23,6 +23,8 @@ pub trait Agent {
     fn online(&self, node: &str) -> zbus::Result<()>;
     /// Forgets moves and failures of `group`.
     fn clear(&self, group: &str) -> zbus::Result<()>;
+    /// Says `group` no longer runs on `node` (checked by hand), where its stop failed.
+    fn unblock(&self, group: &str, node: &str) -> zbus::Result<()>;
     /// Re-reads the manifest (as SIGHUP does).
     fn reload(&self) -> zbus::Result<()>;
     /// This node's name.

@@ -170,6 +170,19 @@ impl Agent {
         self.command(Command::Clear { group }).await
     }
 
+    /// An operator checked by hand that `group` no longer runs on `node`, where a stop failed.
+    async fn unblock(
+        &self,
+        group: &str,
+        node: &str,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<()> {
+        self.may_change(conn, &hdr, "Unblock").await?;
+        let (group, node) = (group.into(), node.into());
+        self.command(Command::Unblock { group, node }).await
+    }
+
     async fn reload(
         &self,
         #[zbus(connection)] conn: &Connection,

@@ -116,12 +116,59 @@ impl Systemd {
             let Ok(args) = signal.args() else { continue };
             if args.job == job {
                 return match args.result.as_str() {
-                    "done" => Ok(()),
+                    "done" if start => Ok(()),
+                    // systemd gives up on a process that ignores its stop signal when told
+                    // not to SIGKILL it, and calls the unit stopped: it is not.
+                    "done" => match self.leftover(unit).await {
+                        0 => Ok(()),
+                        n => Err(format!(
+                            "stopped by systemd's word, but {n} processes remain in its control group"
+                        )),
+                    },
                     other => Err(format!("job {other}")),
                 };
             }
         }
         Err("the system bus connection closed".into())
+    }
+
+    /// How many processes are in `unit`'s control group (0 when it has none, or it cannot
+    /// be read: a unit type without one, a host without cgroup v2).
+    pub async fn leftover(&self, unit: &str) -> usize {
+        let Some(iface) = cgroup_interface(unit) else {
+            return 0;
+        };
+        let group: Option<String> = async {
+            let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
+                .destination("org.freedesktop.systemd1")
+                .path(unit_path(unit))
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await
+                .ok()?;
+            let name = zbus::names::InterfaceName::try_from(iface).ok()?;
+            let v = props.get(name, "ControlGroup").await.ok()?;
+            String::try_from(v).ok()
+        }
+        .await;
+        let Some(group) = group.filter(|g| !g.is_empty()) else {
+            return 0;
+        };
+        // A read of cgroupfs, off the loop's thread all the same.
+        let path = format!("/sys/fs/cgroup{group}/cgroup.procs");
+        tokio::task::spawn_blocking(move || {
+            std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+        })
+        .await
+        .unwrap_or(0)
+    }
+
+    /// `seen`, with `inactive` or `failed` corrected to `Leftover` when processes remain.
+    async fn checked(&self, mut seen: UnitSeen) -> UnitSeen {
+        if !seen.active.running() && self.leftover(&seen.unit).await > 0 {
+            seen.active = Active::Leftover;
+        }
+        seen
     }
 
     /// The unit's file state (`enabled`, `disabled`, `static`, ...), if systemd knows it.
@@ -147,12 +194,13 @@ impl Systemd {
             u.sub_state().await?,
             u.job().await?,
         );
-        Ok(UnitSeen {
+        let seen = UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job: self.job_kind(&job.1).await,
-        })
+        };
+        Ok(self.checked(seen).await)
     }
 
     /// The kind of the job at `path` (`/` when none), if it is still there.
@@ -249,13 +297,27 @@ impl Systemd {
         if path.as_str() != "/" && job.is_none() {
             return None;
         }
-        Some(UnitSeen {
+        let seen = UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job,
-        })
+        };
+        Some(self.checked(seen).await)
     }
+}
+
+/// The D-Bus interface holding the `ControlGroup` property of `unit`'s type, if it has one.
+fn cgroup_interface(unit: &str) -> Option<&'static str> {
+    let kind = unit.rsplit_once('.')?.1;
+    Some(match kind {
+        "service" => "org.freedesktop.systemd1.Service",
+        "mount" => "org.freedesktop.systemd1.Mount",
+        "socket" => "org.freedesktop.systemd1.Socket",
+        "swap" => "org.freedesktop.systemd1.Swap",
+        "scope" => "org.freedesktop.systemd1.Scope",
+        _ => return None,
+    })
 }
 
 /// A D-Bus error in words: systemd's error name says most (`NoSuchUnit`, `AccessDenied`).
@@ -287,5 +349,24 @@ mod tests {
             unit_path("2x.mount"),
             "/org/freedesktop/systemd1/unit/_32x_2emount"
         );
+    }
+}
+
+#[cfg(test)]
+mod cgroup_tests {
+    use super::cgroup_interface;
+
+    #[test]
+    fn units_with_a_control_group_are_known_by_their_type() {
+        assert_eq!(
+            cgroup_interface("srv-pgdata.mount"),
+            Some("org.freedesktop.systemd1.Mount")
+        );
+        assert_eq!(
+            cgroup_interface("web.service"),
+            Some("org.freedesktop.systemd1.Service")
+        );
+        assert_eq!(cgroup_interface("multi-user.target"), None);
+        assert_eq!(cgroup_interface("noext"), None);
     }
 }

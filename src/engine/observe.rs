@@ -129,7 +129,7 @@ fn held(phase: Phase) -> bool {
 fn lost(seen: &UnitSeen) -> bool {
     let coming_back = matches!(seen.job, Some(JobKind::Restart | JobKind::Start));
     match seen.active {
-        Active::Failed => true,
+        Active::Failed | Active::Leftover => true,
         Active::Inactive | Active::Deactivating => !coming_back,
         Active::Active | Active::Activating | Active::Other => false,
     }
@@ -148,5 +148,6 @@ fn word(a: Active) -> &'static str {
         Active::Inactive => "inactive",
         Active::Failed => "failed",
         Active::Other => "in another state",
+        Active::Leftover => "stopped by systemd's word, with processes left in its control group",
     }
 }

@@ -114,6 +114,10 @@ pub enum Active {
     Failed,
     /// A state this agent does not know (`maintenance`, `refreshing`, ...): taken as running.
     Other,
+    /// `inactive` or `failed` by systemd's word, but processes remain in the unit's control
+    /// group (a stop that gave up without SIGKILL: `SendSIGKILL=no`, `KillMode=none`): they
+    /// run, whatever the state says.
+    Leftover,
 }
 
 impl Active {

@@ -141,6 +141,15 @@ enum Command {
         /// The group.
         group: String,
     },
+    /// Say that a group whose stop failed on a node no longer runs there (check by hand
+    /// first: its units stopped, its VIPs gone). Until then no node starts it, unless the
+    /// blocked node is fenced.
+    Unblock {
+        /// The group.
+        group: String,
+        /// The node where its stop failed (default: this one).
+        node: Option<String>,
+    },
     /// Re-read the manifest on this node; an invalid one is refused and nothing changes.
     Reload,
     /// Print shell completions.
@@ -252,6 +261,7 @@ fn agent_command(cmd: Command, call_timeout: std::time::Duration) -> anyhow::Res
             Command::Standby { node } => agent.standby(node, true).await,
             Command::Online { node } => agent.standby(node, false).await,
             Command::Clear { group } => agent.clear(&group).await,
+            Command::Unblock { group, node } => agent.unblock(&group, node).await,
             Command::Reload => agent.reload().await,
             _ => unreachable!("local commands are handled before"),
         }

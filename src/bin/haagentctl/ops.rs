@@ -112,6 +112,18 @@ impl Agent {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// `haagentctl unblock GROUP [NODE]`.
+    pub async fn unblock(&self, group: &str, node: Option<String>) -> anyhow::Result<ExitCode> {
+        let node = match node {
+            Some(n) => n,
+            None => self.proxy.node().await?,
+        };
+        self.change("Unblock", self.proxy.unblock(group, &node))
+            .await?;
+        println!("{group}: no longer counted as running on {node}; it may start elsewhere");
+        Ok(ExitCode::SUCCESS)
+    }
+
     /// `haagentctl reload`.
     pub async fn reload(&self) -> anyhow::Result<ExitCode> {
         self.change("Reload", self.proxy.reload()).await?;

@@ -65,6 +65,14 @@ pub fn status(s: &Status) -> String {
                 .collect();
             let _ = writeln!(out, "  {:<12} here: {}", "", here.join(", "));
         }
+        if g.state == "blocked" {
+            let on = g.owner.as_deref().unwrap_or("?");
+            let _ = writeln!(
+                out,
+                "  {:<12} FAILED (blocked): a stop failed on {on}; no node starts it until it is stopped there (retried), {on} is fenced, or, checked by hand, `haagentctl unblock {name} {on}`",
+                ""
+            );
+        }
         if let Some(to) = &g.moved_to {
             let _ = writeln!(
                 out,

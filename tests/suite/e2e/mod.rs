@@ -16,6 +16,7 @@ mod network;
 mod package;
 mod process;
 mod recorder;
+mod safety;
 mod service;
 mod units;
 mod vip;

@@ -1,0 +1,66 @@
+//! The promise on real hosts when a stop fails: a unit that systemd cannot stop (its process
+//! ignores the stop signal, and systemd is told not to SIGKILL it) keeps its group blocked
+//! on its node, and no peer starts the group until an operator, having checked by hand, says
+//! it is gone.
+
+use super::*;
+
+/// Makes `web.service` on `node` unstoppable: the stop signal is one the process ignores,
+/// and systemd gives up after 300 ms without a SIGKILL.
+fn unstoppable(c: &Cluster, node: &str) {
+    c.sh(
+        node,
+        "mkdir -p /run/systemd/system/web.service.d && printf '[Service]\\nKillSignal=SIGCONT\\nFinalKillSignal=SIGCONT\\nSendSIGKILL=no\\nTimeoutStopSec=300ms\\n' > /run/systemd/system/web.service.d/stuck.conf && systemctl daemon-reload",
+    )
+    .unwrap();
+}
+
+/// Whether the echo server still runs on `node`, whatever systemd says of its unit.
+fn echo_runs(c: &Cluster, node: &str) -> bool {
+    c.sh(node, "pgrep -x tb-echo >/dev/null && echo yes || true")
+        .unwrap()
+        .contains("yes")
+}
+
+#[test]
+fn a_unit_whose_stop_fails_is_not_started_on_the_peer_until_unblocked() {
+    let spec = Spec::two("e2sf", 87);
+    let Some(c) = cluster(&spec) else { return };
+    start_on(&c, &["alpha", "beta"], "alpha");
+    unstoppable(&c, "alpha");
+    let out = c.ctl("alpha", &["failover", "web", "--to", "beta", "--no-wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The stop gives up after 600 ms (stop and final signals); then for three dead windows
+    // the copy on alpha runs on, and beta must not start its own.
+    let watch = Duration::from_millis(spec.timers.dead_ms * 3);
+    let started = Instant::now();
+    while started.elapsed() < watch {
+        assert!(echo_runs(&c, "alpha"), "the stuck copy went away by itself");
+        assert_ne!(
+            c.unit_state("beta", "web.service"),
+            "active",
+            "beta started web while alpha's copy still runs\n{}",
+            journals(&c)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = c.ctl("beta", &["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("blocked"), "{text}");
+    assert!(text.contains("haagentctl unblock web alpha"), "{text}");
+    // The operator stops it by hand, checks, and says so.
+    c.sh("alpha", "systemctl kill -s KILL web.service; sleep 0.2")
+        .unwrap();
+    assert!(!echo_runs(&c, "alpha"));
+    let out = c.ctl("beta", &["unblock", "web", "alpha"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_holder(&c, "beta", Duration::from_secs(10));
+}
