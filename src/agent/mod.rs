@@ -162,6 +162,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     };
     if let Some(s) = &systemd {
         check_units(s, &setup::local_units(&m, &opts.node)).await;
+        check_stop_budget(s, &m, &opts.node).await;
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
     let exec = Exec::new(links, vips, systemd, done_tx);
@@ -294,6 +295,11 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
                 if units_changed {
                     agent.watch_units().await;
                 }
+                // Off the loop: a few D-Bus calls, for a warning.
+                if let Some(s) = agent.exec.systemd.clone() {
+                    let (m, me) = (m.clone(), opts.node.clone());
+                    tokio::spawn(async move { check_stop_budget(&s, &m, &me).await });
+                }
                 inputs.push(Input::Reload(Box::new(m)));
             }
             Ok(inputs)
@@ -425,6 +431,20 @@ fn check_command(m: &Manifest, c: &Command) -> Result<(), String> {
         Command::Unblock { group: g, node: n } => group(g).and_then(|()| node(n)),
         Command::Standby { node: n, .. } => node(n),
         Command::OverrideWaitForAll => Ok(()),
+    }
+}
+
+/// Warns about stateful groups whose units may take longer to stop than the timers allow
+/// (`manifest::stop_budget`), with the fix.
+pub async fn check_stop_budget(s: &Systemd, m: &crate::manifest::Manifest, me: &str) {
+    let mut timeouts = std::collections::BTreeMap::new();
+    for (_, unit) in setup::local_units(m, me) {
+        if let Ok(t) = s.stop_timeout(&unit).await {
+            timeouts.insert(unit, t);
+        }
+    }
+    for over in crate::manifest::stop_budget::over_budget(m, me, &timeouts) {
+        tracing::warn!(group = %over.group, "{over}");
     }
 }
 

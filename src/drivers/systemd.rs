@@ -132,6 +132,27 @@ impl Systemd {
         Err("the system bus connection closed".into())
     }
 
+    /// How long systemd gives `unit` to stop before it gives up (`TimeoutStopUSec`, a mount's
+    /// `TimeoutUSec`): `Ok(None)` for no limit; an error when it cannot say (not loaded, a unit
+    /// type without one).
+    pub async fn stop_timeout(&self, unit: &str) -> zbus::Result<Option<std::time::Duration>> {
+        let (iface, prop) = match cgroup_interface(unit) {
+            Some(i) if unit.ends_with(".mount") || unit.ends_with(".swap") => (i, "TimeoutUSec"),
+            Some(i) => (i, "TimeoutStopUSec"),
+            None => return Err(zbus::Error::Failure(format!("{unit} has no stop timeout"))),
+        };
+        self.unit(unit).await?;
+        let props = zbus::fdo::PropertiesProxy::builder(&self.conn)
+            .destination("org.freedesktop.systemd1")
+            .path(unit_path(unit))
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await?;
+        let name = zbus::names::InterfaceName::try_from(iface)?;
+        let us = u64::try_from(props.get(name, prop).await?)?;
+        Ok((us != u64::MAX).then(|| std::time::Duration::from_micros(us)))
+    }
+
     /// How many processes are in `unit`'s control group (0 when it has none, or it cannot
     /// be read: a unit type without one, a host without cgroup v2).
     pub async fn leftover(&self, unit: &str) -> usize {

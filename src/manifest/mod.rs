@@ -18,6 +18,7 @@ pub mod raw;
 pub mod reference;
 pub mod schema;
 mod shape;
+pub mod stop_budget;
 mod syntax;
 pub mod tree;
 pub mod validate;

@@ -20,7 +20,7 @@ pub fn binary() -> crate::Result<PathBuf> {
 pub fn unit(port: u16, bind: Ipv4Addr) -> crate::Result<String> {
     binary()?;
     Ok(format!(
-        "[Unit]\nDescription=test-bed echo server (native)\n\n[Service]\nExecStart={}/tb-echo {port} {bind}\n",
+        "[Unit]\nDescription=test-bed echo server (native)\n\n[Service]\nExecStart={}/tb-echo {port} {bind}\n# Within the stop budget of the quickest timers the tests use (a stop takes a millisecond).\nTimeoutStopSec=200ms\n",
         crate::BIN_DIR
     ))
 }
