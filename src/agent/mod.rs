@@ -160,9 +160,14 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     } else {
         Some(Systemd::connect().await?)
     };
-    if let Some(s) = &systemd {
-        check_units(s, &setup::local_units(&m, &opts.node)).await;
-        check_stop_budget(s, &m, &opts.node).await;
+    // Warnings only: off the start-up path, which a restarted agent must run through fast
+    // to stop what it should not adopt.
+    if let Some(s) = systemd.clone() {
+        let (m, me) = (m.clone(), opts.node.clone());
+        tokio::spawn(async move {
+            check_units(&s, &setup::local_units(&m, &me)).await;
+            check_stop_budget(&s, &m, &me).await;
+        });
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
     let exec = Exec::new(links, vips, systemd, done_tx);
@@ -251,6 +256,12 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         // hears of it before anything that happened meanwhile.
         let late = planned.map_or(0, |p| agent.now().0.saturating_sub(p.0));
         if late > agent.m.heartbeat.watchdog().as_millis() as u64 {
+            // A paused machine resumes with systemd's watchdog overdue too: tell it first
+            // that this loop runs, so that the agent, not a restart half a second later,
+            // stops what must not run twice.
+            if ping_every.is_some() {
+                notify::watchdog();
+            }
             tracing::warn!(
                 late_ms = late,
                 "woken long after the planned time: this node was paused"

@@ -76,3 +76,59 @@ fn a_unit_whose_stop_fails_is_not_started_on_the_peer_until_unblocked() {
     );
     wait_holder(&c, "beta", Duration::from_secs(10));
 }
+
+/// The longest stretch, within `for_`, during which two nodes held the VIP or ran the web
+/// unit at once, and the holders seen in order.
+fn overlap(c: &Cluster, for_: Duration) -> (Duration, Vec<String>) {
+    let vip = vip(&c.bed);
+    let started = Instant::now();
+    let (mut longest, mut since): (Duration, Option<Instant>) = (Duration::ZERO, None);
+    let mut seen: Vec<String> = Vec::new();
+    while started.elapsed() < for_ {
+        let (vips, units) = (c.vip_holders(vip), c.unit_holders("web.service"));
+        let now = Instant::now();
+        if vips.len() > 1 || units.len() > 1 {
+            let from = *since.get_or_insert(now);
+            longest = longest.max(now - from);
+        } else {
+            since = None;
+        }
+        if let Some(h) = units.first().or(vips.first())
+            && seen.last() != Some(h)
+        {
+            seen.push(h.clone());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (longest, seen)
+}
+
+#[test]
+fn a_frozen_holder_thawed_after_four_dead_windows_lets_go_within_an_interval() {
+    let mut spec = Spec::two("e2fz", 88);
+    spec.failback = false;
+    let Some(c) = cluster(&spec) else { return };
+    start_on(&c, &["alpha", "beta"], "alpha");
+    // The whole host pauses: agent, units and systemd (its watchdog cannot fire).
+    c.bed.freeze("alpha", true).unwrap();
+    std::thread::sleep(Duration::from_millis(spec.timers.dead_ms * 4));
+    // beta took over meanwhile (alpha's frozen copy still looks active to systemd).
+    let beta_runs = c.unit_state("beta", "web.service") == "active";
+    c.bed.freeze("alpha", false).unwrap();
+    assert!(beta_runs, "beta did not take over\n{}", journals(&c));
+    let (longest, seen) = overlap(&c, Duration::from_millis(spec.timers.dead_ms * 2));
+    let interval = Duration::from_millis(spec.timers.interval_ms);
+    assert!(
+        longest <= interval,
+        "both ran web for {longest:?} after the thaw (allowed: one interval, {interval:?})\n{}",
+        c.sh("alpha", "journalctl -o short-precise --no-pager -n 30").unwrap()
+    );
+    // Nothing moves back: failback is off, and beta's copy stands.
+    assert_eq!(seen.last().map(String::as_str), Some("beta"), "{seen:?}");
+    wait_holder(&c, "beta", Duration::from_secs(1));
+    assert!(
+        !c.journal("beta").contains("web: release"),
+        "{}",
+        journals(&c)
+    );
+}

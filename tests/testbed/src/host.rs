@@ -293,6 +293,14 @@ impl Host {
         Ok(())
     }
 
+    /// Freezes (or thaws) every process of the host at once, its systemd too, with
+    /// `cgroup.freeze`: a paused VM as its neighbours see it.
+    pub(crate) fn freeze(&self, on: bool) -> Result<()> {
+        let file = self.cgroup.join("cgroup.freeze");
+        fs::write(&file, if on { "1" } else { "0" })
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))
+    }
+
     /// Power cut: `cgroup.kill` ends every process of the host at once.
     pub(crate) fn kill(&mut self) -> Result<()> {
         self.running_pid();

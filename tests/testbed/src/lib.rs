@@ -221,6 +221,11 @@ impl TestBed {
         Ok(())
     }
 
+    /// Pauses (or resumes) the whole host: every process, its systemd too (`cgroup.freeze`).
+    pub fn freeze(&self, name: &str, on: bool) -> Result<()> {
+        self.host(name).freeze(on)
+    }
+
     /// Clean shutdown (systemd powers off), then the cable is pulled.
     pub fn stop(&mut self, name: &str) -> Result<()> {
         let prefix = self.cfg.prefix.clone();
