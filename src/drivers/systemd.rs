@@ -184,11 +184,22 @@ impl Systemd {
         .unwrap_or(0)
     }
 
-    /// `seen`, with `inactive` or `failed` corrected to `Leftover` when processes remain.
+    /// `seen`, with `inactive` or `failed` corrected to `Leftover` when processes remain. A
+    /// unit started again meanwhile has processes too: its state is read again after the
+    /// count, and only a unit still stopped by then counts as left over.
     async fn checked(&self, mut seen: UnitSeen) -> UnitSeen {
-        if !seen.active.running() && self.leftover(&seen.unit).await > 0 {
-            seen.active = Active::Leftover;
+        if seen.active.running() || self.leftover(&seen.unit).await == 0 {
+            return seen;
         }
+        let Ok(now) = self.raw(&seen.unit).await else {
+            seen.active = Active::Leftover;
+            return seen;
+        };
+        if now.active.running() {
+            return now;
+        }
+        seen = now;
+        seen.active = Active::Leftover;
         seen
     }
 
@@ -209,19 +220,24 @@ impl Systemd {
 
     /// What systemd says of `unit` now.
     pub async fn seen(&self, unit: &str) -> zbus::Result<UnitSeen> {
+        let seen = self.raw(unit).await?;
+        Ok(self.checked(seen).await)
+    }
+
+    /// What systemd says of `unit` now, in its own words.
+    async fn raw(&self, unit: &str) -> zbus::Result<UnitSeen> {
         let u = self.unit(unit).await?;
         let (active, sub, job) = (
             u.active_state().await?,
             u.sub_state().await?,
             u.job().await?,
         );
-        let seen = UnitSeen {
+        Ok(UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job: self.job_kind(&job.1).await,
-        };
-        Ok(self.checked(seen).await)
+        })
     }
 
     /// The kind of the job at `path` (`/` when none), if it is still there.

@@ -117,11 +117,23 @@ fn a_frozen_holder_thawed_after_four_dead_windows_lets_go_within_an_interval() {
     c.bed.freeze("alpha", false).unwrap();
     assert!(beta_runs, "beta did not take over\n{}", journals(&c));
     let (longest, seen) = overlap(&c, Duration::from_millis(spec.timers.dead_ms * 2));
+    // On the thaw the agent and systemd race: the agent, first, pings the watchdog and stops
+    // its copy within an interval; systemd, first, kills it for the overdue watchdog, and the
+    // restarted agent stops the copy it may no longer adopt: RestartSec (100 ms) and a start
+    // later, bounded here by twice the watchdog bound.
+    let killed = c.journal("alpha").contains("Watchdog timeout");
     let interval = Duration::from_millis(spec.timers.interval_ms);
+    let allowed = if killed {
+        Duration::from_millis(spec.timers.dead_ms - spec.timers.warn_ms)
+    } else {
+        interval
+    };
+    eprintln!("thawed: double-active for {longest:?}; killed by the watchdog first: {killed}");
     assert!(
-        longest <= interval,
-        "both ran web for {longest:?} after the thaw (allowed: one interval, {interval:?})\n{}",
-        c.sh("alpha", "journalctl -o short-precise --no-pager -n 30").unwrap()
+        longest <= allowed,
+        "both ran web for {longest:?} after the thaw (allowed: {allowed:?}; killed first: {killed})\n{}",
+        c.sh("alpha", "journalctl -o short-precise --no-pager -n 30")
+            .unwrap()
     );
     // Nothing moves back: failback is off, and beta's copy stands.
     assert_eq!(seen.last().map(String::as_str), Some("beta"), "{seen:?}");
@@ -131,4 +143,56 @@ fn a_frozen_holder_thawed_after_four_dead_windows_lets_go_within_an_interval() {
         "{}",
         journals(&c)
     );
+}
+
+#[test]
+fn a_reloaded_running_group_restarts_once_and_runs() {
+    let spec = Spec::two("e2rl", 89);
+    let Some(c) = cluster(&spec) else { return };
+    start_on(&c, &["alpha", "beta"], "alpha");
+    // The group gains a second VIP: changed, so it stops and starts again with it.
+    let second = c.bed.subnet_addr(VIP_LAST + 1);
+    let text = manifest(&spec, &c.bed).replace(
+        "      - unit: web.service\n",
+        &format!("      - vip: {second}/24\n        interface: eth0\n      - unit: web.service\n"),
+    );
+    assert!(text.contains(&second.to_string()));
+    for node in ["alpha", "beta"] {
+        c.write_manifest(node, &text).unwrap();
+    }
+    // The nodes reload at different times, the holder first.
+    let out = c.ctl("alpha", &["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(spec.timers.interval_ms * 2));
+    let out = c.ctl("beta", &["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.wait_for(
+        "web with both VIPs on alpha",
+        Duration::from_secs(10),
+        &["web.service"],
+        || c.has_vip("alpha", second) && c.unit_state("alpha", "web.service") == "active",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Settled: it stays, and it went through exactly one stop and one start.
+    let seen = never_twice(&c, Duration::from_millis(spec.timers.dead_ms * 2));
+    assert_eq!(seen, ["alpha"], "{}", journals(&c));
+    assert!(!c.has_vip("beta", second));
+    let log = c.journal("alpha");
+    let after = &log[log.find("manifest reloaded").unwrap_or(0)..];
+    let count = |what: &str| after.matches(what).count();
+    assert_eq!(
+        count("all resources are stopped"),
+        1,
+        "stopped once\n{after}"
+    );
+    assert_eq!(count("web: acquire:"), 1, "started once\n{after}");
+    assert_eq!(count("web: running:"), 1, "{after}");
 }
