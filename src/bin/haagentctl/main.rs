@@ -186,6 +186,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 require_node: false,
             });
             print!("{}", outcome.output);
+            if !json && outcome.code == 0 {
+                stop_budget(&file, node.as_deref());
+            }
             Ok(ExitCode::from(outcome.code))
         }
         Command::Keygen {
@@ -331,6 +334,46 @@ fn simulate(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On a node with systemd, warns about stateful groups whose units may take longer to stop
+/// than the timers allow (what the agent says at start); silent elsewhere (a workstation).
+fn stop_budget(file: &std::path::Path, node: Option<&str>) {
+    let Ok((m, _)) = manifest::load(file) else {
+        return;
+    };
+    let Some(me) = node
+        .map(str::to_owned)
+        .or_else(manifest::check::hostname)
+        .filter(|n| m.nodes.contains_key(n))
+    else {
+        return;
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let over = rt.block_on(async {
+        let s = haagent::drivers::systemd::Systemd::connect().await.ok()?;
+        let mut timeouts = std::collections::BTreeMap::new();
+        for (_, g) in m.groups.iter().filter(|(_, g)| g.nodes.contains(&me)) {
+            for r in &g.resources {
+                if let haagent::manifest::model::ResourceKind::Unit(u) = &r.kind
+                    && let Ok(t) = s.stop_timeout(u).await
+                {
+                    timeouts.insert(u.clone(), t);
+                }
+            }
+        }
+        Some(haagent::manifest::stop_budget::over_budget(
+            &m, &me, &timeouts,
+        ))
+    });
+    for o in over.unwrap_or_default() {
+        println!("{}: warning (systemd on this node): {o}", file.display());
+    }
 }
 
 /// The fault kinds `--faults` accepts, listed in `--help`.

@@ -39,6 +39,13 @@ fn a_unit_whose_stop_fails_is_not_started_on_the_peer_until_unblocked() {
         "{warned}"
     );
     assert!(!c.journal("alpha").contains("to stop, more than"));
+    // `validate` on the node says the same, from systemd there.
+    let v = c.ctl("beta", &["validate"]);
+    let said = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        v.status.success() && said.contains("may take 5000 ms to stop"),
+        "{said}"
+    );
     unstoppable(&c, "alpha");
     let out = c.ctl("alpha", &["failover", "web", "--to", "beta", "--no-wait"]);
     assert!(
