@@ -64,6 +64,11 @@ pub enum FaultKind {
     Delay,
     /// A node's monotonic clock runs fast or slow (up to 1,000 ppm) from now on.
     Clock,
+    /// The manifest changes (a group's settings: its nodes' order, `failback`) and the nodes
+    /// reload it one by one, at different times, while their groups run.
+    Reload,
+    /// (internal) a node reloads the manifest on its disk.
+    ReloadNode,
     /// (internal) boot a node.
     Boot,
     /// (internal) a stray copy is up, or a restart in place moves on to its next stage.
@@ -102,7 +107,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 23] = [
+    pub const ALL: [FaultKind; 24] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::VmPause,
@@ -126,6 +131,7 @@ impl FaultKind {
         FaultKind::Islands,
         FaultKind::Delay,
         FaultKind::Clock,
+        FaultKind::Reload,
     ];
 
     /// The kinds the manifest's safety settings claim to cover, drawn by default: all but the
@@ -165,6 +171,7 @@ impl FaultKind {
             FaultKind::Islands => "islands",
             FaultKind::Delay => "delay",
             FaultKind::Clock => "clock",
+            FaultKind::Reload => "reload",
             _ => "internal",
         }
     }

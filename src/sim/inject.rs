@@ -134,6 +134,11 @@ impl World {
                 let n = self.nodes.get_mut(&node).expect("known node");
                 n.clock = n.clock.rebased(now, ppm);
             }
+            FaultKind::Reload => self.reload(&f),
+            FaultKind::ReloadNode => {
+                let m = Box::new(self.target.clone());
+                self.input(&node, Input::Reload(m), false);
+            }
             FaultKind::Loss => {
                 self.report.fault(self.now, &f, &[]);
                 self.net.loss = f.percent;
@@ -368,6 +373,54 @@ impl World {
                     ..Fault::default()
                 }),
             );
+        }
+    }
+
+    /// Changes a group's settings in the manifest on disk, and has each node reload it within
+    /// `f.lasts` (some maybe not before the faults heal: `heal_all` reloads the rest).
+    fn reload(&mut self, f: &Fault) {
+        let Some(g) = f.group.clone() else { return };
+        let Some(def) = self.target.groups.get_mut(&g) else {
+            return;
+        };
+        if self.rng.chance(0.5) {
+            def.failback = !def.failback;
+        } else {
+            def.nodes.reverse();
+        }
+        self.report.fault(self.now, f, &[]);
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for n in names {
+            let at = self.now.plus(Duration::from_millis(
+                self.rng.range(0, f.lasts.as_millis() as u64),
+            ));
+            // What is on disk when it reloads: a later change may have come meanwhile.
+            self.at(
+                at,
+                Ev::Fault(Fault {
+                    at,
+                    kind: FaultKind::ReloadNode,
+                    node: Some(n),
+                    ..Fault::default()
+                }),
+            );
+        }
+    }
+
+    /// Brings every running agent to the manifest on disk.
+    fn reload_all(&mut self) {
+        let stale: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| {
+                n.engine
+                    .as_ref()
+                    .is_some_and(|e| *e.manifest() != self.target)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for n in stale {
+            self.input(&n, Input::Reload(Box::new(self.target.clone())), false);
         }
     }
 
@@ -658,6 +711,7 @@ impl World {
             }
             self.boot(n);
         }
+        self.reload_all();
         self.clear_all();
     }
 

@@ -148,6 +148,9 @@ enum Ev {
 /// what happens to them (drawn from a seed by [`run`], or scripted: see `script.rs`).
 pub struct World {
     m: Manifest,
+    /// The manifest on the nodes' disks: what a booting agent reads and a reload brings; it
+    /// differs from `m` in group settings only (the resources stay, as the world models them).
+    target: Manifest,
     /// Each node's key ring (its drivers sign and check with it).
     keys: BTreeMap<String, KeyRing>,
     cfg: SimConfig,
@@ -236,6 +239,7 @@ impl World {
         World {
             rng,
             net: faults::Net::default(),
+            target: m.clone(),
             m,
             keys,
             cfg,

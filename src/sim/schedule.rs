@@ -103,6 +103,7 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
             | FaultKind::StrayStart
             | FaultKind::UnitRestart
             | FaultKind::StopFail
+            | FaultKind::Reload
                 if !groups.is_empty() =>
             {
                 let g = rng.pick(&groups).clone();

@@ -375,7 +375,7 @@ impl World {
     /// asked to stop (`deactivating` is not up).
     pub(super) fn boot(&mut self, name: &str) {
         let keys = &self.keys[name];
-        let m = self.m.clone();
+        let m = self.target.clone();
         let now = self.now;
         let node = self.nodes.get_mut(name).expect("known node");
         if node.engine.is_some() {
