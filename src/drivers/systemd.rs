@@ -5,11 +5,18 @@
 //! connection: systemd sends unit property changes only to subscribers. All units are watched
 //! through one match rule (the bus limits rules per connection, and a manifest may name
 //! hundreds of units).
+//!
+//! zbus stops reading the socket while any stream's queue is full, method replies included: a
+//! task that makes a D-Bus call while it holds an unread stream can deadlock the connection.
+//! So every stream here is drained by a task that never calls out: job results go through one
+//! dispatcher to the job's waiter, and unit signals are passed on to a second task that reads
+//! what it needs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant, proxy};
 
 use crate::engine::{Active, JobKind, UnitSeen};
@@ -81,55 +88,110 @@ pub fn unit_path(name: &str) -> String {
     out
 }
 
+/// How many results of jobs nobody waits for yet are kept: a job may end before the call
+/// that queued it returns its path. Far more than the jobs one call's round trip can see end.
+const RECENT_RESULTS: usize = 1024;
+
+/// Job results on their way to the calls that queued the jobs.
+#[derive(Default)]
+struct Results {
+    waiting: HashMap<OwnedObjectPath, oneshot::Sender<String>>,
+    /// Results that came before their waiter, oldest first.
+    recent: VecDeque<(OwnedObjectPath, String)>,
+}
+
+impl Results {
+    /// Hands a job's result to its waiter, or keeps it for one to come.
+    fn arrived(&mut self, job: OwnedObjectPath, result: String) {
+        if let Some(tx) = self.waiting.remove(&job) {
+            let _ = tx.send(result);
+            return;
+        }
+        if self.recent.len() == RECENT_RESULTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((job, result));
+    }
+
+    /// The result of `job` if it came already, else a receiver for it.
+    fn wait(&mut self, job: OwnedObjectPath) -> Result<String, oneshot::Receiver<String>> {
+        if let Some(i) = self.recent.iter().position(|(j, _)| *j == job) {
+            return Ok(self.recent.remove(i).map(|(_, r)| r).unwrap_or_default());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiting.insert(job, tx);
+        Err(rx)
+    }
+}
+
 /// The connection to systemd.
 #[derive(Clone)]
 pub struct Systemd {
     conn: Connection,
     mgr: ManagerProxy<'static>,
+    results: Arc<Mutex<Results>>,
 }
 
 impl Systemd {
-    /// Connects to the system bus and subscribes to systemd's signals.
+    /// Connects to the system bus, subscribes to systemd's signals and starts the task that
+    /// hands job results to their callers.
     pub async fn connect() -> zbus::Result<Systemd> {
         let conn = Connection::system().await?;
         let mgr = ManagerProxy::new(&conn).await?;
+        let mut removed = mgr.receive_job_removed().await?;
         mgr.subscribe().await?;
-        Ok(Systemd { conn, mgr })
+        let results = Arc::new(Mutex::new(Results::default()));
+        let shared = Arc::downgrade(&results);
+        // Drains the stream without ever calling out (see the module's note); it ends with
+        // the connection or when no `Systemd` is left.
+        tokio::spawn(async move {
+            while let Some(signal) = removed.next().await {
+                let Ok(args) = signal.args() else { continue };
+                let Some(results) = shared.upgrade() else {
+                    return;
+                };
+                let (job, result) = (args.job.clone(), args.result.clone());
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .arrived(job, result);
+            }
+        });
+        Ok(Systemd { conn, mgr, results })
     }
 
     /// Starts (or stops) `unit` and waits for the job's result: `Ok` when systemd says `done`,
     /// else the result (`failed`, `timeout`, `dependency`, ...) or the call's error.
     pub async fn run_job(&self, unit: &str, start: bool) -> Result<(), String> {
-        // Listen before queueing the job: a quick job may finish before the call returns.
-        let mut removed = self
-            .mgr
-            .receive_job_removed()
-            .await
-            .map_err(|e| e.to_string())?;
         let call = if start {
             self.mgr.start_unit(unit, "replace").await
         } else {
             self.mgr.stop_unit(unit, "replace").await
         };
         let job = call.map_err(describe)?;
-        while let Some(signal) = removed.next().await {
-            let Ok(args) = signal.args() else { continue };
-            if args.job == job {
-                return match args.result.as_str() {
-                    "done" if start => Ok(()),
-                    // systemd gives up on a process that ignores its stop signal when told
-                    // not to SIGKILL it, and calls the unit stopped: it is not.
-                    "done" => match self.leftover(unit).await {
-                        0 => Ok(()),
-                        n => Err(format!(
-                            "stopped by systemd's word, but {n} processes remain in its control group"
-                        )),
-                    },
-                    other => Err(format!("job {other}")),
-                };
-            }
+        let waiting = self
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .wait(job);
+        let result = match waiting {
+            Ok(result) => result,
+            Err(rx) => rx
+                .await
+                .map_err(|_| "the system bus connection closed".to_string())?,
+        };
+        match result.as_str() {
+            "done" if start => Ok(()),
+            // systemd gives up on a process that ignores its stop signal when told not to
+            // SIGKILL it, and calls the unit stopped: it is not.
+            "done" => match self.leftover(unit).await {
+                0 => Ok(()),
+                n => Err(format!(
+                    "stopped by systemd's word, but {n} processes remain in its control group"
+                )),
+            },
+            other => Err(format!("job {other}")),
         }
-        Err("the system bus connection closed".into())
     }
 
     /// How long systemd gives `unit` to stop before it gives up (`TimeoutStopUSec`, a mount's
@@ -272,14 +334,23 @@ impl Systemd {
         let mut stream = MessageStream::for_match_rule(rule, &self.conn, None).await?;
         let by_path: HashMap<String, String> =
             units.into_iter().map(|u| (unit_path(&u), u)).collect();
-        let me = self.clone();
-        let task = tokio::spawn(async move {
-            let mut last: BTreeMap<String, UnitSeen> = BTreeMap::new();
+        // The drain only filters and passes on; the reads happen in the second task.
+        let (fwd, mut signals) = mpsc::unbounded_channel();
+        let drain = tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
                 let header = msg.header();
                 let Some(unit) = header.path().and_then(|p| by_path.get(p.as_str())) else {
                     continue;
                 };
+                if fwd.send((unit.clone(), msg.clone())).is_err() {
+                    return;
+                }
+            }
+        });
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut last: BTreeMap<String, UnitSeen> = BTreeMap::new();
+            while let Some((unit, msg)) = signals.recv().await {
                 let body = msg.body();
                 let Ok((iface, changed, _)) =
                     body.deserialize::<(String, HashMap<String, OwnedVariant>, Vec<String>)>()
@@ -293,27 +364,28 @@ impl Systemd {
                 {
                     continue;
                 }
-                let seen = match me.seen_in_signal(unit, &changed).await {
+                let seen = match me.seen_in_signal(&unit, &changed).await {
                     Some(seen) => seen,
                     // A job that ended before its kind was read: the unit has moved on; read
                     // it afresh rather than report a state without its job.
-                    None => match me.seen(unit).await {
+                    None => match me.seen(&unit).await {
                         Ok(seen) => seen,
                         Err(_) => continue,
                     },
                 };
                 // The stream repeats values (every property change re-sends them): only
                 // changes matter.
-                if last.get(unit) == Some(&seen) {
+                if last.get(&unit) == Some(&seen) {
                     continue;
                 }
-                last.insert(unit.clone(), seen.clone());
+                last.insert(unit, seen.clone());
                 if tx.send(seen).is_err() {
                     return;
                 }
             }
         });
-        Ok(task.abort_handle())
+        // Aborting the drain drops its sender, which ends the second task.
+        Ok(drain.abort_handle())
     }
 
     /// The state a `PropertiesChanged` signal carries, with the kind of its job; `None` when
@@ -386,6 +458,41 @@ mod tests {
             unit_path("2x.mount"),
             "/org/freedesktop/systemd1/unit/_32x_2emount"
         );
+    }
+}
+
+#[cfg(test)]
+mod results_tests {
+    use super::*;
+
+    fn job(n: u32) -> OwnedObjectPath {
+        OwnedObjectPath::try_from(format!("/org/freedesktop/systemd1/job/{n}")).unwrap()
+    }
+
+    #[test]
+    fn a_result_reaches_its_waiter_whether_it_comes_before_or_after() {
+        let mut r = Results::default();
+        r.arrived(job(1), "done".into());
+        assert_eq!(r.wait(job(1)).ok().as_deref(), Some("done"));
+        let mut rx = r.wait(job(2)).unwrap_err();
+        r.arrived(job(3), "failed".into());
+        assert!(
+            rx.try_recv().is_err(),
+            "another job's result is not this one's"
+        );
+        r.arrived(job(2), "timeout".into());
+        assert_eq!(rx.try_recv().ok().as_deref(), Some("timeout"));
+        assert!(r.waiting.is_empty());
+    }
+
+    #[test]
+    fn results_nobody_waits_for_are_bounded() {
+        let mut r = Results::default();
+        for n in 0..(RECENT_RESULTS as u32 + 10) {
+            r.arrived(job(n), "done".into());
+        }
+        assert_eq!(r.recent.len(), RECENT_RESULTS);
+        assert!(r.wait(job(0)).is_err(), "the oldest were let go");
     }
 }
 
