@@ -92,16 +92,27 @@ pub async fn probe(m: &Manifest, systemd: Option<&Systemd>, vips: &Vips) -> Prob
     p
 }
 
-/// An address change that concerns a VIP of the manifest, as an input.
-pub fn addr_input(m: &Manifest, c: &AddrChange) -> Option<Input> {
-    if !vip_addresses(m).contains(&c.addr) {
-        return None;
+/// The manifest's VIP addresses, gathered once per manifest: an address change (a thousand
+/// of them when a group of a thousand VIPs starts) is then one lookup.
+pub struct VipFilter(BTreeSet<IpAddr>);
+
+impl VipFilter {
+    /// The filter of `m`.
+    pub fn new(m: &Manifest) -> VipFilter {
+        VipFilter(vip_addresses(m))
     }
-    // A removed interface takes its addresses along: its name is gone too.
-    let interface = netif::name_of(c.ifindex).unwrap_or_else(|| format!("#{}", c.ifindex));
-    Some(Input::Addr(AddrSeen {
-        addr: c.addr,
-        interface,
-        present: c.added,
-    }))
+
+    /// An address change that concerns a VIP of the manifest, as an input.
+    pub fn input(&self, c: &AddrChange) -> Option<Input> {
+        if !self.0.contains(&c.addr) {
+            return None;
+        }
+        // A removed interface takes its addresses along: its name is gone too.
+        let interface = netif::name_of(c.ifindex).unwrap_or_else(|| format!("#{}", c.ifindex));
+        Some(Input::Addr(AddrSeen {
+            addr: c.addr,
+            interface,
+            present: c.added,
+        }))
+    }
 }

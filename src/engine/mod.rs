@@ -72,7 +72,11 @@ pub struct Engine {
     drops: DropCounts,
     runners: BTreeMap<String, Runner>,
     /// Groups removed or changed by a reload, stopping with their old definition.
-    retiring: BTreeMap<String, (crate::manifest::model::Group, Runner)>,
+    retiring: BTreeMap<String, (std::sync::Arc<crate::manifest::model::Group>, Runner)>,
+    /// The groups in force, shared: a report about one resource takes its group without
+    /// copying it (a copy of a thousand resources per report made starting a thousand VIPs
+    /// quadratic).
+    shared: BTreeMap<String, std::sync::Arc<crate::manifest::model::Group>>,
     failed_until: BTreeMap<String, Time>,
     intents: Intents,
     /// Lamport clock of operator intents.
@@ -132,6 +136,7 @@ impl Engine {
             .iter()
             .map(|(n, g)| (n.clone(), Runner::idle(g)))
             .collect();
+        let shared = share(&m);
         Engine {
             me: me.to_owned(),
             members: Membership::new(now, peers),
@@ -149,6 +154,7 @@ impl Engine {
             drops: DropCounts::default(),
             runners,
             retiring: BTreeMap::new(),
+            shared,
             failed_until: BTreeMap::new(),
             intents: Intents::default(),
             clock: 0,
@@ -343,6 +349,14 @@ impl Engine {
             reason,
         })
     }
+}
+
+/// Every group of `m`, shared.
+fn share(m: &Manifest) -> BTreeMap<String, std::sync::Arc<crate::manifest::model::Group>> {
+    m.groups
+        .iter()
+        .map(|(n, g)| (n.clone(), std::sync::Arc::new(g.clone())))
+        .collect()
 }
 
 /// A manifest's digest: the first eight bytes of the SHA-256 of its JSON form.

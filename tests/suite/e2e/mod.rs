@@ -16,6 +16,7 @@ mod network;
 mod package;
 mod process;
 mod recorder;
+mod scale;
 mod service;
 mod units;
 mod vip;
