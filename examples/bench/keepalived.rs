@@ -39,9 +39,16 @@ pub fn start(c: &Cluster, t: Timers) -> Result<(), String> {
 /// Starts keepalived on both nodes moving `vips` (the first announced in the adverts, the rest
 /// as `virtual_ipaddress_excluded`, which keepalived adds and announces the same way), with
 /// advertisements every `interval_ms`.
-pub fn start_with(c: &Cluster, interval_ms: u64, vips: &[std::net::Ipv4Addr]) -> Result<(), String> {
+pub fn start_with(
+    c: &Cluster,
+    interval_ms: u64,
+    vips: &[std::net::Ipv4Addr],
+) -> Result<(), String> {
     let (first, rest) = vips.split_first().ok_or("no VIPs")?;
-    let rest: String = rest.iter().map(|v| format!("    {v}/24 dev eth0\n")).collect();
+    let rest: String = rest
+        .iter()
+        .map(|v| format!("    {v}/24 dev eth0\n"))
+        .collect();
     for (node, peer) in [("alpha", "beta"), ("beta", "alpha")] {
         let priority = if node == "alpha" { 150 } else { 100 };
         let text = format!(

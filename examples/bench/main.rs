@@ -10,7 +10,8 @@
 //!
 //! Options: `--runs N` (default 3), `--quick` (the middle timer setting only), `--only TEXT`
 //! (the systems whose name contains TEXT, e.g. `keepalived`), `--scale` (the scale benchmark
-//! instead: one group of 10, 100 and 1,000 VIPs, see [`scale`]; `--runs` defaults to 1).
+//! instead: one group of 10, 100 and 1,000 VIPs, or the sizes `--vips 10,100` names, see
+//! [`scale`]; `--runs` defaults to 1).
 
 mod heartbeat;
 mod idle;
@@ -93,12 +94,19 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_default();
     if args.iter().any(|a| a == "--scale") {
         let runs = runs_arg.unwrap_or(1);
+        let sizes: Vec<usize> = match args.iter().position(|a| a == "--vips") {
+            Some(i) => args
+                .get(i + 1)
+                .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+                .unwrap_or_default(),
+            None => vec![10, 100, 1000],
+        };
         let result = haagent_testbed::cluster::built_binaries().and_then(|bins| {
             let install = Install {
                 bins,
                 units: haagent_testbed::cluster::repo_units(),
             };
-            scale::run(&install, runs, &only)
+            scale::run(&install, runs, &only, &sizes)
         });
         return match result {
             Ok(rows) => {

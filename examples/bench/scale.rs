@@ -75,9 +75,10 @@ fn echo_unit(first: Ipv4Addr, last: Ipv4Addr) -> Result<String, String> {
 
 fn bed(vips: &[Ipv4Addr], install: &Install, haagent: bool) -> Result<Cluster, String> {
     let unit = echo_unit(vips[0], vips[vips.len() - 1])?;
-    let cfg = Config::new("scb", NET, 2)
-        .named(&["alpha", "beta"])
-        .unit("web.service", &unit, false);
+    let cfg =
+        Config::new("scb", NET, 2)
+            .named(&["alpha", "beta"])
+            .unit("web.service", &unit, false);
     let c = Cluster::up(cfg, install.clone(), |bed| manifest(bed, vips))?;
     if haagent {
         c.start(&["alpha", "beta"])?;
@@ -106,7 +107,10 @@ fn status(c: &Cluster, node: &str) -> serde_json::Value {
 /// The realtime timestamp (µs) of the last journal entry of `event` on `node`.
 fn event_at(c: &Cluster, node: &str, event: &str) -> Option<u64> {
     let text = c
-        .sh(node, &format!("journalctl -u haagent -o json HAAGENT_EVENT={event}"))
+        .sh(
+            node,
+            &format!("journalctl -u haagent -o json HAAGENT_EVENT={event}"),
+        )
         .ok()?;
     let last: serde_json::Value = serde_json::from_str(text.lines().last()?).ok()?;
     last["__REALTIME_TIMESTAMP"].as_str()?.parse().ok()
@@ -118,7 +122,12 @@ fn failover(vips: &[Ipv4Addr], install: &Install, haagent: bool) -> Result<Row, 
     let mut c = bed(vips, install, haagent)?;
     let ns = c.bed.client_netns();
     let probe = |v: Ipv4Addr| {
-        Probe::start(&ns, SocketAddrV4::new(v, PORT), Mode::Udp, Duration::from_millis(2))
+        Probe::start(
+            &ns,
+            SocketAddrV4::new(v, PORT),
+            Mode::Udp,
+            Duration::from_millis(2),
+        )
     };
     let (first, last) = (vips[0], vips[vips.len() - 1]);
     let (p1, p2) = (probe(first)?, probe(last)?);
@@ -132,7 +141,10 @@ fn failover(vips: &[Ipv4Addr], install: &Install, haagent: bool) -> Result<Row, 
     let (r1, r2) = (p1.stop()?, p2.stop()?);
     for r in [&r1, &r2] {
         if r.last_host.as_deref() != Some("beta") {
-            return Err(format!("the client did not end up on beta: {:?}", r.by_host));
+            return Err(format!(
+                "the client did not end up on beta: {:?}",
+                r.by_host
+            ));
         }
     }
     let (acquire_ms, loop_worst_ms) = if haagent {
@@ -145,7 +157,11 @@ fn failover(vips: &[Ipv4Addr], install: &Install, haagent: bool) -> Result<Row, 
     };
     Ok(Row {
         vips: vips.len(),
-        system: if haagent { "haagent" } else { "keepalived 2.2.7" },
+        system: if haagent {
+            "haagent"
+        } else {
+            "keepalived 2.2.7"
+        },
         acquire_ms,
         first_gap: r1.longest_gap,
         last_gap: r2.longest_gap,
@@ -153,10 +169,15 @@ fn failover(vips: &[Ipv4Addr], install: &Install, haagent: bool) -> Result<Row, 
     })
 }
 
-/// Every size, haagent then keepalived, `runs` times each.
-pub fn run(install: &Install, runs: usize, only: &str) -> Result<Vec<Row>, String> {
+/// Each of `sizes` (VIPs in the group), haagent then keepalived, `runs` times each.
+pub fn run(
+    install: &Install,
+    runs: usize,
+    only: &str,
+    sizes: &[usize],
+) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    for n in [10, 100, 1000] {
+    for &n in sizes {
         let vips = vips(n);
         for haagent in [true, false] {
             let name = if haagent { "haagent" } else { "keepalived" };
