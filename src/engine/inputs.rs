@@ -283,7 +283,7 @@ impl Engine {
     }
 
     pub(super) fn forget_refresh(&mut self, group: &str) {
-        self.refresh.retain(|r, _| r.group != group);
+        self.refresh.forget_group(group);
     }
 
     pub(super) fn fenced(&mut self, now: Time, node: &str, ok: bool, out: &mut Vec<Action>) {

@@ -21,6 +21,7 @@ pub mod membership;
 mod observe;
 mod pause;
 mod quorum;
+mod refresh;
 pub mod runner;
 pub mod runs;
 pub mod snapshot;
@@ -100,7 +101,7 @@ pub struct Engine {
     booted: Time,
     /// Groups found running at start-up and kept through the start-up grace (`adopt.rs`).
     adopted: BTreeSet<String>,
-    refresh: BTreeMap<ResourceRef, Time>,
+    refresh: refresh::Refresh,
     /// Groups blocked here after a failed stop: when to try again, and how many tries so far.
     retries: BTreeMap<String, (Time, u32)>,
     /// (group, node) an operator unblocked, and when this node learned it.
@@ -170,7 +171,7 @@ impl Engine {
             booted: now,
             adopted: BTreeSet::new(),
             sent_at: std::collections::VecDeque::new(),
-            refresh: BTreeMap::new(),
+            refresh: refresh::Refresh::default(),
             retries: BTreeMap::new(),
             unblocked: BTreeMap::new(),
             saved_runs: Vec::new(),
@@ -304,7 +305,7 @@ impl Engine {
         };
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
-        self.refresh.values().for_each(|t| consider(Some(*t)));
+        consider(self.refresh.next());
         self.retries.values().for_each(|(t, _)| consider(Some(*t)));
         for f in self.fences.values() {
             if let Fence::Failed { retry_at } = f {
