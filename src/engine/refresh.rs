@@ -62,7 +62,7 @@ mod tests {
         r.insert(b.clone(), Time(20));
         assert_eq!(r.next(), Some(Time(20)));
         r.insert(b.clone(), Time(70));
-        assert_eq!(r.due(Time(60)), [a.clone()]);
+        assert_eq!(r.due(Time(60)), std::slice::from_ref(&a));
         r.remove(&a);
         assert_eq!(r.next(), Some(Time(70)));
         r.forget_group("h");
