@@ -108,6 +108,9 @@ fn a_hundred_vips_and_a_unit_acquire_without_a_watchdog_kill() {
         worst < 100,
         "the loop was held {worst} ms, the watchdog bound is 100 ms\n{log}"
     );
+    let text = c.ctl("alpha", &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("loop held at most"), "{text}");
 }
 
 #[test]
