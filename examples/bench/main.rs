@@ -9,11 +9,14 @@
 //! only model).
 //!
 //! Options: `--runs N` (default 3), `--quick` (the middle timer setting only), `--only TEXT`
-//! (the systems whose name contains TEXT, e.g. `keepalived`).
+//! (the systems whose name contains TEXT, e.g. `keepalived`), `--scale` (the scale benchmark
+//! instead: one group of 10, 100 and 1,000 VIPs, or the sizes `--vips 10,100` names, see
+//! [`scale`]; `--runs` defaults to 1).
 
 mod heartbeat;
 mod idle;
 mod keepalived;
+mod scale;
 mod systems;
 
 use std::time::Duration;
@@ -78,18 +81,45 @@ pub struct Row {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let runs = args
+    let runs_arg: Option<usize> = args
         .iter()
         .position(|a| a == "--runs")
         .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
+        .and_then(|n| n.parse().ok());
     let only = args
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_default();
+    if args.iter().any(|a| a == "--scale") {
+        let runs = runs_arg.unwrap_or(1);
+        let sizes: Vec<usize> = match args.iter().position(|a| a == "--vips") {
+            Some(i) => args
+                .get(i + 1)
+                .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+                .unwrap_or_default(),
+            None => vec![10, 100, 1000],
+        };
+        let result = haagent_testbed::cluster::built_binaries().and_then(|bins| {
+            let install = Install {
+                bins,
+                units: haagent_testbed::cluster::repo_units(),
+            };
+            scale::run(&install, runs, &only, &sizes)
+        });
+        return match result {
+            Ok(rows) => {
+                print!("{}", scale::table(&rows));
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let runs = runs_arg.unwrap_or(3);
     let settings: Vec<Timers> = if args.iter().any(|a| a == "--quick") {
         vec![SETTINGS[1]]
     } else {

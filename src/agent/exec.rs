@@ -2,15 +2,14 @@
 //! the loop as engine inputs. It decides nothing and remembers nothing about resources: what
 //! is held is the engine's record alone.
 
-use std::collections::BTreeMap;
-
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::control::status::History;
-use crate::drivers::announce;
+use crate::drivers::announcer::Announcer;
 use crate::drivers::links::Links;
 use crate::drivers::systemd::Systemd;
-use crate::drivers::vip::Vips;
+use crate::drivers::vip::{Change, Vips};
 use crate::drivers::{logging, notify};
 use crate::engine::{Action, Input, Notify, Op, ResourceRef};
 
@@ -20,8 +19,8 @@ pub struct Exec {
     pub(super) vips: Vips,
     pub(super) systemd: Option<Systemd>,
     done: mpsc::UnboundedSender<Input>,
-    /// Announcement bursts under way, per VIP resource.
-    bursts: BTreeMap<ResourceRef, tokio::task::JoinHandle<()>>,
+    /// Announcement bursts, paced on a thread of their own.
+    announcer: Announcer,
     status: String,
     /// What `haagentctl status` reports beyond the engine's own state.
     pub(super) history: History,
@@ -39,6 +38,7 @@ impl Exec {
         links: Links,
         vips: Vips,
         systemd: Option<Systemd>,
+        announcer: Announcer,
         done: mpsc::UnboundedSender<Input>,
     ) -> Exec {
         Exec {
@@ -46,7 +46,7 @@ impl Exec {
             vips,
             systemd,
             done,
-            bursts: BTreeMap::new(),
+            announcer,
             status: String::new(),
             history: History::default(),
             control: None,
@@ -60,9 +60,11 @@ impl Exec {
         &self.status
     }
 
-    /// Carries out `actions`; true when the engine says the agent may exit.
+    /// Carries out `actions`; true when the engine says the agent may exit. The VIP changes
+    /// among them go to netlink as one batch, after the rest.
     pub fn apply(&mut self, actions: Vec<Action>) -> bool {
         let mut exit = false;
+        let mut changes = Vec::new();
         for a in actions {
             match a {
                 Action::Send {
@@ -71,35 +73,22 @@ impl Exec {
                     key,
                     version,
                 } => self.links.send(&link, &datagram, key, version),
-                Action::AddVip { res, vip } => {
-                    let vips = self.vips.clone();
-                    self.spawn_done(res, Op::Start, async move {
-                        vips.add(&vip).await.map_err(|e| e.to_string())
-                    });
-                }
+                Action::AddVip { res, vip } => changes.push(Change {
+                    key: (res, Op::Start),
+                    add: true,
+                    vip,
+                }),
                 Action::RemoveVip { res, vip } => {
                     // A burst still under way would point clients back here after the new
                     // holder's announcement (a move soon after an acquire): end it.
-                    if let Some(b) = self.bursts.remove(&res) {
-                        b.abort();
-                    }
-                    let vips = self.vips.clone();
-                    self.spawn_done(res, Op::Stop, async move {
-                        vips.remove(&vip).await.map_err(|e| e.to_string())
+                    self.announcer.cancel(vip.clone());
+                    changes.push(Change {
+                        key: (res, Op::Stop),
+                        add: false,
+                        vip,
                     });
                 }
-                Action::Announce { res, vip } => {
-                    let group = res.group.clone();
-                    let burst = tokio::spawn(async move {
-                        if let Err(e) = announce::burst(&vip).await {
-                            tracing::warn!(group, vip = %vip.address, error = %e, "announcement failed");
-                        }
-                    });
-                    if let Some(old) = self.bursts.insert(res, burst) {
-                        old.abort();
-                    }
-                    self.bursts.retain(|_, b| !b.is_finished());
-                }
+                Action::Announce { res, vip } => self.announcer.start(&res.group, vip),
                 Action::StartUnit { res, unit } => self.unit_job(res, unit, Op::Start),
                 Action::StopUnit { res, unit } => self.unit_job(res, unit, Op::Stop),
                 Action::Fence { node, unit } => self.fence(node, unit),
@@ -124,7 +113,27 @@ impl Exec {
                 Action::Exit => exit = true,
             }
         }
+        if !changes.is_empty() {
+            self.vip_batch(changes);
+        }
         exit
+    }
+
+    /// Sends a batch of VIP changes on its way; each result comes back as it arrives.
+    fn vip_batch(&self, changes: Vec<Change<(ResourceRef, Op)>>) {
+        let results = self.vips.batch(changes);
+        let tx = self.done.clone();
+        tokio::spawn(async move {
+            let mut results = std::pin::pin!(results);
+            while let Some(((res, op), result)) = results.next().await {
+                let _ = tx.send(Input::Done {
+                    res,
+                    op,
+                    ok: result.is_ok(),
+                    detail: result.err().map(|e| e.to_string()).unwrap_or_default(),
+                });
+            }
+        });
     }
 
     fn spawn_done<F>(&self, res: ResourceRef, op: Op, work: F)

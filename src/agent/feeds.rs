@@ -3,8 +3,9 @@
 //! ping rounds and the completions of actions. Translation only: which of these matter, and
 //! what they mean, is the engine's to decide.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -92,16 +93,50 @@ pub async fn probe(m: &Manifest, systemd: Option<&Systemd>, vips: &Vips) -> Prob
     p
 }
 
-/// An address change that concerns a VIP of the manifest, as an input.
-pub fn addr_input(m: &Manifest, c: &AddrChange) -> Option<Input> {
-    if !vip_addresses(m).contains(&c.addr) {
-        return None;
+/// How long an interface's name, looked up by its index, is taken as still right.
+const NAME_FOR: Duration = Duration::from_secs(1);
+
+/// The manifest's VIP addresses, gathered once per manifest: an address change (a thousand
+/// of them when a group of a thousand VIPs starts) is then one lookup, and its interface's
+/// name one sysfs scan a second, not one per change.
+pub struct VipFilter {
+    addrs: BTreeSet<IpAddr>,
+    names: BTreeMap<u32, (Option<String>, Instant)>,
+}
+
+impl VipFilter {
+    /// The filter of `m`.
+    pub fn new(m: &Manifest) -> VipFilter {
+        VipFilter {
+            addrs: vip_addresses(m),
+            names: BTreeMap::new(),
+        }
     }
-    // A removed interface takes its addresses along: its name is gone too.
-    let interface = netif::name_of(c.ifindex).unwrap_or_else(|| format!("#{}", c.ifindex));
-    Some(Input::Addr(AddrSeen {
-        addr: c.addr,
-        interface,
-        present: c.added,
-    }))
+
+    /// An address change that concerns a VIP of the manifest, as an input.
+    pub fn input(&mut self, c: &AddrChange) -> Option<Input> {
+        if !self.addrs.contains(&c.addr) {
+            return None;
+        }
+        let now = Instant::now();
+        self.names
+            .retain(|_, (_, at)| now.duration_since(*at) < NAME_FOR);
+        // A removed interface takes its addresses along and its name is gone too: a removal
+        // is always looked up afresh.
+        if !c.added {
+            self.names.remove(&c.ifindex);
+        }
+        let name = self
+            .names
+            .entry(c.ifindex)
+            .or_insert_with(|| (netif::name_of(c.ifindex), now))
+            .0
+            .clone();
+        let interface = name.unwrap_or_else(|| format!("#{}", c.ifindex));
+        Some(Input::Addr(AddrSeen {
+            addr: c.addr,
+            interface,
+            present: c.added,
+        }))
+    }
 }

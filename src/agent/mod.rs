@@ -5,6 +5,7 @@
 
 mod exec;
 mod feeds;
+pub mod latency;
 pub mod setup;
 
 use std::collections::VecDeque;
@@ -19,16 +20,18 @@ use tokio::time::Instant;
 use crate::auth::KeyRing;
 use crate::control;
 use crate::control::service::{Ask, Request};
+use crate::drivers::announcer::Announcer;
 use crate::drivers::checkpoint::{self, Checkpoints};
 use crate::drivers::links::{Drops, Links};
 use crate::drivers::recorder::Recorder;
 use crate::drivers::systemd::Systemd;
-use crate::drivers::vip::{self, Vips};
+use crate::drivers::vip;
 use crate::drivers::{clock, notify, ping};
 use crate::engine::{Command, Engine, Input, Time};
 use crate::manifest::Manifest;
 use exec::Exec;
 use feeds::Feeds;
+use latency::Latency;
 
 /// Why the agent could not start or keep running.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,10 @@ struct Agent {
     drops: Drops,
     /// Every input and the actions it gave, for `haagentctl replay`.
     recorder: Recorder,
+    /// Which address changes concern a VIP.
+    vips: feeds::VipFilter,
+    /// How long the loop was held.
+    latency: Latency,
 }
 
 impl Agent {
@@ -111,6 +118,18 @@ impl Agent {
             .history
             .track(&self.engine.owners(), SystemTime::now());
         exit
+    }
+
+    /// Notes that the loop was held for `held` after a wake-up; warns when it is too long.
+    fn held(&mut self, held: Duration) {
+        if let Some(w) = self.latency.note(self.now().0, held) {
+            tracing::warn!(
+                held_ms = w.held_ms,
+                bound_ms = self.m.heartbeat.watchdog().as_millis() as u64,
+                more = w.unlogged,
+                "the loop was held for more than a quarter of the watchdog bound"
+            );
+        }
     }
 
     /// (Re)starts the watch of every unit the manifest names.
@@ -151,8 +170,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let (keys, keys_rx) = watch::channel(Arc::new(ring));
     let drops = Drops::default();
     let links = Links::open(&m, &opts.node, keys_rx, drops.clone(), &received_tx)?;
-    let vips = Vips::connect().map_err(driver("netlink"))?;
-    vip::monitor(addr_tx).map_err(driver("netlink address monitor"))?;
+    let vips = vip::start(addr_tx).map_err(driver("netlink"))?;
+    let announcer = Announcer::spawn().map_err(driver("announcements"))?;
     ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
     let units_named = feeds::managed_units(&m);
     let systemd = if units_named.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
@@ -170,7 +189,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         });
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
-    let exec = Exec::new(links, vips, systemd, done_tx);
+    let exec = Exec::new(links, vips, systemd, announcer, done_tx);
     let (request_tx, mut requests) = control::service::requests();
     let control = match control::service::serve(&opts.node, request_tx).await {
         Ok(conn) => Some(conn),
@@ -193,7 +212,6 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let mut agent = Agent {
         engine,
         exec,
-        m,
         keys,
         started,
         unit_watch: None,
@@ -201,6 +219,9 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         received_tx,
         drops,
         recorder,
+        vips: feeds::VipFilter::new(&m),
+        latency: Latency::new(m.heartbeat.watchdog()),
+        m,
     };
     agent.exec.control = control;
     // Watch first, then probe: a change between the two is seen, not lost.
@@ -227,6 +248,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // What an earlier run left up is the engine's first input: it adopts it or stops it.
     let mut pending = VecDeque::from([Input::Probed(probe)]);
+    // When the work under way was due: a timer's deadline, or when a message woke the loop.
+    let mut due: Option<Instant> = None;
     loop {
         while let Some(input) = pending.pop_front() {
             if agent.feed(input) {
@@ -234,26 +257,34 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
                 return Ok(());
             }
         }
+        if let Some(d) = due.take() {
+            agent.held(d.elapsed());
+        }
         let now = agent.now();
         let planned = agent.engine.next_deadline();
         let deadline =
             planned.map(|t| Instant::now() + Duration::from_millis(t.0.saturating_sub(now.0)));
-        tokio::select! {
-            _ = term.recv() => pending.push_back(Input::Shutdown),
-            _ = int.recv() => pending.push_back(Input::Shutdown),
-            _ = hup.recv() => pending.extend(reload(&opts, &mut agent).await.unwrap_or_default()),
-            Some(r) = requests.recv() => pending.extend(answer(r, &opts, &mut agent).await),
-            Some(i) = feeds.done.recv() => pending.push_back(i),
-            Some(r) = feeds.received.recv() => pending.push_back(Input::Heard { link: r.link, datagram: r.datagram }),
-            Some(c) = feeds.addrs.recv() => pending.extend(feeds::addr_input(&agent.m, &c)),
-            Some(u) = feeds.units.recv() => pending.push_back(Input::Unit(u)),
-            Some(n) = feeds.pings.recv() => pending.push_back(Input::Ping { reachable: n }),
-            _ = sleep_until(deadline) => pending.push_back(Input::Tick),
-            _ = watchdog.tick(), if ping_every.is_some() => notify::watchdog(),
-        }
+        let wake = tokio::select! {
+            _ = term.recv() => Wake::Stop,
+            _ = int.recv() => Wake::Stop,
+            _ = hup.recv() => Wake::Reload,
+            Some(r) = requests.recv() => Wake::Request(r),
+            Some(i) = feeds.done.recv() => Wake::Input(i),
+            Some(r) = feeds.received.recv() => Wake::Input(Input::Heard { link: r.link, datagram: r.datagram }),
+            Some(c) = feeds.addrs.recv() => Wake::Addr(c),
+            Some(u) = feeds.units.recv() => Wake::Input(Input::Unit(u)),
+            Some(n) = feeds.pings.recv() => Wake::Input(Input::Ping { reachable: n }),
+            () = sleep_until(deadline) => Wake::Tick(deadline.unwrap_or_else(Instant::now)),
+            at = watchdog.tick(), if ping_every.is_some() => Wake::Watchdog(at),
+        };
+        due = Some(match &wake {
+            Wake::Tick(at) | Wake::Watchdog(at) => *at,
+            _ => Instant::now(),
+        });
         // Woken much later than planned, by the boot clock: the machine or the process was
         // paused (a frozen agent alone would have been killed by its watchdog). The engine
-        // hears of it before anything that happened meanwhile.
+        // hears of it before anything that happened meanwhile, and the pause is not the
+        // loop's latency.
         let late = planned.map_or(0, |p| agent.now().0.saturating_sub(p.0));
         if late > agent.m.heartbeat.watchdog().as_millis() as u64 {
             // A paused machine resumes with systemd's watchdog overdue too: tell it first
@@ -267,8 +298,31 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
                 "woken long after the planned time: this node was paused"
             );
             pending.push_front(Input::Paused { ms: late });
+            due = Some(Instant::now());
+        }
+        match wake {
+            Wake::Stop => pending.push_back(Input::Shutdown),
+            Wake::Reload => pending.extend(reload(&opts, &mut agent).await.unwrap_or_default()),
+            Wake::Request(r) => pending.extend(answer(r, &opts, &mut agent).await),
+            Wake::Input(i) => pending.push_back(i),
+            Wake::Addr(c) => pending.extend(agent.vips.input(&c)),
+            Wake::Tick(_) => pending.push_back(Input::Tick),
+            Wake::Watchdog(_) => notify::watchdog(),
         }
     }
+}
+
+/// What woke the loop.
+enum Wake {
+    Stop,
+    Reload,
+    Request(Request),
+    Input(Input),
+    Addr(crate::drivers::vip::AddrChange),
+    /// The engine's deadline, due then.
+    Tick(Instant),
+    /// The watchdog's ping, due then.
+    Watchdog(Instant),
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -303,6 +357,8 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
             } else {
                 let units_changed = feeds::managed_units(&m) != feeds::managed_units(&agent.m);
                 agent.m = Arc::new(m.clone());
+                agent.vips = feeds::VipFilter::new(&m);
+                agent.latency.set_bound(m.heartbeat.watchdog());
                 if units_changed {
                     agent.watch_units().await;
                 }
@@ -356,7 +412,8 @@ async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
             let drops = agent.drops.lock().map(|d| d.clone()).unwrap_or_default();
             let t = &agent.m.heartbeat;
             let wall = SystemTime::now();
-            let s = control::status::build(snapshot, t, wall, &agent.exec.history, &drops);
+            let mut s = control::status::build(snapshot, t, wall, &agent.exec.history, &drops);
+            s.loop_latency = agent.latency.report(agent.now().0);
             let json = serde_json::to_string(&s).map_err(|e| e.to_string());
             (json, Vec::new())
         }

@@ -30,6 +30,20 @@ pub struct Status {
     pub dropped: BTreeMap<String, u64>,
     /// The status line systemd shows.
     pub summary: String,
+    /// How long the daemon's loop was held after a wake-up (filled in by the daemon).
+    #[serde(default, rename = "loop")]
+    pub loop_latency: LoopLatency,
+}
+
+/// The daemon loop's latency: for each wake-up, from when it was due to the end of its work.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoopLatency {
+    /// The longest a wake-up was held since start, in ms.
+    pub worst_ms: u64,
+    /// The longest in the last minute, in ms.
+    pub last_minute_worst_ms: u64,
+    /// The bound above which a wake-up is logged: a quarter of the watchdog's, in ms.
+    pub warn_over_ms: u64,
 }
 
 /// One node.
@@ -215,6 +229,7 @@ pub fn build(
         groups,
         dropped,
         summary: s.summary,
+        loop_latency: Default::default(),
     }
 }
 

@@ -11,8 +11,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
 
-use crate::manifest::model::Vip;
-
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IP: u16 = 0x0800;
 
@@ -52,39 +50,53 @@ pub fn na_payload(mac: [u8; 6], ip: Ipv6Addr) -> [u8; 32] {
     p
 }
 
-/// Sends one round of announcements for `vip`: both ARP forms, or one NA.
-pub fn announce_once(vip: &Vip) -> io::Result<()> {
-    let ifindex = crate::drivers::netif::index(&vip.interface)?;
-    let mac = crate::drivers::netif::mac(&vip.interface)?;
-    match vip.address {
-        IpAddr::V4(ip) => send_garp(ifindex, mac, ip),
-        IpAddr::V6(ip) => send_na(ifindex, mac, ip),
+/// Where a VIP's announcements leave: its interface's index and hardware address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// Interface index.
+    pub index: u32,
+    /// Its MAC.
+    pub mac: [u8; 6],
+}
+
+impl Port {
+    /// The port of `interface`, read from sysfs now.
+    pub fn of(interface: &str) -> io::Result<Port> {
+        Ok(Port {
+            index: crate::drivers::netif::index(interface)?,
+            mac: crate::drivers::netif::mac(interface)?,
+        })
     }
 }
 
-/// Sends `vip.announce.count` rounds, `vip.announce.interval` apart; returns the first error.
-pub async fn burst(vip: &Vip) -> io::Result<()> {
-    let count = vip.announce.count.max(1);
-    let mut first_error = None;
-    for i in 0..count {
-        if i > 0 {
-            tokio::time::sleep(vip.announce.interval).await;
-        }
-        if let Err(e) = announce_once(vip) {
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+/// The socket every gratuitous ARP leaves through, kept open: closing a packet socket waits
+/// for an RCU grace period in the kernel (10 ms and more, measured on the test bed), so one
+/// per announcement held its caller for a second per hundred VIPs.
+pub struct Sockets {
+    packet: Socket,
 }
 
-fn send_garp(ifindex: u32, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<()> {
-    // Protocol 0: a send-only packet socket, so no frame is ever queued for reading.
-    let s = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
-    let addr = link_layer_broadcast(ifindex)?;
-    for frame in garp_frames(mac, ip) {
-        s.send_to(&frame, &addr)?;
+impl Sockets {
+    /// Opens the packet socket.
+    pub fn open() -> io::Result<Sockets> {
+        // Protocol 0: a send-only packet socket, so no frame is ever queued for reading.
+        let packet = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
+        Ok(Sockets { packet })
     }
-    Ok(())
+
+    /// Sends one round of announcements for `ip` out of `port`: both ARP forms, or one NA.
+    pub fn announce(&self, ip: IpAddr, port: Port) -> io::Result<()> {
+        match ip {
+            IpAddr::V4(ip) => {
+                let addr = link_layer_broadcast(port.index)?;
+                for frame in garp_frames(port.mac, ip) {
+                    self.packet.send_to(&frame, &addr)?;
+                }
+                Ok(())
+            }
+            IpAddr::V6(ip) => send_na(port.index, port.mac, ip),
+        }
+    }
 }
 
 fn link_layer_broadcast(ifindex: u32) -> io::Result<SockAddr> {

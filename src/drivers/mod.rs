@@ -1,10 +1,12 @@
 //! Drivers: the daemon's hands and eyes. Each carries out one kind of engine action or reports
 //! one kind of observation, and decides nothing: heartbeat links ([`links`]), VIPs over
-//! rtnetlink ([`vip`]), ARP/NA announcements ([`announce`]), systemd units over D-Bus
+//! rtnetlink ([`vip`]), ARP/NA announcements ([`announce`], paced by
+//! [`announcer`]), systemd units over D-Bus
 //! ([`systemd`]), ping targets ([`ping`]), interfaces ([`netif`]), sd_notify ([`notify`]) and
 //! the journal ([`logging`]).
 
 pub mod announce;
+pub mod announcer;
 pub mod checkpoint;
 pub mod clock;
 pub mod files;

@@ -1,11 +1,18 @@
 //! Virtual IPs through rtnetlink: add (idempotent, with label; IPv6 without duplicate address
 //! detection so it is usable at once), remove (absent is fine), look up, and a monitor of
 //! address changes so a VIP removed behind the agent's back is noticed.
+//!
+//! The sockets live on a thread of their own ([`start`]): the kernel adds an address (and its
+//! routes) inside the `sendmsg` that carries the request, so a thousand of them sent from the
+//! loop's thread would hold it for tens of milliseconds. The loop's tasks only queue requests
+//! and read answers; a [`Vips::batch`] keeps up to [`WINDOW`] requests in flight on the one
+//! socket instead of one round trip after another.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use futures_util::stream::{StreamExt, TryStreamExt};
+use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
@@ -51,14 +58,58 @@ fn nl_error(e: rtnetlink::Error) -> io::Error {
     }
 }
 
-impl Vips {
-    /// Opens a netlink connection. Must run inside a tokio runtime.
-    pub fn connect() -> io::Result<Vips> {
-        let (conn, handle, _) = rtnetlink::new_connection()?;
-        tokio::spawn(conn);
-        Ok(Vips { handle })
-    }
+/// Requests in flight at once on the socket: a thousand VIPs take a few dozen round trips, and
+/// the kernel's acknowledgements of a window always fit the socket's receive buffer.
+pub const WINDOW: usize = 64;
 
+/// One change of a [`Vips::batch`], with the caller's key for its result.
+pub struct Change<K> {
+    /// The caller's name for it.
+    pub key: K,
+    /// Add (true) or remove.
+    pub add: bool,
+    /// The VIP.
+    pub vip: Vip,
+}
+
+/// Starts the netlink thread: one connection for requests, one for the address monitor, whose
+/// changes go to `changes`. Returns the requests' end.
+pub fn start(changes: mpsc::UnboundedSender<AddrChange>) -> io::Result<Vips> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("netlink".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                // Sockets are registered with the runtime that creates them: this one.
+                let opened = rtnetlink::new_connection().and_then(|(conn, handle, _)| {
+                    tokio::spawn(conn);
+                    monitor(changes)?;
+                    Ok(handle)
+                });
+                let failed = opened.is_err();
+                let _ = ready_tx.send(opened);
+                if !failed {
+                    std::future::pending::<()>().await;
+                }
+            });
+        })?;
+    let handle = ready_rx
+        .recv()
+        .map_err(|_| io::Error::other("the netlink thread ended at start"))??;
+    Ok(Vips { handle })
+}
+
+impl Vips {
     fn error(op: &'static str, vip: &Vip, source: io::Error) -> VipError {
         VipError {
             op,
@@ -69,10 +120,45 @@ impl Vips {
         }
     }
 
+    /// Applies `changes`, up to [`WINDOW`] in flight at once, each interface's index read
+    /// once; yields each result as it comes.
+    pub fn batch<K: Send + 'static>(
+        &self,
+        changes: Vec<Change<K>>,
+    ) -> impl Stream<Item = (K, Result<(), VipError>)> + Send + 'static {
+        let mut indexes: BTreeMap<String, Result<u32, (io::ErrorKind, String)>> = BTreeMap::new();
+        for c in &changes {
+            indexes.entry(c.vip.interface.clone()).or_insert_with(|| {
+                crate::drivers::netif::index(&c.vip.interface)
+                    .map_err(|e| (e.kind(), e.to_string()))
+            });
+        }
+        let this = self.clone();
+        stream::iter(changes)
+            .map(move |c| {
+                let this = this.clone();
+                let index = indexes[&c.vip.interface]
+                    .clone()
+                    .map_err(|(kind, text)| io::Error::new(kind, text));
+                async move {
+                    let result = match c.add {
+                        true => this.add_at(index, &c.vip).await,
+                        false => this.remove_at(index, &c.vip).await,
+                    };
+                    (c.key, result)
+                }
+            })
+            .buffer_unordered(WINDOW)
+    }
+
     /// Adds `vip` (replacing an identical address, so a second add is not an error).
     pub async fn add(&self, vip: &Vip) -> Result<(), VipError> {
-        let index =
-            crate::drivers::netif::index(&vip.interface).map_err(|e| Self::error("add", vip, e))?;
+        self.add_at(crate::drivers::netif::index(&vip.interface), vip)
+            .await
+    }
+
+    async fn add_at(&self, index: io::Result<u32>, vip: &Vip) -> Result<(), VipError> {
+        let index = index.map_err(|e| Self::error("add", vip, e))?;
         let mut req = self
             .handle
             .address()
@@ -94,7 +180,12 @@ impl Vips {
 
     /// Removes `vip`; an address that is not there counts as removed.
     pub async fn remove(&self, vip: &Vip) -> Result<(), VipError> {
-        let index = match crate::drivers::netif::index(&vip.interface) {
+        self.remove_at(crate::drivers::netif::index(&vip.interface), vip)
+            .await
+    }
+
+    async fn remove_at(&self, index: io::Result<u32>, vip: &Vip) -> Result<(), VipError> {
+        let index = match index {
             Ok(i) => i,
             // No interface, no address on it.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -177,7 +268,7 @@ fn address_of(msg: &AddressMessage) -> Option<IpAddr> {
 }
 
 /// Spawns a task that reports every address added or removed on this host.
-pub fn monitor(tx: mpsc::UnboundedSender<AddrChange>) -> io::Result<()> {
+fn monitor(tx: mpsc::UnboundedSender<AddrChange>) -> io::Result<()> {
     let (conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
         MulticastGroup::Ipv4Ifaddr,
         MulticastGroup::Ipv6Ifaddr,

@@ -14,7 +14,7 @@
 use super::election::{self, ClusterView, NodeView};
 use super::membership::PeerState;
 use super::runner::{Phase, Res};
-use super::{Action, Engine, EventKind, Fence, Kind, Notify, ResourceRef, Time};
+use super::{Action, Engine, EventKind, Fence, Kind, Notify, Time};
 use crate::manifest::model::{Group, ResourceKind};
 use crate::protocol::wire::GroupState;
 
@@ -335,12 +335,7 @@ impl Engine {
     }
 
     fn refresh_due(&mut self, now: Time, out: &mut Vec<Action>) {
-        let due: Vec<ResourceRef> = self
-            .refresh
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let due = self.refresh.due(now);
         for res in due {
             // Only a group that runs here is announced: one being released (a pause, a move)
             // must not point clients back here.

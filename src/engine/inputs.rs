@@ -208,11 +208,14 @@ impl Engine {
 
     /// The group's definition and runner, whether current or retiring after a reload, if it
     /// has resource number `resource`.
-    pub(super) fn group_mut(&mut self, res: &ResourceRef) -> Option<(Group, &mut Runner)> {
+    pub(super) fn group_mut(
+        &mut self,
+        res: &ResourceRef,
+    ) -> Option<(std::sync::Arc<Group>, &mut Runner)> {
         let (g, r) = match self.retiring.get_mut(&res.group) {
             Some((g, r)) => (g.clone(), r),
             None => (
-                self.m.groups.get(&res.group)?.clone(),
+                self.shared.get(&res.group)?.clone(),
                 self.runners.get_mut(&res.group)?,
             ),
         };
@@ -280,7 +283,7 @@ impl Engine {
     }
 
     pub(super) fn forget_refresh(&mut self, group: &str) {
-        self.refresh.retain(|r, _| r.group != group);
+        self.refresh.forget_group(group);
     }
 
     pub(super) fn fenced(&mut self, now: Time, node: &str, ok: bool, out: &mut Vec<Action>) {
@@ -402,7 +405,8 @@ impl Engine {
                 && let Some(runner) = self.runners.remove(name)
                 && runner.phase != runner::Phase::Idle
             {
-                self.retiring.insert(name.clone(), (old.clone(), runner));
+                let old = std::sync::Arc::new(old.clone());
+                self.retiring.insert(name.clone(), (old, runner));
             }
         }
         for (name, g) in &m.groups {
@@ -413,6 +417,7 @@ impl Engine {
         let peers: Vec<String> = m.nodes.keys().filter(|n| **n != self.me).cloned().collect();
         self.members.set_peers(peers);
         self.digest = super::digest(&m);
+        self.shared = super::share(&m);
         self.m = std::sync::Arc::new(m);
         for (name, (g, runner)) in &mut self.retiring {
             let (actions, _) = runner.stop(name, g);

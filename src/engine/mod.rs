@@ -21,6 +21,7 @@ pub mod membership;
 mod observe;
 mod pause;
 mod quorum;
+mod refresh;
 pub mod runner;
 pub mod runs;
 pub mod snapshot;
@@ -72,7 +73,11 @@ pub struct Engine {
     drops: DropCounts,
     runners: BTreeMap<String, Runner>,
     /// Groups removed or changed by a reload, stopping with their old definition.
-    retiring: BTreeMap<String, (crate::manifest::model::Group, Runner)>,
+    retiring: BTreeMap<String, (std::sync::Arc<crate::manifest::model::Group>, Runner)>,
+    /// The groups in force, shared: a report about one resource takes its group without
+    /// copying it (a copy of a thousand resources per report made starting a thousand VIPs
+    /// quadratic).
+    shared: BTreeMap<String, std::sync::Arc<crate::manifest::model::Group>>,
     failed_until: BTreeMap<String, Time>,
     intents: Intents,
     /// Lamport clock of operator intents.
@@ -98,7 +103,7 @@ pub struct Engine {
     adopted: BTreeSet<String>,
     /// When the earlier run's quorum would have lapsed, if bounded: no grace outlasts it.
     proof_lapses: Option<Time>,
-    refresh: BTreeMap<ResourceRef, Time>,
+    refresh: refresh::Refresh,
     /// Groups blocked here after a failed stop: when to try again, and how many tries so far.
     retries: BTreeMap<String, (Time, u32)>,
     /// (group, node) an operator unblocked, and when this node learned it.
@@ -134,6 +139,7 @@ impl Engine {
             .iter()
             .map(|(n, g)| (n.clone(), Runner::idle(g)))
             .collect();
+        let shared = share(&m);
         Engine {
             me: me.to_owned(),
             members: Membership::new(now, peers),
@@ -151,6 +157,7 @@ impl Engine {
             drops: DropCounts::default(),
             runners,
             retiring: BTreeMap::new(),
+            shared,
             failed_until: BTreeMap::new(),
             intents: Intents::default(),
             clock: 0,
@@ -167,7 +174,7 @@ impl Engine {
             adopted: BTreeSet::new(),
             proof_lapses: None,
             sent_at: std::collections::VecDeque::new(),
-            refresh: BTreeMap::new(),
+            refresh: refresh::Refresh::default(),
             retries: BTreeMap::new(),
             unblocked: BTreeMap::new(),
             saved_runs: Vec::new(),
@@ -301,7 +308,7 @@ impl Engine {
         };
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
-        self.refresh.values().for_each(|t| consider(Some(*t)));
+        consider(self.refresh.next());
         self.retries.values().for_each(|(t, _)| consider(Some(*t)));
         for f in self.fences.values() {
             if let Fence::Failed { retry_at } = f {
@@ -346,6 +353,14 @@ impl Engine {
             reason,
         })
     }
+}
+
+/// Every group of `m`, shared.
+fn share(m: &Manifest) -> BTreeMap<String, std::sync::Arc<crate::manifest::model::Group>> {
+    m.groups
+        .iter()
+        .map(|(n, g)| (n.clone(), std::sync::Arc::new(g.clone())))
+        .collect()
 }
 
 /// A manifest's digest: the first eight bytes of the SHA-256 of its JSON form.

@@ -97,7 +97,7 @@ impl Engine {
     /// kind matches.
     fn resources_where(&self, matches: impl Fn(&ResourceKind) -> bool) -> Vec<ResourceRef> {
         let current = self.m.groups.iter();
-        let retiring = self.retiring.iter().map(|(n, (g, _))| (n, g));
+        let retiring = self.retiring.iter().map(|(n, (g, _))| (n, &**g));
         current
             .chain(retiring)
             .flat_map(|(name, g)| {

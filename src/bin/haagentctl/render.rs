@@ -105,5 +105,13 @@ pub fn status(s: &Status) -> String {
         let drops: Vec<String> = s.dropped.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let _ = writeln!(out, "\ndropped datagrams: {}", drops.join(", "));
     }
+    let l = &s.loop_latency;
+    if l.warn_over_ms > 0 {
+        let _ = writeln!(
+            out,
+            "\nloop held at most {} ms (last minute: {} ms; logged above {} ms)",
+            l.worst_ms, l.last_minute_worst_ms, l.warn_over_ms
+        );
+    }
     out
 }

@@ -17,6 +17,7 @@ mod package;
 mod process;
 mod recorder;
 mod safety;
+mod scale;
 mod service;
 mod units;
 mod vip;
