@@ -336,10 +336,10 @@ async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
     let (reply, inputs) = match r.ask {
         Ask::Status => {
             let snapshot = agent.engine.snapshot(agent.now());
-            let drops = agent.drops.lock().map(|d| d.clone()).unwrap_or_default();
+            let drops = agent.drops.lock().map(|d| d.report()).unwrap_or_default();
             let t = &agent.m.heartbeat;
             let wall = SystemTime::now();
-            let s = control::status::build(snapshot, t, wall, &agent.exec.history, &drops);
+            let s = control::status::build(snapshot, t, wall, &agent.exec.history, drops);
             let json = serde_json::to_string(&s).map_err(|e| e.to_string());
             (json, Vec::new())
         }
