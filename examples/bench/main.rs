@@ -10,7 +10,11 @@
 //!
 //! Options: `--runs N` (default 3), `--quick` (the middle timer setting only), `--only TEXT`
 //! (the systems whose name contains TEXT, e.g. `keepalived`).
+//!
+//! `--flood` runs the flood benchmark instead ([`flood`]): forged heartbeats at full speed to
+//! the VIP's holder; `--secs N` sets each flood's length (default 20).
 
+mod flood;
 mod heartbeat;
 mod idle;
 mod keepalived;
@@ -90,6 +94,15 @@ fn main() -> std::process::ExitCode {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_default();
+    if args.iter().any(|a| a == "--flood") {
+        let secs = args
+            .iter()
+            .position(|a| a == "--secs")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20);
+        return run_flood(secs, &only);
+    }
     let settings: Vec<Timers> = if args.iter().any(|a| a == "--quick") {
         vec![SETTINGS[1]]
     } else {
@@ -107,11 +120,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(settings: &[Timers], runs: usize, only: &str) -> Result<Vec<Row>, String> {
-    let install = Install {
+fn install() -> Result<Install, String> {
+    Ok(Install {
         bins: haagent_testbed::cluster::built_binaries()?,
         units: haagent_testbed::cluster::repo_units(),
-    };
+    })
+}
+
+fn run_flood(secs: u64, only: &str) -> std::process::ExitCode {
+    match install().and_then(|i| flood::measure(secs, only, &i)) {
+        Ok(rows) => {
+            print!("{}", flood::table(&rows, secs));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: &[Timers], runs: usize, only: &str) -> Result<Vec<Row>, String> {
+    let install = install()?;
     let mut rows = Vec::new();
     for t in settings {
         for system in systems::ALL.iter().filter(|s| s.name().contains(only)) {

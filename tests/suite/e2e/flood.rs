@@ -64,7 +64,10 @@ fn a_forged_flood_moves_nothing_and_status_names_its_sources() {
         forged.rate(),
         said(&seen_by_client)
     );
-    assert!(own.sent > 10_000 && forged.sent > 10_000, "{own:?} {forged:?}");
+    assert!(
+        own.sent > 10_000 && forged.sent > 10_000,
+        "{own:?} {forged:?}"
+    );
 
     assert_eq!(seen, ["alpha"], "{}", journals(&c));
     assert_eq!(
@@ -80,8 +83,14 @@ fn a_forged_flood_moves_nothing_and_status_names_its_sources() {
     let (client, beta) = (c.bed.client_ip().to_string(), c.bed.ip("beta").to_string());
     let bad_mac = &s["dropped"]["bad_mac"];
     let from_beta = bad_mac["from"][&beta].as_u64().unwrap_or(0);
-    assert!(from_beta > 1000, "forged as beta, reaching the MAC check: {s}");
-    assert!(bad_mac["from"][&client].is_null(), "the client's own are filtered: {s}");
+    assert!(
+        from_beta > 1000,
+        "forged as beta, reaching the MAC check: {s}"
+    );
+    assert!(
+        bad_mac["from"][&client].is_null(),
+        "the client's own are filtered: {s}"
+    );
     let wrong = &s["dropped"]["wrong_source"];
     let sampled = wrong["from"][&client].as_u64().unwrap_or(0);
     assert!(sampled > 0, "the kernel's samples name the client: {s}");

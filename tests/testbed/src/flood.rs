@@ -1,7 +1,9 @@
 //! A flooder: a thread in a namespace (the client's) that sends forged heartbeats at full
-//! speed to one address and port: haagent's magic, format 3, key id 1 and a MAC of zeroes, so
-//! each reaches the MAC check of a socket that accepts its source. The source is the client's
-//! own address, or any address forged with a raw socket (a peer's, to pass a source filter).
+//! speed to one address: haagent's (UDP: its magic, format 3, key id 1 and a MAC of junk, so
+//! each reaches the MAC check of a socket that accepts its source) or keepalived's (VRRPv3
+//! advertisements of the right router id with a wrong checksum). The source is the
+//! namespace's own address, or any address forged with a raw socket (a peer's, to pass a
+//! source filter).
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -31,6 +33,15 @@ impl FloodReport {
     }
 }
 
+/// Whose heartbeats are forged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forged {
+    /// haagent's datagrams, to the given UDP port.
+    Haagent,
+    /// VRRPv3 advertisements (IP protocol 112) of router id 51, as keepalived speaks.
+    Vrrp,
+}
+
 /// A flood running in the background.
 pub struct Flood {
     stop: Arc<AtomicBool>,
@@ -56,6 +67,18 @@ impl Flood {
         spoof: Option<Ipv4Addr>,
         size: usize,
     ) -> Result<Flood> {
+        Flood::of(Forged::Haagent, netns, target, spoof, size)
+    }
+
+    /// Floods as [`Flood::start`] does, with `forged` heartbeats (VRRP ignores the port); a
+    /// VRRP flood needs `spoof` (the source, forged or not).
+    pub fn of(
+        forged: Forged,
+        netns: &str,
+        target: SocketAddrV4,
+        spoof: Option<Ipv4Addr>,
+        size: usize,
+    ) -> Result<Flood> {
         let ns =
             File::open(format!("/run/netns/{netns}")).map_err(|e| format!("netns {netns}: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -71,8 +94,9 @@ impl Flood {
             let _ = ready_tx.send(entered.clone());
             entered?;
             match spoof {
-                Some(src) => raw(src, target, size, &flag),
-                None => plain(target, size, &flag),
+                Some(src) => raw(&packet(forged, src, target, size), *target.ip(), &flag),
+                None if forged == Forged::Haagent => plain(target, size, &flag),
+                None => Err("a VRRP flood needs its source address".into()),
             }
         });
         ready_rx.recv().map_err(|e| e.to_string())??;
@@ -105,9 +129,47 @@ fn plain(target: SocketAddrV4, size: usize, stop: &AtomicBool) -> Result<FloodRe
     Ok(r)
 }
 
-/// IPv4 header and UDP header by hand; the kernel fills the IP checksum and id. The UDP
-/// checksum is left at zero (none), which IPv4 allows.
-fn raw(src: Ipv4Addr, target: SocketAddrV4, size: usize, stop: &AtomicBool) -> Result<FloodReport> {
+/// The IPv4 packet of one forged heartbeat of `size` bytes (UDP payload, or VRRP message), by hand; the
+/// kernel fills the IP checksum and id. haagent's: UDP without a checksum (IPv4 allows it);
+/// VRRP's: TTL 255 as RFC 5798 requires, its checksum wrong on purpose.
+pub fn packet(forged: Forged, src: Ipv4Addr, target: SocketAddrV4, size: usize) -> Vec<u8> {
+    let body = match forged {
+        Forged::Haagent => {
+            let body = payload(size);
+            let mut udp = Vec::with_capacity(8 + body.len());
+            udp.extend_from_slice(&40000u16.to_be_bytes());
+            udp.extend_from_slice(&target.port().to_be_bytes());
+            udp.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+            udp.extend_from_slice(&[0, 0]);
+            udp.extend_from_slice(&body);
+            udp
+        }
+        Forged::Vrrp => {
+            // Version 3, advertisement; router id 51, priority 200, one address, 1 s.
+            let mut v = vec![0x31, 51, 200, 1, 0x00, 100, 0xde, 0xad];
+            v.extend_from_slice(&target.ip().octets());
+            v.resize(size.max(v.len()), 0);
+            v
+        }
+    };
+    let (proto, ttl) = match forged {
+        Forged::Haagent => (libc::IPPROTO_UDP as u8, 64),
+        Forged::Vrrp => (112, 255),
+    };
+    let total = 20 + body.len();
+    let mut pkt = vec![0u8; 20];
+    pkt[0] = 0x45;
+    pkt[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    pkt[8] = ttl;
+    pkt[9] = proto;
+    pkt[12..16].copy_from_slice(&src.octets());
+    pkt[16..20].copy_from_slice(&target.ip().octets());
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// Sends `pkt` (a whole IPv4 packet) to `dst` through a raw socket until stopped.
+fn raw(pkt: &[u8], dst: Ipv4Addr, stop: &AtomicBool) -> Result<FloodReport> {
     // SAFETY: plain socket creation; the fd is owned at once.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
     if fd < 0 {
@@ -115,24 +177,10 @@ fn raw(src: Ipv4Addr, target: SocketAddrV4, size: usize, stop: &AtomicBool) -> R
     }
     // SAFETY: fd is a fresh socket nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let body = payload(size);
-    let udp_len = 8 + body.len();
-    let total = 20 + udp_len;
-    let mut pkt = vec![0u8; total];
-    pkt[0] = 0x45;
-    pkt[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    pkt[8] = 64;
-    pkt[9] = libc::IPPROTO_UDP as u8;
-    pkt[12..16].copy_from_slice(&src.octets());
-    pkt[16..20].copy_from_slice(&target.ip().octets());
-    pkt[20..22].copy_from_slice(&40000u16.to_be_bytes());
-    pkt[22..24].copy_from_slice(&target.port().to_be_bytes());
-    pkt[24..26].copy_from_slice(&(udp_len as u16).to_be_bytes());
-    pkt[28..].copy_from_slice(&body);
     // SAFETY: sockaddr_in is plain data.
     let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     to.sin_family = libc::AF_INET as libc::sa_family_t;
-    to.sin_addr.s_addr = u32::from(*target.ip()).to_be();
+    to.sin_addr.s_addr = u32::from(dst).to_be();
     let mut r = FloodReport::default();
     let start = Instant::now();
     while !stop.load(Ordering::Relaxed) {

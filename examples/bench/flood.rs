@@ -1,0 +1,180 @@
+//! The flood benchmark (`--flood`): on a fresh two-node bed per run, with alpha holding the
+//! VIP, a flooder in the client's namespace sends forged heartbeats at full speed to alpha
+//! (haagent: UDP to its heartbeat port; keepalived: VRRP advertisements), from the client's
+//! own address or forged as beta's, 100 and 1,400 bytes, while the client asks the VIP every
+//! 2 ms. Per run: the rate the flooder reached, the membership and ownership events the two
+//! nodes logged during the flood (and a second after), and the client's longest gap.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use haagent_testbed::Probe;
+use haagent_testbed::cluster::{Cluster, Install};
+use haagent_testbed::flood::{Flood, Forged};
+use haagent_testbed::probe::Mode;
+
+use super::Timers;
+use super::systems::{self, System};
+
+/// The bed's netns prefix and subnet.
+const PREFIX: &str = "fl";
+const SUBNET: u8 = 93;
+/// haagent's default heartbeat port.
+const HEARTBEAT_PORT: u16 = 694;
+
+/// The timer settings of the flood runs (interval; warn after two, dead after three).
+pub const SETTINGS: [u64; 3] = [100, 300, 500];
+
+/// haagent's journal message ids of peer late, dead, link down, quorum lost, acquire, release.
+const UPSETS: [&str; 6] = [
+    "5e3b1f0c8a2d4c6e9b7a10f2d4c60102",
+    "5e3b1f0c8a2d4c6e9b7a10f2d4c60103",
+    "5e3b1f0c8a2d4c6e9b7a10f2d4c60106",
+    "5e3b1f0c8a2d4c6e9b7a10f2d4c60108",
+    "5e3b1f0c8a2d4c6e9b7a10f2d4c60109",
+    "5e3b1f0c8a2d4c6e9b7a10f2d4c6010a",
+];
+
+/// One run's figures.
+pub struct FloodRow {
+    timers: String,
+    system: &'static str,
+    source: &'static str,
+    size: usize,
+    rate: f64,
+    events: (usize, usize),
+    gap: Duration,
+    answered: String,
+}
+
+/// Membership and ownership events logged so far on `node`.
+fn events(c: &Cluster, system: System, node: &str) -> Result<usize, String> {
+    let script = match system {
+        System::Keepalived => format!(
+            "journalctl --no-pager -o cat -u {} | grep -c 'Entering' || true",
+            system.unit()
+        ),
+        _ => {
+            let ids: Vec<String> = UPSETS.iter().map(|i| format!("MESSAGE_ID={i}")).collect();
+            format!(
+                "journalctl --no-pager -o cat -u haagent.service {} | grep -vc '^-- ' || true",
+                ids.join(" ")
+            )
+        }
+    };
+    c.sh(node, &script)?
+        .trim()
+        .parse()
+        .map_err(|e| format!("event count on {node}: {e}"))
+}
+
+fn both(c: &Cluster, system: System) -> Result<(usize, usize), String> {
+    Ok((events(c, system, "alpha")?, events(c, system, "beta")?))
+}
+
+/// One flood run.
+fn run(
+    system: System,
+    t: Timers,
+    size: usize,
+    forged_source: bool,
+    secs: u64,
+    install: &Install,
+) -> Result<FloodRow, String> {
+    let c = systems::setup_in(system, t, install, PREFIX, SUBNET)?;
+    // The events of joining and the first election are not the flood's.
+    std::thread::sleep(Duration::from_secs(2));
+    let before = both(&c, system)?;
+    let vip = SocketAddrV4::new(systems::vip(&c.bed), systems::PORT);
+    let ns = c.bed.client_netns();
+    let probe = Probe::start(&ns, vip, Mode::Udp, Duration::from_millis(2))?;
+    let source = match forged_source {
+        true => c.bed.ip("beta"),
+        false => c.bed.client_ip(),
+    };
+    let target = SocketAddrV4::new(c.bed.ip("alpha"), HEARTBEAT_PORT);
+    let kind = match system {
+        System::Keepalived => Forged::Vrrp,
+        _ => Forged::Haagent,
+    };
+    let flood = Flood::of(kind, &ns, target, Some(source), size)?;
+    std::thread::sleep(Duration::from_secs(secs));
+    let sent = flood.stop()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let seen = probe.stop()?;
+    let after = both(&c, system)?;
+    Ok(FloodRow {
+        timers: t.label(),
+        system: system.name(),
+        source: if forged_source {
+            "forged as beta"
+        } else {
+            "client's own"
+        },
+        size,
+        rate: sent.rate(),
+        events: (
+            after.0.saturating_sub(before.0),
+            after.1.saturating_sub(before.1),
+        ),
+        gap: seen.longest_gap,
+        answered: format!("{} / {}", seen.answered, seen.sent),
+    })
+}
+
+/// Every flood run: each setting, system, source and size.
+pub fn measure(secs: u64, only: &str, install: &Install) -> Result<Vec<FloodRow>, String> {
+    let mut rows = Vec::new();
+    for interval in SETTINGS {
+        let t = Timers {
+            interval_ms: interval,
+            warn_ms: 2 * interval,
+            dead_ms: 3 * interval,
+        };
+        for system in [System::HaagentUnit, System::Keepalived] {
+            if !system.name().contains(only) {
+                continue;
+            }
+            for forged in [false, true] {
+                for size in [100, 1400] {
+                    eprintln!(
+                        "== flood: {} with timers {}, {size} bytes, forged source: {forged}",
+                        system.name(),
+                        t.label()
+                    );
+                    let r = run(system, t, size, forged, secs, install)?;
+                    eprintln!("   {}", line(&r));
+                    rows.push(r);
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn line(r: &FloodRow) -> String {
+    format!(
+        "| {} | {} | {} | {} | {:.0} | {} / {} | {} | {} |",
+        r.timers,
+        r.system,
+        r.source,
+        r.size,
+        r.rate,
+        r.events.0,
+        r.events.1,
+        r.gap.as_millis(),
+        r.answered
+    )
+}
+
+/// The table of every run.
+pub fn table(rows: &[FloodRow], secs: u64) -> String {
+    let mut out = format!(
+        "\n| timers (interval / dead) | system | flood source | bytes | forged datagrams/s | events during {secs} s (alpha / beta) | client's longest gap, ms | client answered |\n|---|---|---|---|---|---|---|---|\n"
+    );
+    for r in rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}
