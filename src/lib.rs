@@ -28,7 +28,8 @@
 //!   snapshot.rs          the read-only view status and the CLI report
 //! sim/                 the engine over a simulated world: faults, invariants, golden scenarios;
 //!                      replay/ feeds a recorded run to a fresh engine and compares its actions
-//! drivers/             thin translators: links (UDP, MAC check), vip (rtnetlink), announce
+//! drivers/             thin translators: links/ (UDP sockets, kernel source filter, batched
+//!                      reads, MAC check, drops by reason and source), vip (rtnetlink), announce
 //!                      (ARP/NA), systemd (D-Bus), ping, netif, clock, notify, logging,
 //!                      recorder (the flight recorder's files, written off the loop)
 //! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy

@@ -316,15 +316,8 @@ fn read_again(
     let ring = setup::keys(&m.auth)?;
     let running = &agent.m;
     let links = if m.heartbeat != running.heartbeat || m.nodes != running.nodes {
-        let keys = agent.keys.subscribe();
-        let drops = agent.drops.clone();
-        Some(Links::open(
-            &m,
-            &opts.node,
-            keys,
-            drops,
-            &agent.received_tx,
-        )?)
+        let tx = &agent.received_tx;
+        Some(agent.exec.links.reopen(&m, &opts.node, tx)?)
     } else {
         None
     };

@@ -17,6 +17,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use socket2::SockRef;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
@@ -53,6 +54,9 @@ pub struct LinkError {
 /// One open link.
 struct Open {
     socket: Arc<UdpSocket>,
+    /// What the socket was opened for: a reload keeps it while these stay the same.
+    link: Link,
+    bind: SocketAddr,
     dests: Vec<SocketAddr>,
     /// The sources it accepts (empty: any).
     sources: Vec<IpAddr>,
@@ -90,7 +94,33 @@ impl Links {
         drops: Drops,
         tx: &mpsc::UnboundedSender<Received>,
     ) -> Result<Links, LinkError> {
+        Links::open_beside(m, me, keys, drops, tx, None)
+    }
+
+    /// Opens the links of a reloaded manifest beside these, which keep running until the
+    /// new ones replace them. A link with the same name, transport, interface, address and
+    /// port keeps its socket (a unicast address cannot be bound twice), with the new
+    /// manifest's sources; the others get new sockets.
+    pub fn reopen(
+        &self,
+        m: &Manifest,
+        me: &str,
+        tx: &mpsc::UnboundedSender<Received>,
+    ) -> Result<Links, LinkError> {
+        let (keys, drops) = (self.keys.clone(), self.drops.clone());
+        Links::open_beside(m, me, keys, drops, tx, Some(self))
+    }
+
+    fn open_beside(
+        m: &Manifest,
+        me: &str,
+        keys: Keys,
+        drops: Drops,
+        tx: &mpsc::UnboundedSender<Received>,
+        old: Option<&Links>,
+    ) -> Result<Links, LinkError> {
         let mut open = BTreeMap::new();
+        let mut kept = Vec::new();
         for link in &m.heartbeat.links {
             let err = |what: &str| {
                 let link = link.name.clone();
@@ -99,17 +129,42 @@ impl Links {
             };
             let (bind, dests) = endpoints(m, me, link).map_err(err("addresses"))?;
             let sources = sources(m, link);
-            let (socket, filtered) =
-                socket::open(link, bind, &sources).map_err(err(&format!("cannot bind {bind}")))?;
-            let socket = UdpSocket::from_std(socket.into()).map_err(err("tokio"))?;
+            let same = old
+                .and_then(|o| o.open.get(&link.name))
+                .filter(|o| o.link == *link && o.bind == bind);
+            let (socket, filtered) = match same {
+                Some(o) => {
+                    kept.push(link.name.clone());
+                    (Arc::clone(&o.socket), o.filtered)
+                }
+                None => {
+                    let (s, filtered) = socket::open(link, bind, &sources)
+                        .map_err(err(&format!("cannot bind {bind}")))?;
+                    let s = UdpSocket::from_std(s.into()).map_err(err("tokio"))?;
+                    (Arc::new(s), filtered)
+                }
+            };
             let open_link = Open {
-                socket: Arc::new(socket),
+                socket,
+                link: link.clone(),
+                bind,
                 dests,
                 sources,
                 filtered,
                 last_error: None,
             };
             open.insert(link.name.clone(), open_link);
+        }
+        // Every link opened: only now change the filters of the sockets kept.
+        for name in kept {
+            if let Some(l) = open.get_mut(&name) {
+                l.filtered = socket::set_filter(SockRef::from(&*l.socket), &l.sources)
+                    .map_err(|source| LinkError {
+                        link: name.clone(),
+                        what: "source filter".into(),
+                        source,
+                    })?;
+            }
         }
         let mut links = Links {
             open,

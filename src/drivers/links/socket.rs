@@ -11,7 +11,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 
-use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+use socket2::{Domain, Protocol, SockFilter, SockRef, Socket, Type};
 
 use super::batch;
 use super::filter;
@@ -58,19 +58,29 @@ pub fn open(link: &Link, bind: SocketAddr, sources: &[IpAddr]) -> io::Result<(So
         Transport::Unicast => {}
     }
     recv_buffer(&s, &link.name);
-    let filtered = match filter::sources_only(sources) {
+    let filtered = set_filter(SockRef::from(&s), sources)?;
+    s.bind(&bind.into())?;
+    Ok((s, filtered))
+}
+
+/// Filters the socket's sources to `sources` in the kernel (replacing any filter it had), or
+/// removes its filter when there are none to filter on; whether it filters now.
+pub fn set_filter(s: SockRef<'_>, sources: &[IpAddr]) -> io::Result<bool> {
+    match filter::sources_only(sources) {
         Some(program) => {
             let program: Vec<SockFilter> = program
                 .iter()
                 .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
                 .collect();
             s.attach_filter(&program)?;
-            true
+            Ok(true)
         }
-        None => false,
-    };
-    s.bind(&bind.into())?;
-    Ok((s, filtered))
+        None => {
+            // ENOENT when it had none: nothing to undo.
+            let _ = s.detach_filter();
+            Ok(false)
+        }
+    }
 }
 
 /// [`RECV_BUFFER`], beyond the system's cap as root, else as much as the cap allows.

@@ -1,7 +1,8 @@
 //! Forged heartbeats at full speed: a flood from the client's namespace, from its own address
 //! (filtered by the kernel, sampled) and with a peer's address forged (reaching the MAC check),
 //! moves nothing (no membership or ownership event on either node) and the holder's status
-//! names the sources; and a local user without privileges cannot take the heartbeat port.
+//! names the sources; and a local user without privileges cannot take the heartbeat port,
+//! before or after a reload that changes the links (the socket is kept, not bound again).
 
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -105,6 +106,14 @@ fn a_forged_flood_moves_nothing_and_status_names_its_sources() {
     );
 }
 
+/// The spec's manifest with the heartbeat on port 5405.
+fn high_port(spec: &Spec, bed: &TestBed) -> String {
+    manifest(spec, bed).replace(
+        "      interface: eth0\nauth:",
+        "      interface: eth0\n      port: 5405\nauth:",
+    )
+}
+
 #[test]
 fn a_local_user_cannot_take_the_heartbeat_port() {
     // A port above 1023, which any user may bind when it is free: the agent's own binding
@@ -118,12 +127,7 @@ fn a_local_user_cannot_take_the_heartbeat_port() {
                 &echo_unit(Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST)),
                 false,
             ),
-        |bed| {
-            manifest(&spec, bed).replace(
-                "      interface: eth0\nauth:",
-                "      interface: eth0\n      port: 5405\nauth:",
-            )
-        },
+        |bed| high_port(&spec, bed),
     ) else {
         return;
     };
@@ -136,21 +140,40 @@ fn a_local_user_cannot_take_the_heartbeat_port() {
         .host("alpha")
         .write_file("/run/steal.py", script.as_bytes(), 0o644)
         .unwrap();
-    let out = c
-        .sh(
-            "alpha",
-            "setpriv --reuid=65534 --regid=65534 --clear-groups python3 /run/steal.py",
-        )
-        .unwrap();
-    assert_eq!(
-        out.lines().filter(|l| l.starts_with("refused")).count(),
-        4,
-        "an unprivileged user bound the heartbeat port:\n{out}"
-    );
-    assert!(!out.contains("bound"), "{out}");
-    // The peer stays up: nothing was taken.
+    let steal = || {
+        let out = c
+            .sh(
+                "alpha",
+                "setpriv --reuid=65534 --regid=65534 --clear-groups python3 /run/steal.py",
+            )
+            .unwrap();
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("refused")).count(),
+            4,
+            "an unprivileged user bound the heartbeat port:\n{out}"
+        );
+        assert!(!out.contains("bound"), "{out}");
+    };
+    let alpha_up = || {
+        let out = c.ctl("beta", &["status", "--json"]);
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(s["nodes"]["alpha"]["state"], "up", "{s}");
+    };
+    steal();
     std::thread::sleep(Duration::from_secs(2));
-    let out = c.ctl("beta", &["status", "--json"]);
-    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(s["nodes"]["alpha"]["state"], "up", "{s}");
+    alpha_up();
+
+    // A reload that changes the heartbeat section keeps the bound socket: no second bind of
+    // the same address (refused without SO_REUSEADDR), no moment when the port is free.
+    let changed = high_port(&spec, &c.bed).replace("warn_after: 500ms", "warn_after: 600ms");
+    assert!(changed.contains("600ms"), "test bug: nothing changed");
+    c.write_manifest("alpha", &changed).unwrap();
+    c.sh("alpha", "systemctl reload haagent").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let journal = c.journal("alpha");
+    assert!(!journal.contains("reload refused"), "{journal}");
+    assert!(journal.contains("manifest reloaded"), "{journal}");
+    steal();
+    std::thread::sleep(Duration::from_secs(2));
+    alpha_up();
 }
