@@ -158,12 +158,13 @@ impl Links {
         // Every link opened: only now change the filters of the sockets kept.
         for name in kept {
             if let Some(l) = open.get_mut(&name) {
-                l.filtered = socket::set_filter(SockRef::from(&*l.socket), &l.sources)
-                    .map_err(|source| LinkError {
+                l.filtered = socket::set_filter(SockRef::from(&*l.socket), &l.sources).map_err(
+                    |source| LinkError {
                         link: name.clone(),
                         what: "source filter".into(),
                         source,
-                    })?;
+                    },
+                )?;
             }
         }
         let mut links = Links {
@@ -300,3 +301,6 @@ fn sources(m: &Manifest, link: &Link) -> Vec<IpAddr> {
         Transport::Multicast { .. } | Transport::Broadcast => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;
