@@ -75,3 +75,63 @@ async fn only_authentic_datagrams_from_the_manifests_addresses_reach_the_loop() 
         "no other reason: {r:?}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_reload_keeps_the_bound_socket_and_its_new_filter_applies() {
+    let port = StdSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .unwrap()
+        .port();
+    let m = manifest(port);
+    let ring = KeyRing::parse(KEY).unwrap();
+    let (_keys_tx, keys) = watch::channel(Arc::new(ring.clone()));
+    let drops = Drops::default();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let old = Links::open(&m, "alpha", keys, drops.clone(), &tx).unwrap();
+
+    // gamma leaves the cluster: its address is no longer accepted. Binding the address again
+    // would fail (no SO_REUSEADDR), so the socket must be the one kept.
+    let mut next = m.clone();
+    next.nodes.remove("gamma");
+    next.heartbeat.interval = Duration::from_millis(500);
+    let new = old
+        .reopen(&next, "alpha", &tx)
+        .expect("reopened beside the old links");
+    drop(old);
+
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let page = |sender: &str| {
+        let d = Datagram::bare(Kind::Heartbeat, "t", sender, 1, 1);
+        wire::encode(&d, ring.signing(), wire::VERSION)
+            .unwrap()
+            .remove(0)
+    };
+    let beta = StdSocket::bind("127.0.0.2:0").unwrap();
+    let gamma = StdSocket::bind("127.0.0.3:0").unwrap();
+    beta.send_to(&page("beta"), to).unwrap();
+    for _ in 0..65 {
+        gamma.send_to(&page("gamma"), to).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = rx
+        .try_recv()
+        .expect("beta's datagram through the kept socket");
+    assert_eq!(got.datagram.sender, "beta");
+    assert!(rx.try_recv().is_err(), "gamma's were filtered out");
+    assert!(new.open["link0"].filtered);
+    // In the kernel: samples only (65 is no multiple of 64), none decoded, and about one in
+    // 64 (with the old filter still on, all 65 would pass and count 64 each).
+    let r = drops.lock().unwrap().report();
+    let from_gamma: Vec<(&String, u64)> = r
+        .iter()
+        .filter_map(|(why, d)| d.from.get("127.0.0.3").map(|n| (why, *n)))
+        .collect();
+    assert!(
+        from_gamma
+            .iter()
+            .all(|(why, n)| why.as_str() == drops::WRONG_SOURCE && n % 64 == 0),
+        "{r:?}"
+    );
+    let sampled: u64 = from_gamma.iter().map(|(_, n)| n).sum();
+    assert!(sampled < 32 * 64, "{r:?}");
+}
