@@ -98,9 +98,9 @@ impl Links {
     }
 
     /// Opens the links of a reloaded manifest beside these, which keep running until the
-    /// new ones replace them. A link with the same name, transport, interface, address and
-    /// port keeps its socket (a unicast address cannot be bound twice), with the new
-    /// manifest's sources; the others get new sockets.
+    /// new ones replace them. A link with the same transport, interface, address and port
+    /// keeps its socket (a unicast address cannot be bound twice), with the new manifest's
+    /// sources; the others get new sockets.
     pub fn reopen(
         &self,
         m: &Manifest,
@@ -129,9 +129,14 @@ impl Links {
             };
             let (bind, dests) = endpoints(m, me, link).map_err(err("addresses"))?;
             let sources = sources(m, link);
-            let same = old
-                .and_then(|o| o.open.get(&link.name))
-                .filter(|o| o.link == *link && o.bind == bind);
+            // Matched by what the socket is, not by name: a renamed link keeps its socket too.
+            let same = old.and_then(|o| {
+                o.open.values().find(|o| {
+                    o.bind == bind
+                        && o.link.transport == link.transport
+                        && o.link.interface == link.interface
+                })
+            });
             let (socket, filtered) = match same {
                 Some(o) => {
                     kept.push(link.name.clone());
