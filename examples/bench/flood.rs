@@ -52,25 +52,30 @@ pub struct FloodRow {
     answered: String,
 }
 
-/// Membership and ownership events logged so far on `node`.
-fn events(c: &Cluster, system: System, node: &str) -> Result<usize, String> {
+/// Membership and ownership events logged so far on `node`, with their time.
+fn event_lines(c: &Cluster, system: System, node: &str) -> Result<Vec<String>, String> {
     let script = match system {
         System::Keepalived => format!(
-            "journalctl --no-pager -o cat -u {} | grep -c 'Entering' || true",
+            "journalctl --no-pager -o short-precise -u {} | grep 'Entering' || true",
             system.unit()
         ),
         _ => {
             let ids: Vec<String> = UPSETS.iter().map(|i| format!("MESSAGE_ID={i}")).collect();
             format!(
-                "journalctl --no-pager -o cat -u haagent.service {} | grep -vc '^-- ' || true",
+                "journalctl --no-pager -o short-precise -u haagent.service {} | grep -v '^-- ' || true",
                 ids.join(" ")
             )
         }
     };
-    c.sh(node, &script)?
-        .trim()
-        .parse()
-        .map_err(|e| format!("event count on {node}: {e}"))
+    Ok(c.sh(node, &script)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn events(c: &Cluster, system: System, node: &str) -> Result<usize, String> {
+    event_lines(c, system, node).map(|l| l.len())
 }
 
 fn both(c: &Cluster, system: System) -> Result<(usize, usize), String> {
@@ -124,6 +129,14 @@ fn run(
     std::thread::sleep(Duration::from_secs(1));
     let seen = probe.stop()?;
     let after = both(&c, system)?;
+    // What happened, for the reader of a run with events (haagent's only; keepalived's are many).
+    if system != System::Keepalived && after != before {
+        for (node, skip) in [("alpha", before.0), ("beta", before.1)] {
+            for l in event_lines(&c, system, node)?.iter().skip(skip) {
+                eprintln!("   {node}: {l}");
+            }
+        }
+    }
     let counted = counted_before
         .zip(counted_after)
         .map(|(b, a)| a.saturating_sub(b) as f64 / sent.elapsed.as_secs_f64().max(1e-9));
@@ -148,9 +161,18 @@ fn run(
 }
 
 /// Every flood run: each setting, system, source and size.
-pub fn measure(secs: u64, only: &str, install: &Install) -> Result<Vec<FloodRow>, String> {
+pub fn measure(
+    secs: u64,
+    only: &str,
+    interval: Option<u64>,
+    repeat: usize,
+    install: &Install,
+) -> Result<Vec<FloodRow>, String> {
     let mut rows = Vec::new();
-    for interval in SETTINGS {
+    let settings = SETTINGS
+        .iter()
+        .filter(|i| interval.is_none_or(|x| x == **i));
+    for &interval in settings {
         let t = Timers {
             interval_ms: interval,
             warn_ms: 2 * interval,
@@ -167,7 +189,7 @@ pub fn measure(secs: u64, only: &str, install: &Install) -> Result<Vec<FloodRow>
                 (100, true),
                 (1400, true),
             ];
-            for (size, forged) in runs {
+            for (size, forged) in runs.iter().flat_map(|r| std::iter::repeat_n(*r, repeat)) {
                 eprintln!(
                     "== flood: {} with timers {}, {size} bytes, forged source: {forged}",
                     system.name(),

@@ -12,7 +12,8 @@
 //! (the systems whose name contains TEXT, e.g. `keepalived`).
 //!
 //! `--flood` runs the flood benchmark instead ([`flood`]): forged heartbeats at full speed to
-//! the VIP's holder; `--secs N` sets each flood's length (default 20).
+//! the VIP's holder; `--secs N` sets each flood's length (default 20), `--interval MS` runs one
+//! timer setting (100, 300 or 500), `--runs N` repeats each flood (default 1).
 
 mod flood;
 mod heartbeat;
@@ -101,7 +102,18 @@ fn main() -> std::process::ExitCode {
             .and_then(|i| args.get(i + 1))
             .and_then(|n| n.parse().ok())
             .unwrap_or(20);
-        return run_flood(secs, &only);
+        let interval = args
+            .iter()
+            .position(|a| a == "--interval")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok());
+        let repeat = args
+            .iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        return run_flood(secs, &only, interval, repeat);
     }
     let settings: Vec<Timers> = if args.iter().any(|a| a == "--quick") {
         vec![SETTINGS[1]]
@@ -127,8 +139,13 @@ fn install() -> Result<Install, String> {
     })
 }
 
-fn run_flood(secs: u64, only: &str) -> std::process::ExitCode {
-    match install().and_then(|i| flood::measure(secs, only, &i)) {
+fn run_flood(
+    secs: u64,
+    only: &str,
+    interval: Option<u64>,
+    repeat: usize,
+) -> std::process::ExitCode {
+    match install().and_then(|i| flood::measure(secs, only, interval, repeat, &i)) {
         Ok(rows) => {
             print!("{}", flood::table(&rows, secs));
             std::process::ExitCode::SUCCESS
