@@ -28,10 +28,11 @@
 //!   snapshot.rs          the read-only view status and the CLI report
 //! sim/                 the engine over a simulated world: faults, invariants, golden scenarios;
 //!                      replay/ feeds a recorded run to a fresh engine and compares its actions
-//! drivers/             thin translators: links (UDP, MAC check), vip (rtnetlink, on a thread
-//!                      of its own, batched), announce (ARP/NA frames) and announcer (bursts
-//!                      paced on a thread of their own), systemd (D-Bus), ping, netif, clock,
-//!                      notify, logging, recorder (the flight recorder's files, off the loop)
+//! drivers/             thin translators: links/ (UDP sockets, kernel source filter, batched
+//!                      reads, MAC check, drops by reason and source), vip (rtnetlink, on a
+//!                      thread of its own, batched), announce (ARP/NA frames) and announcer
+//!                      (bursts paced on a thread of their own), systemd (D-Bus), ping, netif,
+//!                      clock, notify, logging, recorder (the flight recorder's files, off the loop)
 //! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy
 //! agent/               the daemon: the one select! loop (mod.rs), driver reports as engine
 //!                      inputs (feeds.rs), actions carried out (exec.rs), start-up (setup.rs),

@@ -12,7 +12,12 @@
 //! (the systems whose name contains TEXT, e.g. `keepalived`), `--scale` (the scale benchmark
 //! instead: one group of 10, 100 and 1,000 VIPs, or the sizes `--vips 10,100` names, see
 //! [`scale`]; `--runs` defaults to 1).
+//!
+//! `--flood` runs the flood benchmark instead ([`flood`]): forged heartbeats at full speed to
+//! the VIP's holder; `--secs N` sets each flood's length (default 20), `--interval MS` runs one
+//! timer setting (100, 300 or 500), `--runs N` repeats each flood (default 1).
 
+mod flood;
 mod heartbeat;
 mod idle;
 mod keepalived;
@@ -92,6 +97,26 @@ fn main() -> std::process::ExitCode {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_default();
+    if args.iter().any(|a| a == "--flood") {
+        let secs = args
+            .iter()
+            .position(|a| a == "--secs")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20);
+        let interval = args
+            .iter()
+            .position(|a| a == "--interval")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok());
+        let repeat = args
+            .iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        return run_flood(secs, &only, interval, repeat);
+    }
     if args.iter().any(|a| a == "--scale") {
         let runs = runs_arg.unwrap_or(1);
         let sizes: Vec<usize> = match args.iter().position(|a| a == "--vips") {
@@ -137,11 +162,33 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(settings: &[Timers], runs: usize, only: &str) -> Result<Vec<Row>, String> {
-    let install = Install {
+fn install() -> Result<Install, String> {
+    Ok(Install {
         bins: haagent_testbed::cluster::built_binaries()?,
         units: haagent_testbed::cluster::repo_units(),
-    };
+    })
+}
+
+fn run_flood(
+    secs: u64,
+    only: &str,
+    interval: Option<u64>,
+    repeat: usize,
+) -> std::process::ExitCode {
+    match install().and_then(|i| flood::measure(secs, only, interval, repeat, &i)) {
+        Ok(rows) => {
+            print!("{}", flood::table(&rows, secs));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: &[Timers], runs: usize, only: &str) -> Result<Vec<Row>, String> {
+    let install = install()?;
     let mut rows = Vec::new();
     for t in settings {
         for system in systems::ALL.iter().filter(|s| s.name().contains(only)) {

@@ -11,7 +11,8 @@ use haagent_testbed::{Config, Probe, TestBed};
 
 use super::{Row, Timers, heartbeat, idle, keepalived};
 
-const PORT: u16 = 8080;
+/// The echo service's port on the VIP.
+pub const PORT: u16 = 8080;
 const VIP_LAST: u8 = 50;
 
 /// A system and its mode.
@@ -47,7 +48,7 @@ impl System {
     }
 
     /// The daemon's unit in the hosts.
-    fn unit(self) -> &'static str {
+    pub fn unit(self) -> &'static str {
         match self {
             System::Keepalived => keepalived::UNIT,
             System::Heartbeat => heartbeat::UNIT,
@@ -56,7 +57,8 @@ impl System {
     }
 }
 
-fn vip(bed: &TestBed) -> Ipv4Addr {
+/// The VIP of a bed.
+pub fn vip(bed: &TestBed) -> Ipv4Addr {
     bed.subnet_addr(VIP_LAST)
 }
 
@@ -82,8 +84,19 @@ fn manifest(bed: &TestBed, t: Timers, with_unit: bool) -> String {
 
 /// A fresh bed running `system`, with alpha serving the VIP.
 fn setup(system: System, t: Timers, install: &Install) -> Result<Cluster, String> {
-    let cfg = Config::new("bn", [10, 98, 30], 2).named(&["alpha", "beta"]);
-    let vip = Ipv4Addr::new(10, 98, 30, VIP_LAST);
+    setup_in(system, t, install, "bn", 30)
+}
+
+/// [`setup`] with the bed's netns prefix and subnet (10.98.`subnet`.0/24).
+pub fn setup_in(
+    system: System,
+    t: Timers,
+    install: &Install,
+    prefix: &str,
+    subnet: u8,
+) -> Result<Cluster, String> {
+    let cfg = Config::new(prefix, [10, 98, subnet], 2).named(&["alpha", "beta"]);
+    let vip = Ipv4Addr::new(10, 98, subnet, VIP_LAST);
     // The native echo server: its start-up takes well under a millisecond, so what the client
     // sees is the failover, not the service's own start.
     let echo = haagent_testbed::echo::unit(PORT, vip)?;

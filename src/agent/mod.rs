@@ -389,15 +389,8 @@ fn read_again(
     let ring = setup::keys(&m.auth)?;
     let running = &agent.m;
     let links = if m.heartbeat != running.heartbeat || m.nodes != running.nodes {
-        let keys = agent.keys.subscribe();
-        let drops = agent.drops.clone();
-        Some(Links::open(
-            &m,
-            &opts.node,
-            keys,
-            drops,
-            &agent.received_tx,
-        )?)
+        let tx = &agent.received_tx;
+        Some(agent.exec.links.reopen(&m, &opts.node, tx)?)
     } else {
         None
     };
@@ -409,10 +402,10 @@ async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
     let (reply, inputs) = match r.ask {
         Ask::Status => {
             let snapshot = agent.engine.snapshot(agent.now());
-            let drops = agent.drops.lock().map(|d| d.clone()).unwrap_or_default();
+            let drops = agent.drops.lock().map(|d| d.report()).unwrap_or_default();
             let t = &agent.m.heartbeat;
             let wall = SystemTime::now();
-            let mut s = control::status::build(snapshot, t, wall, &agent.exec.history, &drops);
+            let mut s = control::status::build(snapshot, t, wall, &agent.exec.history, drops);
             s.loop_latency = agent.latency.report(agent.now().0);
             let json = serde_json::to_string(&s).map_err(|e| e.to_string());
             (json, Vec::new())

@@ -8,10 +8,10 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::drivers::links::drops::Dropped;
 use crate::engine::snapshot::Snapshot;
 use crate::engine::{Event, EventKind};
 use crate::manifest::model::Heartbeat;
-use crate::protocol::DropCounts;
 
 /// The whole status.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -26,8 +26,9 @@ pub struct Status {
     pub nodes: BTreeMap<String, NodeStatus>,
     /// Every group.
     pub groups: BTreeMap<String, GroupStatus>,
-    /// Datagrams dropped since start, by reason.
-    pub dropped: BTreeMap<String, u64>,
+    /// Datagrams dropped since start, by reason (`bad_mac`, `wrong_source`, ...): how many
+    /// and from which source addresses (the biggest few, the rest as `other`).
+    pub dropped: BTreeMap<String, Dropped>,
     /// The status line systemd shows.
     pub summary: String,
     /// How long the daemon's loop was held after a wake-up (filled in by the daemon).
@@ -163,7 +164,7 @@ pub fn build(
     t: &Heartbeat,
     wall: SystemTime,
     h: &History,
-    link_drops: &DropCounts,
+    link_drops: BTreeMap<String, Dropped>,
 ) -> Status {
     let nodes = s
         .nodes
@@ -217,9 +218,11 @@ pub fn build(
             (name, status)
         })
         .collect();
-    let mut dropped = s.dropped;
-    for (why, n) in &link_drops.0 {
-        *dropped.entry(why.to_string()).or_default() += n;
+    // The engine's own drops (replays of an older run) have no source address.
+    let mut dropped = link_drops;
+    for (why, n) in s.dropped {
+        let d = dropped.entry(why).or_default();
+        d.total = d.total.saturating_add(n);
     }
     Status {
         node: s.me,

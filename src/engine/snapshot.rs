@@ -105,7 +105,7 @@ impl Engine {
                 .drops
                 .0
                 .iter()
-                .map(|(k, v)| (k.to_string(), *v))
+                .map(|(k, v)| (k.name().to_owned(), *v))
                 .collect(),
             summary: self.status.clone(),
         }

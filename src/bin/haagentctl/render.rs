@@ -102,7 +102,17 @@ pub fn status(s: &Status) -> String {
         );
     }
     if !s.dropped.is_empty() {
-        let drops: Vec<String> = s.dropped.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let drops: Vec<String> = s
+            .dropped
+            .iter()
+            .map(|(k, v)| {
+                let from: Vec<String> = v.from.iter().map(|(a, n)| format!("{a} {n}")).collect();
+                match from.is_empty() {
+                    true => format!("{k}: {}", v.total),
+                    false => format!("{k}: {} (from {})", v.total, from.join(", ")),
+                }
+            })
+            .collect();
         let _ = writeln!(out, "\ndropped datagrams: {}", drops.join(", "));
     }
     let l = &s.loop_latency;

@@ -67,6 +67,15 @@ pub(super) fn heartbeat(cx: &mut Ctx, raw: &RawManifest) -> Heartbeat {
 fn port(cx: &mut Ctx, path: YamlPath, port: Option<u32>) -> Option<u16> {
     let port = port?;
     match u16::try_from(port) {
+        // Any local user may bind a port above 1023 first, or beside an agent that is down,
+        // and receive heartbeats meant for it.
+        Ok(p) if p > 1023 => {
+            cx.push(
+                Diagnostic::warning(path, format!("port {p} is above 1023: any local user may bind it"))
+                    .hint("use a privileged port (below 1024) such as the default 694, so only root can listen for heartbeats"),
+            );
+            Some(p)
+        }
         Ok(p) if p > 0 => Some(p),
         _ => {
             cx.push(

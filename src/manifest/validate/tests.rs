@@ -497,3 +497,27 @@ fn auth_sources() {
     .unwrap();
     assert_eq!(m.auth, KeySource::Credential("haagent-authkey".into()));
 }
+
+#[test]
+fn heartbeat_ports_above_1023_are_warned_about() {
+    let text = BASE.replace(
+        "cluster: web\n",
+        "cluster: web\nheartbeat:\n  links:\n    - { name: lan, transport: unicast, port: 5405 }\n    - { name: low, transport: unicast, port: 695 }\n",
+    );
+    let warnings: Vec<String> = problems(&text, Severity::Warning)
+        .into_iter()
+        .map(|p| format!("{} at {}", p.message, p.path))
+        .collect();
+    let high: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("above 1023"))
+        .collect();
+    assert_eq!(high.len(), 1, "{warnings:#?}");
+    assert!(high[0].contains("port 5405"), "{}", high[0]);
+    assert!(
+        high[0].contains("links[0].port") || high[0].contains("links.0.port"),
+        "{}",
+        high[0]
+    );
+    assert!(problems(&text, Severity::Error).is_empty());
+}

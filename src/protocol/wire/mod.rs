@@ -251,6 +251,23 @@ pub enum DecodeError {
     Replay,
 }
 
+impl DecodeError {
+    /// The reason's name in status and logs (`bad_mac`, `replay`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DecodeError::Truncated => "truncated",
+            DecodeError::Oversized => "oversized",
+            DecodeError::BadMagic => "bad_magic",
+            DecodeError::Version => "version",
+            DecodeError::UnknownKey => "unknown_key",
+            DecodeError::BadMac => "bad_mac",
+            DecodeError::Malformed => "malformed",
+            DecodeError::WrongCluster => "wrong_cluster",
+            DecodeError::Replay => "replay",
+        }
+    }
+}
+
 /// Why a datagram could not be encoded: it does not fit the format (validation keeps every
 /// manifest within what fits, so this is a bug or a manifest beyond the limits).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

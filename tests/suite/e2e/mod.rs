@@ -9,6 +9,7 @@ mod access;
 mod control;
 mod faults;
 mod fencing;
+mod flood;
 mod keys;
 mod links;
 mod manifest_file;

@@ -22,12 +22,14 @@
 //!
 //! Layout: [`preflight`] (what the machine must offer), [`net`] (switch, links, faults),
 //! [`host`] (boot, exec, power), [`cleanup`] (teardown and the leftover check), [`probe`] (what a
-//! client sees), [`report`] (what a failed wait prints).
+//! client sees), [`flood`] (forged heartbeats at full speed), [`report`] (what a failed wait
+//! prints).
 
 pub mod build;
 pub mod cleanup;
 pub mod cluster;
 pub mod echo;
+pub mod flood;
 pub mod host;
 pub mod net;
 pub mod preflight;

@@ -1,28 +1,29 @@
-//! The heartbeat links as UDP sockets: one socket per link, bound to the interface the link
-//! names, marked DSCP CS6 (network control) so heartbeats win over bulk traffic. Unicast links
-//! send to every peer's address on the link, multicast links to their group (loopback off),
-//! broadcast links to 255.255.255.255. Sending never blocks: a heartbeat that cannot leave now
-//! is lost, like one lost on the wire.
-//!
-//! The receiving tasks check every datagram (size, magic, version, key, MAC, cluster) with the
-//! protocol layer and hand only authenticated ones to the loop: a forged or malformed datagram
-//! is counted here and costs the engine nothing. Sending signs the engine's datagram with the
-//! key it chose.
+//! The heartbeat links as UDP sockets: one socket per link ([`socket`]: binding, buffer,
+//! kernel source filter), one receiving task per link ([`recv`]: batched reads, checks, drops
+//! counted in [`drops`]). Unicast links send to every peer's address on the link and accept
+//! only those addresses; multicast links send to their group (loopback off), broadcast links
+//! to 255.255.255.255; the manifest names no per-node address on those, so they accept any
+//! source and rely on the MAC. Sending never blocks: a heartbeat that cannot leave now is
+//! lost, like one lost on the wire. Sending signs the engine's datagram with the key it chose.
+
+mod batch;
+pub mod drops;
+pub mod filter;
+mod recv;
+mod socket;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::SockRef;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use crate::auth::KeyRing;
 use crate::manifest::Manifest;
 use crate::manifest::model::{Link, Transport};
-use crate::protocol::DropCounts;
-use crate::protocol::wire::pages::Assembler;
 use crate::protocol::wire::{self, Datagram, Names};
 
 /// An authenticated datagram, and the link it came on.
@@ -37,11 +38,8 @@ pub struct Received {
 /// The keys the links sign and check with; a reload sends new ones.
 pub type Keys = watch::Receiver<Arc<KeyRing>>;
 
-/// Datagrams dropped by the links, by reason (shared with the status).
-pub type Drops = Arc<Mutex<DropCounts>>;
-
-/// DSCP CS6 in the IP TOS / traffic class byte.
-const TOS_CS6: u32 = 0xc0;
+/// Datagrams dropped by the links, by reason and source (shared with the status).
+pub type Drops = Arc<Mutex<drops::Ledger>>;
 
 /// A link that could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +54,14 @@ pub struct LinkError {
 /// One open link.
 struct Open {
     socket: Arc<UdpSocket>,
+    /// What the socket was opened for: a reload keeps it while these stay the same.
+    link: Link,
+    bind: SocketAddr,
     dests: Vec<SocketAddr>,
+    /// The sources it accepts (empty: any).
+    sources: Vec<IpAddr>,
+    /// Whether the kernel filters them.
+    filtered: bool,
     /// The last send error, logged once until it changes.
     last_error: Option<io::ErrorKind>,
 }
@@ -89,7 +94,33 @@ impl Links {
         drops: Drops,
         tx: &mpsc::UnboundedSender<Received>,
     ) -> Result<Links, LinkError> {
+        Links::open_beside(m, me, keys, drops, tx, None)
+    }
+
+    /// Opens the links of a reloaded manifest beside these, which keep running until the
+    /// new ones replace them. A link with the same transport, interface, address and port
+    /// keeps its socket (a unicast address cannot be bound twice), with the new manifest's
+    /// sources; the others get new sockets.
+    pub fn reopen(
+        &self,
+        m: &Manifest,
+        me: &str,
+        tx: &mpsc::UnboundedSender<Received>,
+    ) -> Result<Links, LinkError> {
+        let (keys, drops) = (self.keys.clone(), self.drops.clone());
+        Links::open_beside(m, me, keys, drops, tx, Some(self))
+    }
+
+    fn open_beside(
+        m: &Manifest,
+        me: &str,
+        keys: Keys,
+        drops: Drops,
+        tx: &mpsc::UnboundedSender<Received>,
+        old: Option<&Links>,
+    ) -> Result<Links, LinkError> {
         let mut open = BTreeMap::new();
+        let mut kept = Vec::new();
         for link in &m.heartbeat.links {
             let err = |what: &str| {
                 let link = link.name.clone();
@@ -97,14 +128,49 @@ impl Links {
                 move |source| LinkError { link, what, source }
             };
             let (bind, dests) = endpoints(m, me, link).map_err(err("addresses"))?;
-            let socket = socket(link, bind).map_err(err(&format!("cannot bind {bind}")))?;
-            let socket = UdpSocket::from_std(socket.into()).map_err(err("tokio"))?;
+            let sources = sources(m, link);
+            // Matched by what the socket is, not by name: a renamed link keeps its socket too.
+            let same = old.and_then(|o| {
+                o.open.values().find(|o| {
+                    o.bind == bind
+                        && o.link.transport == link.transport
+                        && o.link.interface == link.interface
+                })
+            });
+            let (socket, filtered) = match same {
+                Some(o) => {
+                    kept.push(link.name.clone());
+                    (Arc::clone(&o.socket), o.filtered)
+                }
+                None => {
+                    let (s, filtered) = socket::open(link, bind, &sources)
+                        .map_err(err(&format!("cannot bind {bind}")))?;
+                    let s = UdpSocket::from_std(s.into()).map_err(err("tokio"))?;
+                    (Arc::new(s), filtered)
+                }
+            };
             let open_link = Open {
-                socket: Arc::new(socket),
+                socket,
+                link: link.clone(),
+                bind,
                 dests,
+                sources,
+                filtered,
                 last_error: None,
             };
             open.insert(link.name.clone(), open_link);
+        }
+        // Every link opened: only now change the filters of the sockets kept.
+        for name in kept {
+            if let Some(l) = open.get_mut(&name) {
+                l.filtered = socket::set_filter(SockRef::from(&*l.socket), &l.sources).map_err(
+                    |source| LinkError {
+                        link: name.clone(),
+                        what: "source filter".into(),
+                        source,
+                    },
+                )?;
+            }
         }
         let mut links = Links {
             open,
@@ -156,7 +222,8 @@ impl Links {
         }
     }
 
-    /// Spawns one receiving task per link, feeding the loop's channel.
+    /// Spawns one receiving task per link, feeding the loop's channel, and the task that
+    /// logs a summary of drops that stopped before a minute passed.
     fn spawn_receivers(
         &mut self,
         cluster: &str,
@@ -164,48 +231,34 @@ impl Links {
         tx: &mpsc::UnboundedSender<Received>,
     ) {
         for (name, l) in &self.open {
-            let (name, socket, tx) = (name.clone(), Arc::clone(&l.socket), tx.clone());
-            let (keys, drops) = (self.keys.clone(), self.drops.clone());
-            let (cluster, names) = (cluster.to_owned(), Arc::clone(names));
-            let task = tokio::spawn(async move {
-                // One byte over the maximum, so the decoder sees (and counts) oversized input.
-                let mut buf = vec![0u8; wire::MAX_LEN + 1];
-                let mut pages = Assembler::default();
-                loop {
-                    match socket.recv_from(&mut buf).await {
-                        Ok((n, _)) => {
-                            let ring = Arc::clone(&keys.borrow());
-                            match wire::decode(&buf[..n], &ring, &cluster, &names) {
-                                Ok(page) => {
-                                    let Some(datagram) = pages.push(page) else {
-                                        continue;
-                                    };
-                                    let link = name.clone();
-                                    if tx.send(Received { link, datagram }).is_err() {
-                                        return;
-                                    }
-                                }
-                                Err(why) => count(&drops, why),
-                            }
-                        }
-                        // ICMP errors from an earlier send surface here; they are not fatal.
-                        Err(e) => tracing::debug!(link = %name, error = %e, "heartbeat receive"),
-                    }
-                }
-            });
-            self.receivers.push(task.abort_handle());
+            let r = recv::Receiver {
+                link: name.clone(),
+                socket: Arc::clone(&l.socket),
+                sources: l.sources.clone(),
+                filtered: l.filtered,
+                keys: self.keys.clone(),
+                drops: self.drops.clone(),
+                cluster: cluster.to_owned(),
+                names: Arc::clone(names),
+                tx: tx.clone(),
+            };
+            self.receivers.push(tokio::spawn(r.run()).abort_handle());
         }
+        let drops = self.drops.clone();
+        let summaries = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                let due = drops
+                    .lock()
+                    .map(|mut d| d.summary_due(std::time::Instant::now()));
+                if let Ok(Some(s)) = due {
+                    tracing::warn!("heartbeat datagrams dropped {s}");
+                }
+            }
+        });
+        self.receivers.push(summaries.abort_handle());
     }
-}
-
-fn count(drops: &Drops, why: wire::DecodeError) {
-    let mut d = drops
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if d.get(why) == 0 {
-        tracing::warn!(reason = %why, "heartbeat datagram dropped: {why} (counted from now on)");
-    }
-    d.count(why);
 }
 
 /// Where the link's socket binds and where it sends.
@@ -240,57 +293,19 @@ fn endpoints(m: &Manifest, me: &str, link: &Link) -> io::Result<(SocketAddr, Vec
     }
 }
 
-fn socket(link: &Link, bind: SocketAddr) -> io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
-    s.set_nonblocking(true)?;
-    // Several links may share a port on different addresses, and a restarted agent must be
-    // able to bind at once.
-    s.set_reuse_address(true)?;
-    if let Some(ifname) = &link.interface {
-        s.bind_device(Some(ifname.as_bytes()))?;
+/// The addresses a link accepts datagrams from: every node's on a unicast link (this node's
+/// too: harmless, and a copy of its own datagram is the engine's to ignore); none named on
+/// multicast and broadcast links (empty: any source).
+fn sources(m: &Manifest, link: &Link) -> Vec<IpAddr> {
+    match link.transport {
+        Transport::Unicast => m
+            .nodes
+            .values()
+            .filter_map(|n| n.addresses.get(&link.name).copied())
+            .collect(),
+        Transport::Multicast { .. } | Transport::Broadcast => Vec::new(),
     }
-    let ifindex = match &link.interface {
-        Some(i) => crate::drivers::netif::index(i)?,
-        None => 0,
-    };
-    match bind.ip() {
-        IpAddr::V4(_) => {
-            s.set_tos_v4(TOS_CS6)?;
-            // The address may not be configured yet at boot; bind anyway.
-            s.set_freebind_v4(true)?;
-        }
-        IpAddr::V6(_) => {
-            s.set_only_v6(true)?;
-            s.set_tclass_v6(TOS_CS6)?;
-            s.set_freebind_v6(true)?;
-        }
-    }
-    match (&link.transport, bind.ip()) {
-        (Transport::Multicast { group, ttl }, _) => multicast(&s, *group, *ttl, ifindex)?,
-        (Transport::Broadcast, _) => s.set_broadcast(true)?,
-        (Transport::Unicast, _) => {}
-    }
-    s.bind(&bind.into())?;
-    Ok(s)
 }
 
-fn multicast(s: &Socket, group: IpAddr, ttl: u8, ifindex: u32) -> io::Result<()> {
-    match group {
-        IpAddr::V4(g) => {
-            let iface = socket2::InterfaceIndexOrAddress::Index(ifindex);
-            s.join_multicast_v4_n(&g, &iface)?;
-            s.set_multicast_ttl_v4(ttl.into())?;
-            s.set_multicast_loop_v4(false)?;
-            // Only this group's datagrams, not every group some socket on the host joined.
-            s.set_multicast_all_v4(false)?;
-        }
-        IpAddr::V6(g) => {
-            s.join_multicast_v6(&g, ifindex)?;
-            s.set_multicast_if_v6(ifindex)?;
-            s.set_multicast_hops_v6(ttl.into())?;
-            s.set_multicast_loop_v6(false)?;
-            s.set_multicast_all_v6(false)?;
-        }
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests;
