@@ -299,15 +299,16 @@ impl Engine {
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
         self.refresh.values().for_each(|t| consider(Some(*t)));
-        self.retries.values().for_each(|(t, _)| consider(Some(*t)));
         // Quorum changes by time alone too: a peer's acknowledgement or start-up grace runs
         // out, the ping targets have been reached long enough, a hold-off ends.
         let t = &self.m.heartbeat;
         let tick = std::time::Duration::from_millis(1);
         let now = self.now;
         let mut later = |at: Option<Time>| consider(at.filter(|at| *at > now));
-        // A failed fence is tried again only while a takeover still needs it: once its time
-        // has passed it is no deadline (a past one would make the loop spin).
+        // A failed fence is tried again only while a takeover still needs it, a failed stop's
+        // retry once the retry under way failed: once their time has passed they are no
+        // deadline (a past one would make the loop spin).
+        self.retries.values().for_each(|(t, _)| later(Some(*t)));
         for f in self.fences.values() {
             if let Fence::Failed { retry_at } = f {
                 later(Some(*retry_at));
