@@ -1,8 +1,9 @@
 //! The invariants the engine target checks after every input. Each names what broke; a panic
 //! here is a crash libFuzzer saves with the input that led to it.
 //!
-//! - Safety: a stateful group is acquired only with quorum, and never while a peer the engine
-//!   counts alive says it starts, runs, stops or is blocked with it.
+//! - Safety: a stateful group's resources start only with quorum, and a stateful group is
+//!   acquired (started, not adopted) never while a peer the engine counts alive says it
+//!   starts, runs, stops or is blocked with it.
 //! - Sequence numbers: every datagram sent carries this run's generation and a sequence number
 //!   no lower than the last one sent, of this run's range; every one encodes (it fits the
 //!   format's pages) and is signed with a key the node holds.
@@ -39,7 +40,11 @@ impl Checker {
         self.inputs += 1;
         for a in actions {
             match a {
-                Action::Log(ev) if ev.kind == EventKind::Acquire => acquire(e, ev.group.as_deref()),
+                // Adopting what an earlier run left running starts nothing: only an acquire
+                // that starts something counts.
+                Action::Log(ev) if ev.kind == EventKind::Acquire && starts(actions, &ev.group) => {
+                    acquire(e, ev.group.as_deref())
+                }
                 Action::Send {
                     datagram,
                     key,
@@ -72,18 +77,23 @@ impl Checker {
                         panic!("a datagram the engine sent does not encode: {err}");
                     }
                 }
+                Action::StartUnit { res, .. } | Action::AddVip { res, .. }
+                    if e.manifest()
+                        .groups
+                        .get(&res.group)
+                        .is_some_and(|g| g.stateful) =>
+                {
+                    known(res);
+                    assert!(
+                        e.quorate(),
+                        "starts {res} of a stateful group without quorum"
+                    );
+                }
                 Action::StartUnit { res, .. }
                 | Action::StopUnit { res, .. }
                 | Action::AddVip { res, .. }
                 | Action::RemoveVip { res, .. }
-                | Action::Announce { res, .. } => {
-                    let known = manifests::all().iter().any(|m| {
-                        m.groups
-                            .get(&res.group)
-                            .is_some_and(|g| res.index < g.resources.len())
-                    });
-                    assert!(known, "an action for {res}, which no manifest has");
-                }
+                | Action::Announce { res, .. } => known(res),
                 Action::Fence { node, .. } => {
                     assert!(node != e.me(), "fences itself");
                     assert!(
@@ -115,6 +125,26 @@ impl Checker {
             snapshot.len()
         );
     }
+}
+
+/// `res` is a resource of a group of some manifest in force.
+fn known(res: &haagent::engine::ResourceRef) {
+    let known = manifests::all().iter().any(|m| {
+        m.groups
+            .get(&res.group)
+            .is_some_and(|g| res.index < g.resources.len())
+    });
+    assert!(known, "an action for {res}, which no manifest has");
+}
+
+/// Whether `actions` start a resource of `group`.
+fn starts(actions: &[Action], group: &Option<String>) -> bool {
+    actions.iter().any(|a| match a {
+        Action::StartUnit { res, .. } | Action::AddVip { res, .. } => {
+            Some(&res.group) == group.as_ref()
+        }
+        _ => false,
+    })
 }
 
 /// A stateful group acquired here: quorum, and no live peer holding it.
