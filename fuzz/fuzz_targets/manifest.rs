@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
         "{heap} bytes of heap for {} bytes of text",
         data.len()
     );
-    let lines = data.iter().filter(|b| **b == b'\n').count() + 1;
+    // YAML breaks lines at LF, CR and CR LF.
+    let crlf = data.windows(2).filter(|w| w == b"\r\n").count();
+    let breaks = data.iter().filter(|b| **b == b'\n' || **b == b'\r').count();
+    let lines = breaks - crlf + 1;
     for p in &report.problems {
         assert!(
             p.line as usize <= lines,
