@@ -130,6 +130,14 @@ fn parse_line(content: &str) -> Result<Key, String> {
     };
     let id = match id.parse::<u8>() {
         Ok(n) if n > 0 => n,
+        // A long first word may be a secret written first (`SECRET ID`): the journal would
+        // keep it, so only a word as short as an id is quoted back.
+        _ if id.chars().count() > 8 => {
+            return Err(format!(
+                "the key id (the first word, {} characters) is not a number from 1 to 255",
+                id.chars().count()
+            ));
+        }
         _ => return Err(format!("key id `{id}` is not a number from 1 to 255")),
     };
     let secret =
@@ -188,6 +196,18 @@ mod tests {
         assert_eq!(lines, [1, 2, 3, 4, 6]);
         assert!(errors[2].message.contains("16 bytes"), "{}", errors[2]);
         assert!(KeyRing::parse("# nothing\n").is_err());
+    }
+
+    // Found by the fuzz target `keyfile`: a line with its words swapped printed the secret in
+    // the error, which the daemon writes to the journal.
+    #[test]
+    fn a_swapped_line_does_not_quote_its_secret() {
+        let errors = KeyRing::parse(&format!("{HEX64} 1\n")).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(!errors[0].message.contains(&HEX64[..16]), "{}", errors[0]);
+        assert!(errors[0].message.contains("64 characters"), "{}", errors[0]);
+        let short = KeyRing::parse(&format!("x1 {HEX64}\n")).unwrap_err();
+        assert!(short[0].message.contains("`x1`"), "{}", short[0]);
     }
 
     #[test]

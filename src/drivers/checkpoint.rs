@@ -16,6 +16,22 @@ use crate::engine::runs::Runs;
 
 const FILE: &str = "checkpoint";
 const PEERS: &str = "peers.json";
+/// The most either file is read of: what this agent writes stays far below (256 groups, 32
+/// peers of 8 runs); a longer file is not its own and is ignored.
+const CAP: u64 = 256 << 10;
+
+/// Reads at most [`CAP`] bytes of `path`; a longer file is an error.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(CAP + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > CAP {
+        return Err(std::io::Error::other(format!("longer than {CAP} bytes")));
+    }
+    Ok(bytes)
+}
 
 /// Writes checkpoints in the background.
 pub struct Checkpoints {
@@ -76,18 +92,20 @@ impl PeerRuns {
 /// a restarted node would take them for, until each peer's run shows it is live).
 pub fn peer_runs(state_dir: &Path) -> Vec<(String, Runs)> {
     let path = state_dir.join(PEERS);
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(file = %path.display(), error = %e, "what was saved of the peers' runs is unreadable: ignored");
-            Vec::new()
-        }),
-        Err(_) => Vec::new(),
+    let unreadable = |e: &dyn std::fmt::Display| {
+        tracing::warn!(file = %path.display(), error = %e, "what was saved of the peers' runs is unreadable: ignored");
+        Vec::new()
+    };
+    match read_capped(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| unreadable(&e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => unreadable(&e),
     }
 }
 
 /// The earlier run's checkpoint in `dir`, if there is a readable one.
 pub fn read(dir: &Path) -> Option<Previous> {
-    let text = fs::read_to_string(dir.join(FILE)).ok()?;
+    let text = String::from_utf8(read_capped(&dir.join(FILE)).ok()?).ok()?;
     let mut lines = text.lines();
     let mut first = lines.next()?.split_whitespace();
     let at: u128 = first.next()?.parse().ok()?;
@@ -125,6 +143,28 @@ mod tests {
         assert!((20..5000).contains(&p.ago_ms), "{}", p.ago_ms);
         fs::write(dir.join(FILE), "garbage").unwrap();
         assert_eq!(read(&dir), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // Input: a peers file of valid JSON but longer than any this agent writes. Output: it is
+    // ignored, not read whole (the engine would have kept all of it).
+    #[test]
+    fn an_overlong_peers_file_is_ignored() {
+        let dir = std::env::temp_dir().join(format!("haagent-peers-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let runs = Runs {
+            current: Some((7, 9)),
+            retired: (0..100).collect(),
+            proven: false,
+        };
+        let short = vec![("b".to_owned(), runs.clone())];
+        fs::write(dir.join(PEERS), serde_json::to_vec(&short).unwrap()).unwrap();
+        assert_eq!(peer_runs(&dir), short);
+        let long: Vec<(String, Runs)> =
+            (0..1000).map(|i| (format!("n{i}"), runs.clone())).collect();
+        fs::write(dir.join(PEERS), serde_json::to_vec(&long).unwrap()).unwrap();
+        assert!(fs::metadata(dir.join(PEERS)).unwrap().len() > CAP);
+        assert_eq!(peer_runs(&dir), []);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -53,9 +53,15 @@ impl Engine {
                 self.retries.remove(&group);
                 continue;
             };
-            if !matches!(runner.phase, Phase::Blocked { .. }) {
-                self.retries.remove(&group);
-                continue;
+            match runner.phase {
+                Phase::Blocked { .. } => {}
+                // The retry is under way: its entry keeps the count of attempts for the next
+                // back-off (`blocked`), and is no deadline while past (`next_deadline`).
+                Phase::Stopping { .. } => continue,
+                _ => {
+                    self.retries.remove(&group);
+                    continue;
+                }
             }
             let (actions, outcome) = runner.retry(&group, &g);
             out.extend(actions);
@@ -125,5 +131,72 @@ impl Engine {
             out.extend(actions);
             self.outcome(now, group, outcome, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Action, Command, Engine, Input, Op, Probe, Time};
+
+    // Input: a one-node cluster runs its group, at 8 s an operator puts the node in standby, and every
+    // stop of the unit fails after 500 ms. Output: stops are tried again after 1 s, 2 s, 4 s
+    // (doubling), and while a retry is under way the next deadline is in the future. (Found by
+    // the fuzz target `engine`: the retry's time stayed a deadline once past, and the retry's
+    // entry was dropped at the next tick, so the back-off never doubled.)
+    #[test]
+    fn failed_stops_are_retried_with_a_doubling_back_off() {
+        let m = crate::manifest::parse(
+            "cluster: c\nnodes:\n  a: { address: 10.0.0.1 }\n\
+             heartbeat: { interval: 100ms, warn_after: 300ms, dead_after: 5s, initial_dead: 5s }\n\
+             auth: { key_file: /k }\ngroups:\n  g:\n    nodes: [a]\n    resources:\n\
+             \x20     - unit: u.service\n",
+        );
+        let m = m.manifest.unwrap_or_else(|| panic!("{:?}", m.problems));
+        let mut e = Engine::new(Time(0), "a", m, vec![1], 1);
+        let mut pending = vec![(0, Input::Probed(Probe::default()))];
+        let mut stops = Vec::new();
+        for t in (0..30_000).step_by(100) {
+            if t == 8000 {
+                let standby = Command::Standby {
+                    node: "a".into(),
+                    on: true,
+                };
+                pending.push((t, Input::Control(standby)));
+            }
+            let mut inputs: Vec<Input> = Vec::new();
+            pending.retain(|(at, i)| {
+                (*at > t) || {
+                    inputs.push(i.clone());
+                    false
+                }
+            });
+            inputs.push(Input::Tick);
+            for input in inputs {
+                for a in e.handle(Time(t), input) {
+                    let (res, op, ok, after) = match a {
+                        Action::StartUnit { res, .. } => (res, Op::Start, true, 0),
+                        Action::StopUnit { res, .. } => {
+                            stops.push(t);
+                            (res, Op::Stop, false, 500)
+                        }
+                        _ => continue,
+                    };
+                    let detail = String::new();
+                    pending.push((
+                        t + after,
+                        Input::Done {
+                            res,
+                            op,
+                            ok,
+                            detail,
+                        },
+                    ));
+                }
+                let next = e.next_deadline();
+                assert!(next.is_none_or(|n| n > Time(t)), "deadline {next:?} at {t}");
+            }
+        }
+        let gaps: Vec<u64> = stops.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(gaps[..3], [1500, 2500, 4500], "stops at {stops:?}");
     }
 }

@@ -309,18 +309,21 @@ impl Engine {
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
         consider(self.refresh.next());
-        self.retries.values().for_each(|(t, _)| consider(Some(*t)));
-        for f in self.fences.values() {
-            if let Fence::Failed { retry_at } = f {
-                consider(Some(*retry_at));
-            }
-        }
         // Quorum changes by time alone too: a peer's acknowledgement or start-up grace runs
         // out, the ping targets have been reached long enough, a hold-off ends.
         let t = &self.m.heartbeat;
         let tick = std::time::Duration::from_millis(1);
         let now = self.now;
         let mut later = |at: Option<Time>| consider(at.filter(|at| *at > now));
+        // A failed fence is tried again only while a takeover still needs it, a failed stop's
+        // retry once the retry under way failed: once their time has passed they are no
+        // deadline (a past one would make the loop spin).
+        self.retries.values().for_each(|(t, _)| later(Some(*t)));
+        for f in self.fences.values() {
+            if let Fence::Failed { retry_at } = f {
+                later(Some(*retry_at));
+            }
+        }
         let (window, lease) = (self.proof_window() + tick, self.lease() + tick);
         for p in self.members.peers().values() {
             let acked = self.acked_at(p);

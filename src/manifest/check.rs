@@ -49,15 +49,31 @@ pub fn run(opts: &CheckOptions<'_>) -> Outcome {
     };
     let mut report = parse_bytes(&bytes);
     let (node, note) = add_host_checks(&mut report, opts, opts.file);
+    outcome(&name, &report, node.as_deref(), note.as_deref(), opts.json)
+}
+
+/// What [`run`] prints for a manifest's bytes, without the host checks: the path from text to
+/// report that the fuzz target `manifest` drives.
+pub fn check_bytes(name: &str, bytes: &[u8], json: bool) -> Outcome {
+    outcome(name, &parse_bytes(bytes), None, None, json)
+}
+
+fn outcome(
+    name: &str,
+    report: &Report,
+    node: Option<&str>,
+    note: Option<&str>,
+    json: bool,
+) -> Outcome {
     let code = if report.errors() > 0 {
         EXIT_INVALID
     } else {
         EXIT_VALID
     };
-    let output = if opts.json {
-        json_output(&name, &report, node.as_deref(), note.as_deref())
+    let output = if json {
+        json_output(name, report, node, note)
     } else {
-        text_output(&name, &report, note.as_deref())
+        text_output(name, report, note)
     };
     Outcome { output, code }
 }

@@ -1,7 +1,7 @@
 //! Failover: an owner crash, a graceful stop, a standby crash, failback on and off.
 
 use super::{manifest, two_node};
-use crate::engine::{EventKind, Input};
+use crate::engine::{Command, EventKind, Input};
 use crate::sim::World;
 
 // Input: the owner loses power at 2 s. Output: the peer starts the group, VIP then unit, no
@@ -126,4 +126,42 @@ fn a_failing_fence_is_retried_at_a_measured_pace_and_the_group_waits() {
         "started at {start}, before a fence succeeded"
     );
     assert_eq!(c.holders("web"), ["beta"]);
+}
+
+// Input: the holder loses power, the peer's fence of it fails, and an operator puts the peer
+// in standby before the retry is due, so the fence is no longer wanted. Output: the peer's
+// next deadline stays in the future. (Found by the fuzz target `engine`: the failed fence's
+// retry time stayed a deadline once past, so the daemon's loop slept until a moment gone by,
+// spun, and read its ever later wake-up as a pause of the machine.)
+#[test]
+fn a_fence_retry_no_longer_wanted_leaves_no_deadline_in_the_past() {
+    let m = manifest(
+        "cluster: c\nnodes:\n  alpha: { address: 10.0.0.1 }\n  beta: { address: 10.0.0.2 }\n\
+         heartbeat: { interval: 100ms, warn_after: 300ms, dead_after: 500ms, initial_dead: 1s }\n\
+         auth: { key_file: /k }\nfencing: { unit: fence@%i.service }\n\
+         groups:\n  web:\n    nodes: [alpha, beta]\n    resources:\n\
+         \x20     - { vip: 10.0.0.10/24, interface: eth0 }\n      - unit: app.service\n",
+    );
+    let mut c = World::running(m, 2000);
+    c.unfenceable("alpha", true);
+    c.power_off("alpha");
+    c.run_until(2800);
+    assert_eq!(c.steps("beta", 2000), ["fence alpha"]);
+    let standby = Command::Standby {
+        node: "beta".into(),
+        on: true,
+    };
+    c.command("beta", standby);
+    c.run_until(4000);
+    assert_eq!(
+        c.steps("beta", 2000),
+        ["fence alpha"],
+        "no retry in standby"
+    );
+    let next = c.engine("beta").and_then(|e| e.next_deadline());
+    assert!(
+        next.is_some_and(|t| t > c.now()),
+        "next deadline {next:?} at {:?}",
+        c.now()
+    );
 }
