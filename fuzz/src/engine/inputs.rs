@@ -100,7 +100,12 @@ impl Harness {
                 holding.push(self.group(u)?);
             }
             let ago_ms = *u.choose(&[0, 100, 5000, u64::MAX])?;
-            probe.previous = Some(Previous { ago_ms, holding });
+            let stands_ms = *u.choose(&[None, Some(0), Some(300), Some(u64::MAX)])?;
+            probe.previous = Some(Previous {
+                ago_ms,
+                holding,
+                stands_ms,
+            });
         }
         for _ in 0..u.int_in_range(0..=3)? {
             let node = self.node(u)?;
