@@ -196,6 +196,9 @@ fn simulate_reports_schedules_violations_and_failover_times_as_json() {
             "meteor",
         ],
     );
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown fault `meteor`"));
+    // A usage error (exit 2), naming the value and the kinds there are.
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("invalid value 'meteor'"), "{err}");
+    assert!(err.contains("possible values: crash,"), "{err}");
 }
