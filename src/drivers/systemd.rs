@@ -58,6 +58,10 @@ trait Unit {
     fn load_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
+    #[zbus(property, name = "InvocationID")]
+    fn invocation_id(&self) -> zbus::Result<Vec<u8>>;
+    #[zbus(property)]
+    fn activation_details(&self) -> zbus::Result<Vec<(String, String)>>;
 }
 
 #[proxy(
@@ -294,12 +298,33 @@ impl Systemd {
             u.sub_state().await?,
             u.job().await?,
         );
-        Ok(UnitSeen {
+        let mut seen = UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job: self.job_kind(&job.1).await,
-        })
+            origin: None,
+        };
+        seen.origin = self.origin(&seen).await;
+        Ok(seen)
+    }
+
+    /// What started `seen`'s unit, as systemd says, when it runs: its invocation id and what
+    /// triggered it (a timer's or path unit's `ActivationDetails`). Two property reads, and
+    /// only for a running unit: the journal line of a stray copy names it.
+    async fn origin(&self, seen: &UnitSeen) -> Option<String> {
+        if !seen.active.running() {
+            return None;
+        }
+        let u = UnitProxy::builder(&self.conn)
+            .path(unit_path(&seen.unit))
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .ok()?;
+        let invocation = u.invocation_id().await.unwrap_or_default();
+        let details = u.activation_details().await.unwrap_or_default();
+        describe_origin(&invocation, &details)
     }
 
     /// The kind of the job at `path` (`/` when none), if it is still there.
@@ -406,12 +431,14 @@ impl Systemd {
         if path.as_str() != "/" && job.is_none() {
             return None;
         }
-        let seen = UnitSeen {
+        let mut seen = UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job,
+            origin: None,
         };
+        seen.origin = self.origin(&seen).await;
         Some(self.checked(seen).await)
     }
 }
@@ -427,6 +454,21 @@ fn cgroup_interface(unit: &str) -> Option<&'static str> {
         "scope" => "org.freedesktop.systemd1.Scope",
         _ => return None,
     })
+}
+
+/// The origin of a unit's run in words: `invocation HEX` and each activation detail as
+/// `KEY=VALUE` (a bounded number, each clipped: the journal line stays short); `None` when
+/// systemd says nothing.
+fn describe_origin(invocation: &[u8], details: &[(String, String)]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !invocation.is_empty() && invocation.len() <= 32 {
+        let hex: String = invocation.iter().map(|b| format!("{b:02x}")).collect();
+        parts.push(format!("invocation {hex}"));
+    }
+    for (k, v) in details.iter().take(4) {
+        parts.push(crate::text::clip(&format!("{k}={v}")));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// A D-Bus error in words: systemd's error name says most (`NoSuchUnit`, `AccessDenied`).
@@ -458,6 +500,24 @@ mod tests {
             unit_path("2x.mount"),
             "/org/freedesktop/systemd1/unit/_32x_2emount"
         );
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::describe_origin;
+
+    #[test]
+    fn an_origin_names_the_invocation_and_the_trigger_and_stays_short() {
+        assert_eq!(describe_origin(&[], &[]), None);
+        let details = vec![("trigger_unit".to_owned(), "app.timer".to_owned())];
+        assert_eq!(
+            describe_origin(&[0xab, 0x01], &details).as_deref(),
+            Some("invocation ab01, trigger_unit=app.timer")
+        );
+        let many = vec![("k".to_owned(), "v".repeat(1000)); 100];
+        let text = describe_origin(&[0; 16], &many).unwrap();
+        assert!(text.len() < 1000, "{}", text.len());
     }
 }
 
