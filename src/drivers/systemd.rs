@@ -305,26 +305,35 @@ impl Systemd {
             job: self.job_kind(&job.1).await,
             origin: None,
         };
-        seen.origin = self.origin(&seen).await;
+        seen.origin = self.origin(&seen).await.flatten();
         Ok(seen)
     }
 
     /// What started `seen`'s unit, as systemd says, when it runs: its invocation id and what
-    /// triggered it (a timer's or path unit's `ActivationDetails`). Two property reads, and
-    /// only for a running unit: the journal line of a stray copy names it.
-    async fn origin(&self, seen: &UnitSeen) -> Option<String> {
+    /// triggered it (a timer's or path unit's `ActivationDetails`), for the journal line of a
+    /// stray copy. `None` when the unit no longer runs: a signal is handled after the reads
+    /// of those before it, and may say `active` of a copy stopped meanwhile (its newer state
+    /// comes in a later signal). Three property reads, only for a running unit.
+    async fn origin(&self, seen: &UnitSeen) -> Option<Option<String>> {
         if !seen.active.running() {
-            return None;
+            return Some(None);
         }
-        let u = UnitProxy::builder(&self.conn)
+        let Ok(u) = UnitProxy::builder(&self.conn)
             .path(unit_path(&seen.unit))
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .ok()?;
+        else {
+            return Some(None);
+        };
+        if let Ok(now) = u.active_state().await
+            && !Active::parse(&now).running()
+        {
+            return None;
+        }
         let invocation = u.invocation_id().await.unwrap_or_default();
         let details = u.activation_details().await.unwrap_or_default();
-        describe_origin(&invocation, &details)
+        Some(describe_origin(&invocation, &details))
     }
 
     /// The kind of the job at `path` (`/` when none), if it is still there.
@@ -391,16 +400,19 @@ impl Systemd {
                 }
                 let seen = match me.seen_in_signal(&unit, &changed).await {
                     Some(seen) => seen,
-                    // A job that ended before its kind was read: the unit has moved on; read
-                    // it afresh rather than report a state without its job.
+                    // A job that ended before its kind was read, or a unit that stopped since
+                    // the signal: it has moved on; read it afresh rather than report a state
+                    // it left.
                     None => match me.seen(&unit).await {
                         Ok(seen) => seen,
                         Err(_) => continue,
                     },
                 };
                 // The stream repeats values (every property change re-sends them): only
-                // changes matter.
-                if last.get(&unit) == Some(&seen) {
+                // changes of state matter. The origin is left out of the comparison: read
+                // later than the signal was sent, a repeat handled after the unit stopped
+                // finds no invocation any more and would pass for a new start.
+                if last.get(&unit).is_some_and(|l| same_state(l, &seen)) {
                     continue;
                 }
                 last.insert(unit, seen.clone());
@@ -414,7 +426,8 @@ impl Systemd {
     }
 
     /// The state a `PropertiesChanged` signal carries, with the kind of its job; `None` when
-    /// a field is missing or the job ended before its kind could be read.
+    /// a field is missing, the job ended before its kind could be read, or it says the unit
+    /// runs and it no longer does.
     async fn seen_in_signal(
         &self,
         unit: &str,
@@ -438,7 +451,8 @@ impl Systemd {
             job,
             origin: None,
         };
-        seen.origin = self.origin(&seen).await;
+        // A stale `running`: the caller reads the unit afresh.
+        seen.origin = self.origin(&seen).await?;
         Some(self.checked(seen).await)
     }
 }
@@ -454,6 +468,11 @@ fn cgroup_interface(unit: &str) -> Option<&'static str> {
         "scope" => "org.freedesktop.systemd1.Scope",
         _ => return None,
     })
+}
+
+/// Whether two reports say the same of a unit's state (its origin aside).
+fn same_state(a: &UnitSeen, b: &UnitSeen) -> bool {
+    a.unit == b.unit && a.active == b.active && a.sub == b.sub && a.job == b.job
 }
 
 /// The origin of a unit's run in words: `invocation HEX` and each activation detail as
@@ -516,6 +535,14 @@ mod origin_tests {
             Some("invocation ab01, trigger_unit=app.timer")
         );
         let many = vec![("k".to_owned(), "v".repeat(1000)); 100];
+        let seen = |origin: Option<&str>| crate::engine::UnitSeen {
+            unit: "web.service".into(),
+            active: crate::engine::Active::Active,
+            sub: "running".into(),
+            job: None,
+            origin: origin.map(str::to_owned),
+        };
+        assert!(super::same_state(&seen(Some("invocation ab")), &seen(None)));
         let text = describe_origin(&[0; 16], &many).unwrap();
         assert!(text.len() < 1000, "{}", text.len());
     }
