@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::runner::{Outcome, Phase, Why};
 use super::{Action, Engine, EventKind, ResourceRef, Time, UnitSeen};
-use crate::manifest::model::OnStray;
+use crate::manifest::model::{Group, OnStray, ResourceKind};
 
 /// How many strays are kept: a unit flapping on a timer must not grow the engine or the status.
 pub const STRAYS_KEPT: usize = 16;
@@ -61,6 +61,13 @@ impl StrayLog {
             self.0.pop_front();
         }
         self.0.push_back((now, seen));
+    }
+
+    /// Whether a stray of the group is being stopped.
+    fn stopping(&self, group: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(_, s)| s.group == group && s.action == StrayAction::Stopping)
     }
 
     /// The group's strays under way end as `action`.
@@ -143,13 +150,54 @@ impl Engine {
         )
     }
 
+    /// Units of `name` found running at start-up, which no earlier run of this node held: a
+    /// stray copy each, logged and recorded; those of a group set to `warn` are taken out of
+    /// `up` and left running (the rest is stopped as anything else found up is).
+    pub(super) fn found_strays(
+        &mut self,
+        name: &str,
+        g: &Group,
+        up: &mut Vec<usize>,
+        out: &mut Vec<Action>,
+    ) {
+        let mut left = Vec::new();
+        for &i in up.iter() {
+            let Some(ResourceKind::Unit(unit)) = g.resources.get(i).map(|r| &r.kind) else {
+                continue;
+            };
+            let res = ResourceRef::new(name, i);
+            let seen = self.units_seen.get(unit).cloned();
+            let (origin, what) = match &seen {
+                Some(s) => (
+                    s.origin.clone(),
+                    format!("{unit} was found {} at start-up", s.sub),
+                ),
+                None => (None, format!("{unit} was found running at start-up")),
+            };
+            let action = if self.stray_left_running(&res, true) {
+                left.push(i);
+                StrayAction::LeftRunning
+            } else {
+                StrayAction::Stopping
+            };
+            out.push(self.stray_seen(&res, &what, origin.as_deref(), action));
+        }
+        up.retain(|i| !left.contains(i));
+    }
+
     /// What became of a stray's stop: logged, and kept for status.
     pub(super) fn stray_outcome(&mut self, group: &str, outcome: Outcome, out: &mut Vec<Action>) {
         let stray_phase =
             |r: &super::runner::Runner| matches!(r.phase, Phase::Blocked { why: Why::Stray });
         match outcome {
-            Outcome::StrayStopped => self.strays.settle(group, StrayAction::Stopped),
-            Outcome::Blocked if self.runners.get(group).is_some_and(stray_phase) => {
+            // A stray found at start-up is stopped with the rest found up: a release.
+            Outcome::StrayStopped | Outcome::Released | Outcome::Failed => {
+                self.strays.settle(group, StrayAction::Stopped);
+            }
+            Outcome::Blocked
+                if self.runners.get(group).is_some_and(stray_phase)
+                    || self.strays.stopping(group) =>
+            {
                 self.strays.settle(group, StrayAction::StopFailed);
                 out.push(self.event(
                     EventKind::Stray,

@@ -135,3 +135,38 @@ fn a_stray_whose_stop_fails_blocks_the_group_there_and_status_says_so() {
     assert_eq!(beta.groups["web"].here, "idle", "the retried stop worked");
     assert_eq!(c.holders("web"), ["alpha"]);
 }
+
+// Input: beta's agent is down (killed; systemd restarts it later) when app.service is started
+// there by hand; the agent comes back. Output: its start-up probe finds the copy, which no
+// earlier run held: logged as a stray and stopped (the default), or, with `on_stray: warn`,
+// logged and left running. alpha is untouched either way.
+#[test]
+fn a_stray_found_by_the_start_up_probe_follows_on_stray() {
+    for (extra, stopped) in [("", true), ("    on_stray: warn\n", false)] {
+        let mut c = World::running(two_node(extra), 2000);
+        c.kill_agent("beta");
+        c.stray_start_at(2050, "beta", "web", 1);
+        c.run_until(2100);
+        c.start("beta");
+        c.run_until(3500);
+        assert_eq!(c.violation(), None);
+        let lines = stray_lines(&c, "beta");
+        assert!(
+            lines
+                .first()
+                .is_some_and(|l| l.contains("app.service was found")
+                    && l.contains("at start-up, but this node does not hold it")),
+            "{lines:?}"
+        );
+        let (steps, action) = if stopped {
+            (vec!["-app.service".to_owned()], StrayAction::Stopped)
+        } else {
+            (vec![], StrayAction::LeftRunning)
+        };
+        assert_eq!(c.steps("beta", 2100), steps);
+        assert_eq!(listed(&c).len(), 1);
+        assert_eq!(listed(&c)[0].2, action);
+        assert!(c.steps("alpha", 2000).is_empty(), "the holder is untouched");
+        assert_eq!(c.holders("web"), ["alpha"]);
+    }
+}
