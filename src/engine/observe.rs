@@ -32,7 +32,7 @@ impl Engine {
                 Res::Stuck if !seen.active.running() => self.unstuck(now, &res, out),
                 Res::Down if phase != Phase::Starting && running(&seen) => {
                     let origin = seen.origin.as_deref();
-                    if !self.stray_left_running(&res, true) {
+                    if !self.stray_left_running(&res) {
                         self.stray(now, &res, &detail, origin, out);
                     } else if !was_running {
                         let warn = self.stray_seen(&res, &detail, origin, StrayAction::LeftRunning);

@@ -94,12 +94,11 @@ impl StrayLog {
 }
 
 impl Engine {
-    /// Whether a stray copy of `res` is only to be reported: a unit of a group set to `warn`.
-    /// A stray VIP is always removed: an address on two hosts breaks the clients whatever the
-    /// group may run.
-    pub(super) fn stray_left_running(&self, res: &ResourceRef, unit: bool) -> bool {
-        unit && self
-            .m
+    /// Whether a stray copy of unit `res` is only to be reported: its group is set to `warn`.
+    /// (A stray VIP is always removed, never asked about: an address on two hosts breaks the
+    /// clients whatever the group may run.)
+    pub(super) fn stray_left_running(&self, res: &ResourceRef) -> bool {
+        self.m
             .groups
             .get(&res.group)
             .is_some_and(|g| g.on_stray == OnStray::Warn)
@@ -174,7 +173,7 @@ impl Engine {
                 ),
                 None => (None, format!("{unit} was found running at start-up")),
             };
-            let action = if self.stray_left_running(&res, true) {
+            let action = if self.stray_left_running(&res) {
                 left.push(i);
                 StrayAction::LeftRunning
             } else {
