@@ -23,6 +23,7 @@
 //!   decide.rs            acquiring and releasing safely (claims, hold-off, fencing)
 //!   runner.rs            starting and stopping one group's resources in dependency order
 //!   observe.rs           what units and addresses seen here mean: lost, restarting, stray
+//!   strays.rs            stray copies: `on_stray` (stop or warn), the bounded record status lists
 //!   adopt.rs             what an earlier run left running
 //!   intents.rs, gossip.rs  operator commands gossiped cluster-wide; the datagram sent
 //!   snapshot.rs          the read-only view status and the CLI report

@@ -62,6 +62,10 @@ pub struct NodeStatus {
     pub connectivity: u16,
     /// Votes but holds no groups.
     pub witness: bool,
+    /// Stray copies seen on this node in the last hour, newest first: each node reports its
+    /// own (a peer's list is on that peer's status).
+    #[serde(default)]
+    pub strays: Vec<crate::engine::strays::StraySeen>,
 }
 
 /// One link to a peer.
@@ -186,6 +190,7 @@ pub fn build(
                 standby: n.standby,
                 connectivity: n.connectivity,
                 witness: n.witness,
+                strays: n.strays,
             };
             (name, status)
         })

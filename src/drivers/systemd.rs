@@ -58,6 +58,10 @@ trait Unit {
     fn load_state(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
+    #[zbus(property, name = "InvocationID")]
+    fn invocation_id(&self) -> zbus::Result<Vec<u8>>;
+    #[zbus(property)]
+    fn activation_details(&self) -> zbus::Result<Vec<(String, String)>>;
 }
 
 #[proxy(
@@ -294,12 +298,42 @@ impl Systemd {
             u.sub_state().await?,
             u.job().await?,
         );
-        Ok(UnitSeen {
+        let mut seen = UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job: self.job_kind(&job.1).await,
-        })
+            origin: None,
+        };
+        seen.origin = self.origin(&seen).await.flatten();
+        Ok(seen)
+    }
+
+    /// What started `seen`'s unit, as systemd says, when it runs: its invocation id and what
+    /// triggered it (a timer's or path unit's `ActivationDetails`), for the journal line of a
+    /// stray copy. `None` when the unit no longer runs: a signal is handled after the reads
+    /// of those before it, and may say `active` of a copy stopped meanwhile (its newer state
+    /// comes in a later signal). Three property reads, only for a running unit.
+    async fn origin(&self, seen: &UnitSeen) -> Option<Option<String>> {
+        if !seen.active.running() {
+            return Some(None);
+        }
+        let Ok(u) = UnitProxy::builder(&self.conn)
+            .path(unit_path(&seen.unit))
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+        else {
+            return Some(None);
+        };
+        if let Ok(now) = u.active_state().await
+            && !Active::parse(&now).running()
+        {
+            return None;
+        }
+        let invocation = u.invocation_id().await.unwrap_or_default();
+        let details = u.activation_details().await.unwrap_or_default();
+        Some(describe_origin(&invocation, &details))
     }
 
     /// The kind of the job at `path` (`/` when none), if it is still there.
@@ -366,16 +400,19 @@ impl Systemd {
                 }
                 let seen = match me.seen_in_signal(&unit, &changed).await {
                     Some(seen) => seen,
-                    // A job that ended before its kind was read: the unit has moved on; read
-                    // it afresh rather than report a state without its job.
+                    // A job that ended before its kind was read, or a unit that stopped since
+                    // the signal: it has moved on; read it afresh rather than report a state
+                    // it left.
                     None => match me.seen(&unit).await {
                         Ok(seen) => seen,
                         Err(_) => continue,
                     },
                 };
                 // The stream repeats values (every property change re-sends them): only
-                // changes matter.
-                if last.get(&unit) == Some(&seen) {
+                // changes of state matter. The origin is left out of the comparison: read
+                // later than the signal was sent, a repeat handled after the unit stopped
+                // finds no invocation any more and would pass for a new start.
+                if last.get(&unit).is_some_and(|l| same_state(l, &seen)) {
                     continue;
                 }
                 last.insert(unit, seen.clone());
@@ -389,7 +426,8 @@ impl Systemd {
     }
 
     /// The state a `PropertiesChanged` signal carries, with the kind of its job; `None` when
-    /// a field is missing or the job ended before its kind could be read.
+    /// a field is missing, the job ended before its kind could be read, or it says the unit
+    /// runs and it no longer does.
     async fn seen_in_signal(
         &self,
         unit: &str,
@@ -406,12 +444,15 @@ impl Systemd {
         if path.as_str() != "/" && job.is_none() {
             return None;
         }
-        let seen = UnitSeen {
+        let mut seen = UnitSeen {
             unit: unit.to_owned(),
             active: Active::parse(&active),
             sub,
             job,
+            origin: None,
         };
+        // A stale `running`: the caller reads the unit afresh.
+        seen.origin = self.origin(&seen).await?;
         Some(self.checked(seen).await)
     }
 }
@@ -427,6 +468,26 @@ fn cgroup_interface(unit: &str) -> Option<&'static str> {
         "scope" => "org.freedesktop.systemd1.Scope",
         _ => return None,
     })
+}
+
+/// Whether two reports say the same of a unit's state (its origin aside).
+fn same_state(a: &UnitSeen, b: &UnitSeen) -> bool {
+    a.unit == b.unit && a.active == b.active && a.sub == b.sub && a.job == b.job
+}
+
+/// The origin of a unit's run in words: `invocation HEX` and each activation detail as
+/// `KEY=VALUE` (a bounded number, each clipped: the journal line stays short); `None` when
+/// systemd says nothing.
+fn describe_origin(invocation: &[u8], details: &[(String, String)]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !invocation.is_empty() && invocation.len() <= 32 {
+        let hex: String = invocation.iter().map(|b| format!("{b:02x}")).collect();
+        parts.push(format!("invocation {hex}"));
+    }
+    for (k, v) in details.iter().take(4) {
+        parts.push(crate::text::clip(&format!("{k}={v}")));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// A D-Bus error in words: systemd's error name says most (`NoSuchUnit`, `AccessDenied`).
@@ -458,6 +519,32 @@ mod tests {
             unit_path("2x.mount"),
             "/org/freedesktop/systemd1/unit/_32x_2emount"
         );
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::describe_origin;
+
+    #[test]
+    fn an_origin_names_the_invocation_and_the_trigger_and_stays_short() {
+        assert_eq!(describe_origin(&[], &[]), None);
+        let details = vec![("trigger_unit".to_owned(), "app.timer".to_owned())];
+        assert_eq!(
+            describe_origin(&[0xab, 0x01], &details).as_deref(),
+            Some("invocation ab01, trigger_unit=app.timer")
+        );
+        let many = vec![("k".to_owned(), "v".repeat(1000)); 100];
+        let seen = |origin: Option<&str>| crate::engine::UnitSeen {
+            unit: "web.service".into(),
+            active: crate::engine::Active::Active,
+            sub: "running".into(),
+            job: None,
+            origin: origin.map(str::to_owned),
+        };
+        assert!(super::same_state(&seen(Some("invocation ab")), &seen(None)));
+        let text = describe_origin(&[0; 16], &many).unwrap();
+        assert!(text.len() < 1000, "{}", text.len());
     }
 }
 

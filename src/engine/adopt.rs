@@ -107,11 +107,17 @@ impl Engine {
             let Some(g) = self.m.groups.get(name).cloned() else {
                 continue;
             };
-            let up: Vec<usize> = found
+            let mut up: Vec<usize> = found
                 .iter()
                 .filter(|f| f.group == name && f.index < g.resources.len())
                 .map(|f| f.index)
                 .collect();
+            if !previous.is_some_and(|p| p.holding.iter().any(|h| h == name)) {
+                self.found_strays(name, &g, &mut up, out);
+                if up.is_empty() {
+                    continue;
+                }
+            }
             let refused = self.adoptable(name, previous);
             let Some(r) = self
                 .runners

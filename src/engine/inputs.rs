@@ -235,6 +235,9 @@ impl Engine {
             self.next_send = self.next_send.min(now);
         }
         self.unblocked(group, outcome);
+        if let Some(o) = outcome {
+            self.stray_outcome(group, o, out);
+        }
         match outcome {
             None => {}
             Some(Outcome::Blocked) => self.blocked(now, group, out),

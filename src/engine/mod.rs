@@ -25,6 +25,7 @@ mod refresh;
 pub mod runner;
 pub mod runs;
 pub mod snapshot;
+pub mod strays;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,6 +114,8 @@ pub struct Engine {
     save_runs_at: Time,
     /// What systemd last said of each managed unit on this node.
     units_seen: BTreeMap<String, UnitSeen>,
+    /// Stray copies seen here lately, for status.
+    strays: strays::StrayLog,
     /// When each pending start was asked for, to measure how long starts take here.
     starting_since: BTreeMap<ResourceRef, Time>,
     /// The longest start of each resource measured here.
@@ -180,6 +183,7 @@ impl Engine {
             saved_runs: Vec::new(),
             save_runs_at: now,
             units_seen: BTreeMap::new(),
+            strays: strays::StrayLog::default(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
             next_send: now,

@@ -4,18 +4,22 @@
 //!   the group, unless systemd is restarting it in place (a `restart` job, or `Restart=`
 //!   bringing it back), which is not a failure;
 //! - a resource that comes up here while its group does not run here is a stray copy (a unit
-//!   started by hand, by a dependency or a timer; a VIP added by hand) and is stopped;
+//!   started by hand, by a dependency or a timer; a VIP added by hand) and is stopped, or, for
+//!   a unit of a group set to `on_stray: warn`, logged once and left (`strays.rs`);
 //! - anything else is this node's own doing (its starts and stops report through
 //!   [`Input::Done`](super::Input::Done)) and changes nothing.
 
 use super::runner::{Phase, Res};
-use super::{Action, Active, AddrSeen, Engine, EventKind, JobKind, ResourceRef, Time, UnitSeen};
+use super::strays::{StrayAction, running};
+use super::{Action, Active, AddrSeen, Engine, JobKind, ResourceRef, Time, UnitSeen};
 use crate::manifest::model::ResourceKind;
 
 impl Engine {
     /// A managed unit changed state here.
     pub(super) fn unit_seen(&mut self, now: Time, seen: UnitSeen, out: &mut Vec<Action>) {
-        self.units_seen.insert(seen.unit.clone(), seen.clone());
+        let before = self.units_seen.insert(seen.unit.clone(), seen.clone());
+        // A warned-about stray is logged when it starts, not at each of its state changes.
+        let was_running = before.as_ref().is_some_and(running);
         let named = |k: &ResourceKind| matches!(k, ResourceKind::Unit(u) if *u == seen.unit);
         for res in self.resources_where(named) {
             let Some((_, runner)) = self.group_mut(&res) else {
@@ -26,8 +30,14 @@ impl Engine {
             match state {
                 Res::Up if held(phase) && lost(&seen) => self.lost(now, &res, &detail, out),
                 Res::Stuck if !seen.active.running() => self.unstuck(now, &res, out),
-                Res::Down if phase != Phase::Starting && stray(&seen) => {
-                    self.stray(now, &res, &detail, out);
+                Res::Down if phase != Phase::Starting && running(&seen) => {
+                    let origin = seen.origin.as_deref();
+                    if !self.stray_left_running(&res) {
+                        self.stray(now, &res, &detail, origin, out);
+                    } else if !was_running {
+                        let warn = self.stray_seen(&res, &detail, origin, StrayAction::LeftRunning);
+                        out.push(warn);
+                    }
                 }
                 _ => {}
             }
@@ -53,7 +63,7 @@ impl Engine {
                 }
                 (Res::Down, true) if phase != Phase::Starting => {
                     let detail = format!("address {} appeared on {}", seen.addr, seen.interface);
-                    self.stray(now, &res, &detail, out);
+                    self.stray(now, &res, &detail, None, out);
                 }
                 _ => {}
             }
@@ -71,7 +81,14 @@ impl Engine {
     }
 
     /// Stops a stray copy of `res` here.
-    fn stray(&mut self, now: Time, res: &ResourceRef, detail: &str, out: &mut Vec<Action>) {
+    fn stray(
+        &mut self,
+        now: Time,
+        res: &ResourceRef,
+        detail: &str,
+        origin: Option<&str>,
+        out: &mut Vec<Action>,
+    ) {
         let Some((g, runner)) = self.group_mut(res) else {
             return;
         };
@@ -79,16 +96,7 @@ impl Engine {
         if actions.is_empty() && outcome.is_none() {
             return;
         }
-        let holder = self.holder_of(&res.group);
-        let holder = match holder {
-            Some(h) => format!("{h} holds the group"),
-            None => "no node runs the group".to_owned(),
-        };
-        out.push(self.event(
-            EventKind::Stray,
-            Some(&res.group),
-            format!("{detail}, but this node does not hold it ({holder}): stopping this copy"),
-        ));
+        out.push(self.stray_seen(res, detail, origin, StrayAction::Stopping));
         out.extend(actions);
         self.outcome(now, &res.group, outcome, out);
     }
@@ -112,7 +120,7 @@ impl Engine {
     }
 
     /// The node that runs `group`, as far as this node knows.
-    fn holder_of(&self, group: &str) -> Option<String> {
+    pub(super) fn holder_of(&self, group: &str) -> Option<String> {
         let g = self.m.groups.get(group)?;
         super::election::holder(group, g, &self.view())
     }
@@ -133,11 +141,6 @@ fn lost(seen: &UnitSeen) -> bool {
         Active::Inactive | Active::Deactivating => !coming_back,
         Active::Active | Active::Activating | Active::Other => false,
     }
-}
-
-/// Whether a unit in this state runs (or is about to), and is not already on its way down.
-fn stray(seen: &UnitSeen) -> bool {
-    seen.active.running() && seen.active != Active::Deactivating && seen.job != Some(JobKind::Stop)
 }
 
 fn word(a: Active) -> &'static str {

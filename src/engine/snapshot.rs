@@ -47,6 +47,10 @@ pub struct NodeSnapshot {
     pub witness: bool,
     /// Has quorum, as it says (this node: its own).
     pub quorate: bool,
+    /// Stray copies of the cluster's resources seen on this node in the last hour, newest
+    /// first (kept by each node for itself: empty for peers).
+    #[serde(default)]
+    pub strays: Vec<super::strays::StraySeen>,
 }
 
 /// One group as this node sees it.
@@ -148,6 +152,9 @@ impl Engine {
                 .iter()
                 .map(|(l, (at, up))| (l.clone(), *up, ms(now.since(*at))))
                 .collect();
+        }
+        if name == self.me {
+            s.strays = self.strays.recent(now);
         }
         s
     }

@@ -176,6 +176,10 @@ pub struct UnitSeen {
     pub sub: String,
     /// The job queued for it, if any.
     pub job: Option<JobKind>,
+    /// What started it, as far as systemd says (its `InvocationID`, the triggering unit of a
+    /// timer or path): read when the unit runs, for the journal; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// An address of the cluster's VIPs on an interface of this node, present or not.

@@ -136,8 +136,23 @@ pub struct Group {
     pub stateful: bool,
     /// Stop the group when this node loses quorum.
     pub release_on_quorum_loss: bool,
+    /// What a node that does not hold the group does with a copy of its unit running there.
+    #[serde(default)]
+    pub on_stray: OnStray,
     /// Resources in manifest order.
     pub resources: Vec<Resource>,
+}
+
+/// What a node does with a stray copy of a unit (running where its group is not held);
+/// Pacemaker's `multiple-active`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStray {
+    /// Stop it at once (a stateful group must never run twice).
+    #[default]
+    Stop,
+    /// Log it and leave it running (a group allowed to run on several nodes).
+    Warn,
 }
 
 /// A resource of a group.

@@ -218,6 +218,12 @@ pub struct RawGroup {
     /// groups) or `keep` (default for VIP-only groups).
     #[schemars(with = "Option<RawQuorumLoss>")]
     pub on_quorum_loss: Option<String>,
+    /// What a node that does not hold the group does with a copy of one of its units found
+    /// running there (started by hand, a timer, a dependency): `stop` it at once (default for
+    /// stateful groups) or `warn` (log it and leave it running; default otherwise). Pacemaker's
+    /// `multiple-active`. A stray copy of a VIP is always removed.
+    #[schemars(with = "Option<RawOnStray>")]
+    pub on_stray: Option<String>,
     /// Required. The group's resources, started in dependency order and stopped in reverse.
     pub resources: Option<Vec<RawResource>>,
 }
@@ -231,6 +237,17 @@ pub enum RawQuorumLoss {
     Release,
     /// Keep running it.
     Keep,
+}
+
+/// What to do with a stray copy of a unit.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "OnStray")]
+pub enum RawOnStray {
+    /// Stop it at once and log it.
+    Stop,
+    /// Log it and leave it running.
+    Warn,
 }
 
 /// A resource: exactly one of `vip` or `unit`.

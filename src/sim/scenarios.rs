@@ -11,6 +11,7 @@ mod pause;
 mod restart;
 mod split;
 mod startup;
+mod stray;
 mod wire_drops;
 
 use crate::manifest::Manifest;

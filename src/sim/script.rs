@@ -137,6 +137,28 @@ impl World {
         }
     }
 
+    /// Resource `index` of `group` is started by hand on `node` at `at` ms (the `stray-start`
+    /// fault, aimed).
+    pub fn stray_start_at(&mut self, at: u64, node: &str, group: &str, index: usize) {
+        let f = Fault {
+            at: Time(at),
+            kind: FaultKind::StrayStart,
+            node: Some(node.to_owned()),
+            group: Some(group.to_owned()),
+            resource: index,
+            ..Fault::default()
+        };
+        self.at(Time(at), Ev::Fault(f));
+    }
+
+    /// Stops of resource `index` of `group` on `node` fail until `until` ms.
+    pub fn fail_stops(&mut self, node: &str, group: &str, index: usize, until: u64) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.fail_next_stop
+                .insert((group.to_owned(), index), Time(until));
+        }
+    }
+
     /// Fencing `node` fails (or works again).
     pub fn unfenceable(&mut self, node: &str, fails: bool) {
         if fails {

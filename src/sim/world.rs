@@ -337,7 +337,7 @@ impl World {
             for (key, since) in &n.stray_since {
                 // Adopted by the agent (found up at its start, the group not running
                 // elsewhere): the group runs here now, and the overlap check covers it.
-                if held_by_agent(n, key) {
+                if held_by_agent(n, key) || self.left_running(key) {
                     continue;
                 }
                 let from = (*since).max(awake);
@@ -353,6 +353,17 @@ impl World {
             }
         }
         None
+    }
+
+    /// Whether a stray copy of `key` is left running by the manifest's word: a unit of a
+    /// group set to `on_stray: warn` (the agent only logs it).
+    fn left_running(&self, key: &(String, usize)) -> bool {
+        self.m.groups.get(&key.0).is_some_and(|g| {
+            g.on_stray == crate::manifest::model::OnStray::Warn
+                && g.resources
+                    .get(key.1)
+                    .is_some_and(|r| matches!(r.kind, ResourceKind::Unit(_)))
+        })
     }
 
     /// Strays the node's agent has taken as its own: no longer strays.
@@ -524,6 +535,7 @@ impl World {
                             active,
                             sub: String::new(),
                             job,
+                            origin: None,
                         });
                     }
                     ResourceKind::Vip(v) if node.up.contains(&key) => p.addrs.push(AddrSeen {
@@ -562,6 +574,7 @@ impl World {
                 active,
                 sub: String::new(),
                 job,
+                origin: None,
             }),
             ResourceKind::Vip(v)
                 if matches!(active, Active::Active | Active::Inactive | Active::Failed) =>

@@ -64,6 +64,7 @@ impl Harness {
             active: *u.choose(&ACTIVE)?,
             sub: "running".into(),
             job,
+            origin: None,
         })
     }
 

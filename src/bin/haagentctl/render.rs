@@ -15,6 +15,31 @@ fn ms(v: u64) -> String {
     }
 }
 
+/// A stray copy seen on a node, in one line.
+fn stray(st: &haagent::engine::strays::StraySeen) -> String {
+    use haagent::engine::strays::StrayAction;
+    let done = match st.action {
+        StrayAction::Stopping => "stopping it",
+        StrayAction::Stopped => "stopped",
+        StrayAction::LeftRunning => "left running (on_stray: warn)",
+        StrayAction::StopFailed => "STOP FAILED: the group may run twice",
+    };
+    let holder = match &st.holder {
+        Some(h) => format!("{h} held the group"),
+        None => "no node held the group".into(),
+    };
+    let origin = st
+        .origin
+        .as_deref()
+        .unwrap_or("no trigger named by systemd");
+    format!(
+        "stray {} of {} {} ago: {done}; {holder}; {origin}",
+        st.resource,
+        st.group,
+        ms(st.ago_ms)
+    )
+}
+
 /// The status as text.
 pub fn status(s: &Status) -> String {
     let mut out = String::new();
@@ -48,6 +73,9 @@ pub fn status(s: &Status) -> String {
             notes.push("witness".into());
         }
         let _ = writeln!(out, "  {name:<12} {:<8} {}", n.state, notes.join("; "));
+        for st in &n.strays {
+            let _ = writeln!(out, "  {:<12} {}", "", stray(st));
+        }
     }
     let _ = writeln!(out, "\ngroups");
     for (name, g) in &s.groups {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::diag::Diagnostic;
 use super::super::limits::{self, MAX_GROUPS, MAX_RESOURCES_PER_GROUP, MAX_VIPS_PER_GROUP};
-use super::super::model::{Group, Node, Resource, ResourceKind};
+use super::super::model::{Group, Node, OnStray, Resource, ResourceKind};
 use super::super::raw::{RawGroup, RawManifest, RawResource};
 use super::super::tree::YamlPath;
 use super::Ctx;
@@ -65,14 +65,39 @@ fn group(
                 .hint("use `on_quorum_loss: release`, or `stateful: false` if the units may safely run on two nodes"),
         );
     }
+    let on_stray = on_stray(cx, gpath, g, stateful);
     let group = Group {
         nodes: members,
         failback: g.failback.unwrap_or(false),
         stateful,
         release_on_quorum_loss: release,
+        on_stray,
         resources,
     };
     (group, written_at)
+}
+
+/// `on_stray`: `stop` by default for a stateful group, `warn` otherwise. A stateful group told
+/// to only warn may run twice by an operator's hand: allowed (it is their call), warned about.
+fn on_stray(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup, stateful: bool) -> OnStray {
+    let Some(text) = &g.on_stray else {
+        return if stateful {
+            OnStray::Stop
+        } else {
+            OnStray::Warn
+        };
+    };
+    let choice = cx.choice(gpath.key("on_stray"), text, &["stop", "warn"]);
+    if choice == Some(1) {
+        if stateful {
+            cx.push(
+                Diagnostic::warning(gpath.key("on_stray"), "stateful group only warns about a stray copy of its units: a unit started by hand on a node that does not hold the group runs beside the holder's copy")
+                    .hint("use `on_stray: stop` (the default), or `stateful: false` if the units may safely run on two nodes"),
+            );
+        }
+        return OnStray::Warn;
+    }
+    OnStray::Stop
 }
 
 fn members(

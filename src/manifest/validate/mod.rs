@@ -299,4 +299,6 @@ mod bounds_tests;
 #[cfg(test)]
 mod scale_tests;
 #[cfg(test)]
+mod stray_tests;
+#[cfg(test)]
 mod tests;

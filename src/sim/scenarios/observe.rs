@@ -12,6 +12,7 @@ fn unit(active: Active, job: Option<JobKind>) -> Input {
         active,
         sub: String::new(),
         job,
+        origin: None,
     })
 }
 

@@ -20,6 +20,7 @@ mod recorder;
 mod safety;
 mod scale;
 mod service;
+mod stray;
 mod units;
 mod vip;
 
