@@ -97,6 +97,11 @@ struct Agent {
     vips: feeds::VipFilter,
     /// How long the loop was held.
     latency: Latency,
+    /// Reloads, for metrics.
+    reloads: crate::control::metrics::Reloads,
+    /// The metrics endpoint's task, if one listens; and where it asks for scrapes.
+    metrics: Option<tokio::task::AbortHandle>,
+    scrape_tx: mpsc::Sender<crate::control::metrics::http::Ask>,
 }
 
 impl Agent {
@@ -122,6 +127,7 @@ impl Agent {
 
     /// Notes that the loop was held for `held` after a wake-up; warns when it is too long.
     fn held(&mut self, held: Duration) {
+        self.exec.tracker.loop_held.observe(held);
         if let Some(w) = self.latency.note(self.now().0, held) {
             tracing::warn!(
                 held_ms = w.held_ms,
@@ -129,6 +135,58 @@ impl Agent {
                 more = w.unlogged,
                 "the loop was held for more than a quarter of the watchdog bound"
             );
+        }
+    }
+
+    /// The status `haagentctl status` shows.
+    fn status(&self) -> control::status::Status {
+        let snapshot = self.engine.snapshot(self.now());
+        let drops = self.drops.lock().map(|d| d.report()).unwrap_or_default();
+        let t = &self.m.heartbeat;
+        let wall = SystemTime::now();
+        let mut s = control::status::build(snapshot, t, wall, &self.exec.history, drops);
+        s.loop_latency = self.latency.report(self.now().0);
+        s
+    }
+
+    /// What a metrics scrape shows.
+    fn scrape(&self) -> control::metrics::Scrape {
+        let c = &self.exec.notifier.counts;
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        control::metrics::Scrape {
+            status: self.status(),
+            tracker: self.exec.tracker.clone(),
+            notifications: [n(&c.started), n(&c.failed), n(&c.dropped)],
+            reloads: self.reloads.clone(),
+            digest: self.engine.digest(),
+        }
+    }
+
+    /// (Re)starts the metrics endpoint the manifest asks for, if it is not the one listening.
+    fn serve_metrics(&mut self, old: Option<&Manifest>) {
+        let want = self.m.metrics.as_ref().map(|e| e.listen);
+        if self.metrics.is_some() && old.and_then(|o| o.metrics.as_ref()).map(|e| e.listen) == want
+        {
+            return;
+        }
+        if let Some(task) = self.metrics.take() {
+            task.abort();
+        }
+        let Some(addr) = want else { return };
+        // Bound here (a quick syscall), so a port in use is reported at once, then served
+        // off the loop.
+        let bound = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(tokio::net::TcpListener::from_std);
+        match bound {
+            Ok(l) => {
+                tracing::info!(listen = %addr, "serving metrics on /metrics");
+                let task = tokio::spawn(control::metrics::http::serve(l, self.scrape_tx.clone()));
+                self.metrics = Some(task.abort_handle());
+            }
+            Err(e) => {
+                tracing::error!(listen = %addr, error = %e, "cannot serve metrics: the endpoint is off")
+            }
         }
     }
 
@@ -167,6 +225,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let (addr_tx, addrs) = mpsc::unbounded_channel();
     let (unit_tx, units) = mpsc::unbounded_channel();
     let (ping_tx, pings) = mpsc::unbounded_channel();
+    // A scrape waits for the loop at most this many at a time; the endpoint bounds the rest.
+    let (scrape_tx, mut scrapes) = mpsc::channel(4);
     let (keys, keys_rx) = watch::channel(Arc::new(ring));
     let drops = Drops::default();
     let links = Links::open(&m, &opts.node, keys_rx, drops.clone(), &received_tx)?;
@@ -174,7 +234,10 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let announcer = Announcer::spawn().map_err(driver("announcements"))?;
     ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
     let units_named = feeds::managed_units(&m);
-    let systemd = if units_named.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
+    let systemd = if units_named.is_empty()
+        && m.nodes.values().all(|n| n.fence.is_none())
+        && m.notify.is_none()
+    {
         None
     } else {
         Some(Systemd::connect().await?)
@@ -221,9 +284,14 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         recorder,
         vips: feeds::VipFilter::new(&m),
         latency: Latency::new(m.heartbeat.watchdog()),
+        reloads: Default::default(),
+        metrics: None,
+        scrape_tx,
         m,
     };
     agent.exec.control = control;
+    agent.exec.notify_unit = agent.m.notify.clone();
+    agent.serve_metrics(None);
     // Watch first, then probe: a change between the two is seen, not lost.
     agent.watch_units().await;
     let mut probe = feeds::probe(&agent.m, agent.exec.systemd.as_ref(), &agent.exec.vips).await;
@@ -269,6 +337,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
             _ = int.recv() => Wake::Stop,
             _ = hup.recv() => Wake::Reload,
             Some(r) = requests.recv() => Wake::Request(r),
+            Some(reply) = scrapes.recv() => Wake::Scrape(reply),
             Some(i) = feeds.done.recv() => Wake::Input(i),
             Some(r) = feeds.received.recv() => Wake::Input(Input::Heard { link: r.link, datagram: r.datagram }),
             Some(c) = feeds.addrs.recv() => Wake::Addr(c),
@@ -304,6 +373,9 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
             Wake::Stop => pending.push_back(Input::Shutdown),
             Wake::Reload => pending.extend(reload(&opts, &mut agent).await.unwrap_or_default()),
             Wake::Request(r) => pending.extend(answer(r, &opts, &mut agent).await),
+            Wake::Scrape(reply) => {
+                let _ = reply.send(agent.scrape());
+            }
             Wake::Input(i) => pending.push_back(i),
             Wake::Addr(c) => pending.extend(agent.vips.input(&c)),
             Wake::Tick(_) => pending.push_back(Input::Tick),
@@ -317,6 +389,8 @@ enum Wake {
     Stop,
     Reload,
     Request(Request),
+    /// The metrics endpoint asks for a scrape.
+    Scrape(crate::control::metrics::http::Ask),
     Input(Input),
     Addr(crate::drivers::vip::AddrChange),
     /// The engine's deadline, due then.
@@ -356,7 +430,10 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
                 tracing::info!("manifest reloaded: nothing changed");
             } else {
                 let units_changed = feeds::managed_units(&m) != feeds::managed_units(&agent.m);
-                agent.m = Arc::new(m.clone());
+                let old = std::mem::replace(&mut agent.m, Arc::new(m.clone()));
+                agent.exec.notify_unit = m.notify.clone();
+                agent.exec.tracker.retain(&m.groups);
+                agent.serve_metrics(Some(&old));
                 agent.vips = feeds::VipFilter::new(&m);
                 agent.latency.set_bound(m.heartbeat.watchdog());
                 if units_changed {
@@ -376,6 +453,7 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
             Err(format!("reload refused, nothing changed: {e}"))
         }
     };
+    agent.reloads.note(out.is_ok(), SystemTime::now());
     notify::ready(agent.exec.status());
     out
 }
@@ -401,12 +479,7 @@ fn read_again(
 async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
     let (reply, inputs) = match r.ask {
         Ask::Status => {
-            let snapshot = agent.engine.snapshot(agent.now());
-            let drops = agent.drops.lock().map(|d| d.report()).unwrap_or_default();
-            let t = &agent.m.heartbeat;
-            let wall = SystemTime::now();
-            let mut s = control::status::build(snapshot, t, wall, &agent.exec.history, drops);
-            s.loop_latency = agent.latency.report(agent.now().0);
+            let s = agent.status();
             let json = serde_json::to_string(&s).map_err(|e| e.to_string());
             (json, Vec::new())
         }

@@ -163,10 +163,20 @@ impl Systemd {
     /// Starts (or stops) `unit` and waits for the job's result: `Ok` when systemd says `done`,
     /// else the result (`failed`, `timeout`, `dependency`, ...) or the call's error.
     pub async fn run_job(&self, unit: &str, start: bool) -> Result<(), String> {
+        self.job(unit, start, "replace").await
+    }
+
+    /// Starts `unit` with job `mode` (`fail`, `replace`) and waits for the job's result, as
+    /// [`Systemd::run_job`] does.
+    pub async fn start_with(&self, unit: &str, mode: &str) -> Result<(), String> {
+        self.job(unit, true, mode).await
+    }
+
+    async fn job(&self, unit: &str, start: bool, mode: &str) -> Result<(), String> {
         let call = if start {
-            self.mgr.start_unit(unit, "replace").await
+            self.mgr.start_unit(unit, mode).await
         } else {
-            self.mgr.stop_unit(unit, "replace").await
+            self.mgr.stop_unit(unit, mode).await
         };
         let job = call.map_err(describe)?;
         let waiting = self
