@@ -74,14 +74,19 @@ impl Histogram {
 pub struct GroupCounts {
     /// Times this node decided to acquire it.
     pub acquisitions: u64,
-    /// Times this node released it.
+    /// Times this node released it (a release is logged when it begins and when it is done;
+    /// counted once).
     pub releases: u64,
     /// Resource failures here.
     pub failures: u64,
     /// From each acquire to its group running here.
     pub acquire_seconds: Histogram,
+    /// From the decision to release to every resource stopped.
+    pub release_seconds: Histogram,
     /// The acquire under way, since when.
     acquiring: Option<Instant>,
+    /// The release under way, since when.
+    releasing: Option<Instant>,
 }
 
 impl Default for GroupCounts {
@@ -91,7 +96,9 @@ impl Default for GroupCounts {
             releases: 0,
             failures: 0,
             acquire_seconds: Histogram::new(&ACQUIRE_BUCKETS),
+            release_seconds: Histogram::new(&ACQUIRE_BUCKETS),
             acquiring: None,
+            releasing: None,
         }
     }
 }
@@ -132,16 +139,23 @@ impl Tracker {
             EventKind::Acquire => {
                 c.acquisitions = c.acquisitions.saturating_add(1);
                 c.acquiring = Some(now);
+                c.releasing = None;
             }
             EventKind::Running => {
                 if let Some(t) = c.acquiring.take() {
                     c.acquire_seconds.observe(now.saturating_duration_since(t));
                 }
             }
-            EventKind::Release => {
-                c.releases = c.releases.saturating_add(1);
-                c.acquiring = None;
-            }
+            // The engine logs a release when it decides it and again when every resource is
+            // stopped: the first counts, the second ends the duration.
+            EventKind::Release => match c.releasing.take() {
+                Some(t) => c.release_seconds.observe(now.saturating_duration_since(t)),
+                None => {
+                    c.releases = c.releases.saturating_add(1);
+                    c.releasing = Some(now);
+                    c.acquiring = None;
+                }
+            },
             _ => c.failures = c.failures.saturating_add(1),
         }
     }

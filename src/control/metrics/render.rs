@@ -238,16 +238,29 @@ fn groups(o: &mut Out, s: &Scrape) {
             o.sample(name, &[("group", g)], n);
         }
     }
-    let name = "haagent_group_acquire_duration_seconds";
-    o.family(
-        name,
-        "histogram",
-        "From this node's decision to acquire the group to the group running here.",
-    );
     let empty = super::GroupCounts::default();
-    for g in st.groups.keys() {
-        let c = s.tracker.groups.get(g).unwrap_or(&empty);
-        o.histogram(name, &[("group", g)], &c.acquire_seconds);
+    type Pick = fn(&super::GroupCounts) -> &Histogram;
+    let durations: [(&str, &str, Pick); 2] = [
+        (
+            "haagent_group_acquire_duration_seconds",
+            "From this node's decision to acquire the group to the group running here.",
+            |c| &c.acquire_seconds,
+        ),
+        (
+            "haagent_group_release_duration_seconds",
+            "From this node's decision to release the group to every resource stopped.",
+            |c| &c.release_seconds,
+        ),
+    ];
+    for (name, help, pick) in durations {
+        o.family(name, "histogram", help);
+        for g in st.groups.keys() {
+            o.histogram(
+                name,
+                &[("group", g)],
+                pick(s.tracker.groups.get(g).unwrap_or(&empty)),
+            );
+        }
     }
     o.family("haagent_group_failover_budget_seconds", "gauge", "Worst case from a crash of the owner to running elsewhere: dead_after + interval + measured starts.");
     for (g, gs) in &st.groups {

@@ -26,6 +26,7 @@ fn scrape() -> Scrape {
     t.event(&event(EventKind::Running), t0 + Duration::from_millis(300));
     t.event(&event(EventKind::ResourceFailed), t0);
     t.event(&event(EventKind::Release), t0);
+    t.event(&event(EventKind::Release), t0 + Duration::from_millis(40));
     t.loop_held.observe(Duration::from_micros(700));
     let mut status = Status {
         node: "alpha".into(),
@@ -91,6 +92,12 @@ fn counts_acquisitions_and_their_durations() {
     assert_eq!(buckets[2], ("0.25".into(), 0));
     assert_eq!(buckets[3], ("0.5".into(), 1));
     assert_eq!(buckets.last().unwrap(), &("+Inf".to_string(), 1));
+    // The release's two events are one release, 40 ms long.
+    let (buckets, sum) = c.release_seconds.cumulative();
+    assert!(
+        (sum - 0.04).abs() < 1e-9 && buckets[0] == ("0.05".into(), 1),
+        "{buckets:?}"
+    );
     // A running group with no acquire under way (adopted, say) is no observation.
     let mut t = Tracker::default();
     t.event(&event(EventKind::Running), Instant::now());
@@ -119,6 +126,8 @@ fn renders_every_listed_series_in_the_text_format() {
         "haagent_group_state{group=\"web\",state=\"running\"} 1",
         "haagent_group_state{group=\"web\",state=\"failed\"} 0",
         "haagent_group_acquisitions_total{group=\"web\"} 1",
+        "haagent_group_releases_total{group=\"web\"} 1",
+        "haagent_group_release_duration_seconds_count{group=\"web\"} 1",
         "haagent_group_acquire_duration_seconds_bucket{group=\"web\",le=\"0.5\"} 1",
         "haagent_group_acquire_duration_seconds_count{group=\"web\"} 1",
         "haagent_group_failover_budget_seconds{group=\"web\"} 2.25",
