@@ -286,3 +286,96 @@ fn the_metrics_endpoint_answers_with_the_listed_series() {
 fn http_fresh() -> Duration {
     Duration::from_millis(600)
 }
+
+fn ctl_text(c: &Cluster, node: &str, args: &[&str]) -> String {
+    let out = c.ctl(node, args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "haagentctl {args:?} on {node}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+fn status_watch_and_history_follow_a_failover() {
+    let spec = Spec::two("hst", 122);
+    let Some(c) = cluster(&spec) else { return };
+    start_on(&c, &["alpha", "beta"], "alpha");
+    c.sh(
+        "alpha",
+        "systemd-run --quiet --unit=watch haagentctl status --watch",
+    )
+    .unwrap();
+    cluster::wait_for("the watch's first drawing", Duration::from_secs(5), || {
+        c.sh("alpha", "journalctl -u watch -o cat")
+            .unwrap()
+            .contains("running on alpha")
+    })
+    .unwrap();
+    let out = c.ctl("alpha", &["failover", "web", "--to", "beta"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_holder(&c, "beta", Duration::from_secs(10));
+
+    // The watch redrew on the signals, well before its 5 s refresh.
+    cluster::wait_for("the watch to show the move", Duration::from_secs(3), || {
+        c.sh("alpha", "journalctl -u watch -o cat")
+            .unwrap()
+            .contains("running on beta")
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            c.sh("alpha", "journalctl -u watch -o cat").unwrap()
+        )
+    });
+    c.sh("alpha", "systemctl stop watch").unwrap();
+
+    // Status: the operator's move, each resource here, who may run the group and why not.
+    let status = ctl_text(&c, "alpha", &["status"]);
+    for want in [
+        "moved to beta by an operator, until `haagentctl clear web`",
+        "resources here: ",
+        "web.service down",
+        "eligible, in preference order: ",
+    ] {
+        assert!(status.contains(want), "no {want:?} in\n{status}");
+    }
+
+    // History: alpha acquired, ran, released; beta acquired and runs; with durations.
+    let on_alpha = ctl_text(&c, "alpha", &["history", "web"]);
+    let events: Vec<&str> = on_alpha
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .collect();
+    assert_eq!(
+        events,
+        ["acquire", "running", "release", "released"],
+        "{on_alpha}"
+    );
+    assert!(
+        on_alpha.contains("took ") && on_alpha.contains("held "),
+        "{on_alpha}"
+    );
+    let json = ctl_text(&c, "beta", &["history", "--since", "-1h", "--json"]);
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let beta: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["event"].as_str().unwrap(), r["node"].as_str().unwrap()))
+        .collect();
+    assert_eq!(beta, [("acquire", "beta"), ("running", "beta")], "{json}");
+    let took = rows[1]["duration_ms"].as_u64().unwrap();
+    assert!(took < 5000, "{json}");
+    eprintln!("history on alpha:\n{on_alpha}");
+    let none = ctl_text(&c, "beta", &["history", "nosuch"]);
+    assert!(none.starts_with("no acquisition"), "{none}");
+}
