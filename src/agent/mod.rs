@@ -71,6 +71,9 @@ pub struct Options {
     pub runtime_dir: PathBuf,
 }
 
+/// How long an exiting agent waits for its last notifications to reach systemd.
+const NOTIFY_AT_EXIT: Duration = Duration::from_secs(2);
+
 fn driver(what: &'static str) -> impl FnOnce(std::io::Error) -> AgentError {
     move |source| AgentError::Driver { what, source }
 }
@@ -322,6 +325,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         while let Some(input) = pending.pop_front() {
             if agent.feed(input) {
                 tracing::info!("everything released; peers were told: exiting");
+                agent.exec.notifier.close(NOTIFY_AT_EXIT).await;
                 return Ok(());
             }
         }

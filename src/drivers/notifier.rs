@@ -5,7 +5,7 @@
 //! runs no shell, and the unit's own sandbox, user and timeouts apply.
 //!
 //! The loop only queues: a bounded channel to a task that calls StartUnit, with a few jobs in
-//! flight at once. A full queue drops the notification, counted and logged (at the 1st, 2nd,
+//! flight at once; an exiting agent gives the task a moment to send what is queued. A full queue drops the notification, counted and logged (at the 1st, 2nd,
 //! 4th, 8th... drop, so a flood of events cannot flood the journal too).
 
 use std::sync::Arc;
@@ -78,6 +78,7 @@ pub struct Notifier {
     tx: mpsc::Sender<Job>,
     /// Shared with the task.
     pub counts: Arc<Counts>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Notifier {
@@ -86,8 +87,24 @@ impl Notifier {
     pub fn spawn(systemd: Option<Systemd>) -> Notifier {
         let (tx, rx) = mpsc::channel(QUEUE);
         let counts = Arc::new(Counts::default());
-        tokio::spawn(work(rx, systemd, counts.clone()));
-        Notifier { tx, counts }
+        let task = tokio::spawn(work(rx, systemd, counts.clone()));
+        Notifier {
+            tx,
+            counts,
+            task: Some(task),
+        }
+    }
+
+    /// Closes the queue and gives the task up to `within` to hand what is queued to systemd
+    /// (not to wait for the units): the release notifications of a stopping agent go out.
+    pub async fn close(&mut self, within: Duration) {
+        // The task ends once every sender is gone: swap ours for one of a closed channel.
+        drop(std::mem::replace(&mut self.tx, mpsc::channel(1).0));
+        if let Some(task) = self.task.take()
+            && tokio::time::timeout(within, task).await.is_err()
+        {
+            tracing::warn!("notifications still queued at exit are dropped");
+        }
     }
 
     /// Queues the notification of `e` if `template` is set and `e` is notified; never waits.
@@ -112,6 +129,8 @@ impl Notifier {
     }
 }
 
+/// Sends each notification's StartUnit in turn (a queued job runs even if the agent exits
+/// next), then waits for its result apart, [`IN_FLIGHT`] at most; ends when the queue closes.
 async fn work(mut rx: mpsc::Receiver<Job>, mut systemd: Option<Systemd>, counts: Arc<Counts>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(job) = rx.recv().await {
@@ -129,13 +148,20 @@ async fn work(mut rx: mpsc::Receiver<Job>, mut systemd: Option<Systemd>, counts:
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        let result = match s.queue_start(&job.unit, &job.mode).await {
+            Ok(result) => result,
+            Err(e) => {
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(unit = %job.unit, error = %e, "notification unit not started");
+                continue;
+            }
+        };
         let counts = counts.clone();
         tokio::spawn(async move {
-            let result = tokio::time::timeout(JOB_WAIT, s.start_with(&job.unit, &job.mode)).await;
-            match result {
+            match tokio::time::timeout(JOB_WAIT, result).await {
                 Ok(Ok(())) => {
                     counts.started.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(unit = %job.unit, "notification unit started");
+                    tracing::debug!(unit = %job.unit, "notification unit ran");
                 }
                 Ok(Err(e)) => {
                     counts.failed.fetch_add(1, Ordering::Relaxed);
@@ -217,6 +243,7 @@ mod tests {
         let n = Notifier {
             tx,
             counts: Arc::default(),
+            task: None,
         };
         let e = event(EventKind::Acquire, Some("web"), "r");
         for _ in 0..QUEUE + 5 {

@@ -166,10 +166,31 @@ impl Systemd {
         self.job(unit, start, "replace").await
     }
 
-    /// Starts `unit` with job `mode` (`fail`, `replace`) and waits for the job's result, as
-    /// [`Systemd::run_job`] does.
-    pub async fn start_with(&self, unit: &str, mode: &str) -> Result<(), String> {
-        self.job(unit, true, mode).await
+    /// Queues a start job for `unit` with job `mode` (`fail`, `replace`); once systemd has
+    /// queued it, the job's result, to await apart (`Ok` when `done`).
+    pub async fn queue_start(
+        &self,
+        unit: &str,
+        mode: &str,
+    ) -> Result<impl Future<Output = Result<(), String>> + Send + 'static, String> {
+        let job = self.mgr.start_unit(unit, mode).await.map_err(describe)?;
+        let waiting = self
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .wait(job);
+        Ok(async move {
+            let result = match waiting {
+                Ok(result) => result,
+                Err(rx) => rx
+                    .await
+                    .map_err(|_| "the system bus connection closed".to_string())?,
+            };
+            match result.as_str() {
+                "done" => Ok(()),
+                other => Err(format!("job {other}")),
+            }
+        })
     }
 
     async fn job(&self, unit: &str, start: bool, mode: &str) -> Result<(), String> {

@@ -127,6 +127,11 @@ fn a_notify_unit_runs_once_per_acquire_with_its_instance() {
         "{on_alpha:?}"
     );
     assert_eq!(of_event(&on_alpha, "acquire").len(), 1, "{on_alpha:?}");
+    // An agent stopped while it holds the group still gets its release notified: the queue is
+    // handed to systemd before it exits.
+    c.sh("beta", "systemctl stop haagent").unwrap();
+    let on_beta = wait_notified(&c, "beta", "release", 2);
+    assert_eq!(of_event(&on_beta, "release").len(), 2, "{on_beta:?}");
     // Nothing was dropped or failed on the way.
     let j = c.journal("alpha") + &c.journal("beta");
     assert!(
@@ -375,7 +380,14 @@ fn status_watch_and_history_follow_a_failover() {
     assert_eq!(beta, [("acquire", "beta"), ("running", "beta")], "{json}");
     let took = rows[1]["duration_ms"].as_u64().unwrap();
     assert!(took < 5000, "{json}");
-    eprintln!("history on alpha:\n{on_alpha}");
+    eprintln!("history on alpha:\n{on_alpha}\nstatus on alpha:\n{status}");
+    // For comparison with the metrics test: this cluster has neither metrics nor notify.
+    let loop_json = ctl_text(&c, "beta", &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&loop_json).unwrap();
+    eprintln!(
+        "loop latency on beta without metrics or notify: {}",
+        v["loop"]
+    );
     let none = ctl_text(&c, "beta", &["history", "nosuch"]);
     assert!(none.starts_with("no acquisition"), "{none}");
 }
