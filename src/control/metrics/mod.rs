@@ -6,6 +6,7 @@
 
 pub mod http;
 mod render;
+mod series;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
