@@ -246,3 +246,44 @@ async fn the_endpoint_answers_and_refuses_what_is_too_big() {
         .unwrap();
     assert!(missing.starts_with("HTTP/1.0 404 "), "{missing}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn connections_beyond_the_limit_are_closed_unanswered() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, mut rx) = mpsc::channel::<http::Ask>(4);
+    tokio::spawn(http::serve(l, tx));
+    tokio::spawn(async move {
+        while let Some(reply) = rx.recv().await {
+            let _ = reply.send(scrape());
+        }
+    });
+    // Eight clients that connect and say nothing hold every slot (for up to TIMEOUT each).
+    let idle: Vec<std::net::TcpStream> = (0..http::MAX_CONNECTIONS)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let started = Instant::now();
+    let ninth = ask(addr, b"GET /metrics HTTP/1.0\r\n\r\n".to_vec());
+    let said = tokio::task::spawn_blocking(move || ninth.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(said, "", "the ninth was answered");
+    assert!(
+        started.elapsed() < http::TIMEOUT,
+        "the ninth waited for a slot"
+    );
+    // Once they leave, the endpoint answers again.
+    drop(idle);
+    let mut answered = String::new();
+    for _ in 0..50 {
+        let h = ask(addr, b"GET /metrics HTTP/1.0\r\n\r\n".to_vec());
+        answered = tokio::task::spawn_blocking(move || h.join().unwrap())
+            .await
+            .unwrap();
+        if !answered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(answered.starts_with("HTTP/1.0 200 OK"), "{answered:?}");
+}
