@@ -186,10 +186,9 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let announcer = Announcer::spawn().map_err(driver("announcements"))?;
     ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
     let units_named = feeds::managed_units(&m);
-    let systemd = if units_named.is_empty()
-        && m.nodes.values().all(|n| n.fence.is_none())
-        && m.notify.is_none()
-    {
+    // Notifications alone need no connection at start: the notifier makes its own when the
+    // first one comes, so a bus that is down delays them, not the agent.
+    let systemd = if units_named.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
         None
     } else {
         Some(Systemd::connect().await?)
