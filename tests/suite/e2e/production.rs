@@ -391,3 +391,42 @@ fn status_watch_and_history_follow_a_failover() {
     let none = ctl_text(&c, "beta", &["history", "nosuch"]);
     assert!(none.starts_with("no acquisition"), "{none}");
 }
+
+#[test]
+fn a_vip_only_cluster_notifies_over_a_connection_made_for_it() {
+    // No unit to manage, so the agent opens no bus connection at start; the notifier makes
+    // its own for the first notification.
+    let spec = Spec::two("ntv", 123);
+    let cfg = Config::new(spec.prefix, [10, 98, spec.subnet], 2)
+        .named(spec.nodes)
+        .unit("haagent-notify@.service", NOTIFY_UNIT, false);
+    let Some(c) = cluster_of(cfg, |bed| {
+        let text = manifest(&spec, bed).replace("      - unit: web.service\n", "");
+        format!("{text}notify: {{ unit: haagent-notify@.service }}\n")
+    }) else {
+        return;
+    };
+    for h in c.bed.hosts() {
+        h.write_file(
+            "/usr/local/lib/haagent/haagent-notify",
+            NOTIFY_SCRIPT.as_bytes(),
+            0o755,
+        )
+        .unwrap();
+    }
+    c.start(&["alpha", "beta"]).unwrap();
+    let v = vip(&c.bed);
+    cluster::wait_for("the VIP on alpha", Duration::from_secs(20), || {
+        c.vip_holders(v) == ["alpha"]
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", journals(&c)));
+    let seen = wait_notified(&c, "alpha", "acquire", 1);
+    let acquired = of_event(&seen, "acquire");
+    assert_eq!(acquired.len(), 1, "{seen:?}");
+    assert!(
+        acquired[0]
+            .0
+            .starts_with("haagent-notify@acquire-web-alpha-"),
+        "{seen:?}"
+    );
+}
