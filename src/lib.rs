@@ -33,11 +33,14 @@
 //!                      reads, MAC check, drops by reason and source), vip (rtnetlink, on a
 //!                      thread of its own, batched), announce (ARP/NA frames) and announcer
 //!                      (bursts paced on a thread of their own), systemd (D-Bus), ping, netif,
-//!                      clock, notify, logging, recorder (the flight recorder's files, off the loop)
-//! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy
+//!                      clock, notify, logging, recorder (the flight recorder's files, off the loop),
+//!                      notifier (a template unit per event, bounded queue; unit_escape names it)
+//! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy;
+//!                      metrics/ (Prometheus text, a small HTTP/1.0 endpoint rendering off the loop)
 //! agent/               the daemon: the one select! loop (mod.rs), driver reports as engine
 //!                      inputs (feeds.rs), actions carried out (exec.rs), start-up (setup.rs),
-//!                      how long each wake-up held the loop (latency.rs)
+//!                      how long each wake-up held the loop (latency.rs), status and scrapes
+//!                      (report.rs)
 //! bin/                 `haagent` (the daemon) and `haagentctl` (the operator)
 //! ```
 //!
@@ -50,7 +53,8 @@
 //!  ping rounds -----------------------Ping--->  |                 |
 //!  exec's jobs, fences ---------Done/Fenced-->  |                 |  --> exec: links.send, vip add/remove,
 //!  signals, D-Bus requests --Shutdown/Reload/-> |                 |      announce, start/stop units, fence,
-//!                              Control/Keys    +-----------------+      sd_notify, journal, Changed
+//!                              Control/Keys    |                 |      sd_notify, journal, Changed,
+//!  metrics endpoint ---------------Scrape----> +-----------------+      notification queue (try_send)
 //! ```
 //!
 //! The engine lives apart from every driver: it takes inputs with the current time and returns

@@ -5,9 +5,11 @@
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::control::metrics::Tracker;
 use crate::control::status::History;
 use crate::drivers::announcer::Announcer;
 use crate::drivers::links::Links;
+use crate::drivers::notifier::Notifier;
 use crate::drivers::systemd::Systemd;
 use crate::drivers::vip::{Change, Vips};
 use crate::drivers::{logging, notify};
@@ -30,6 +32,11 @@ pub struct Exec {
     pub(super) checkpoints: Option<crate::drivers::checkpoint::Checkpoints>,
     /// Where what is known of the peers' runs goes (the state directory).
     pub(super) peer_runs: Option<crate::drivers::checkpoint::PeerRuns>,
+    /// What metrics count beyond the engine's view.
+    pub(super) tracker: Tracker,
+    /// The notification queue, and the template of the manifest in force (none: off).
+    pub(super) notifier: Notifier,
+    pub(super) notify_unit: Option<crate::manifest::model::NotifyUnit>,
 }
 
 impl Exec {
@@ -44,6 +51,7 @@ impl Exec {
         Exec {
             links,
             vips,
+            notifier: Notifier::spawn(systemd.clone()),
             systemd,
             done,
             announcer,
@@ -52,6 +60,8 @@ impl Exec {
             control: None,
             checkpoints: None,
             peer_runs: None,
+            tracker: Tracker::default(),
+            notify_unit: None,
         }
     }
 
@@ -96,6 +106,8 @@ impl Exec {
                 Action::Log(e) => {
                     logging::event(&e);
                     self.history.event(&e);
+                    self.tracker.event(&e, std::time::Instant::now());
+                    self.notifier.event(self.notify_unit.as_ref(), &e);
                     if let Some(conn) = &self.control {
                         crate::control::service::announce(conn, &e);
                     }

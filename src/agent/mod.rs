@@ -6,6 +6,7 @@
 mod exec;
 mod feeds;
 pub mod latency;
+mod report;
 pub mod setup;
 
 use std::collections::VecDeque;
@@ -71,6 +72,9 @@ pub struct Options {
     pub runtime_dir: PathBuf,
 }
 
+/// How long an exiting agent waits for its last notifications to reach systemd.
+const NOTIFY_AT_EXIT: Duration = Duration::from_secs(2);
+
 fn driver(what: &'static str) -> impl FnOnce(std::io::Error) -> AgentError {
     move |source| AgentError::Driver { what, source }
 }
@@ -97,6 +101,11 @@ struct Agent {
     vips: feeds::VipFilter,
     /// How long the loop was held.
     latency: Latency,
+    /// Reloads, for metrics.
+    reloads: crate::control::metrics::Reloads,
+    /// The metrics endpoint's task, if one listens; and where it asks for scrapes.
+    metrics: Option<tokio::task::AbortHandle>,
+    scrape_tx: mpsc::Sender<crate::control::metrics::http::Ask>,
 }
 
 impl Agent {
@@ -122,6 +131,7 @@ impl Agent {
 
     /// Notes that the loop was held for `held` after a wake-up; warns when it is too long.
     fn held(&mut self, held: Duration) {
+        self.exec.tracker.loop_held.observe(held);
         if let Some(w) = self.latency.note(self.now().0, held) {
             tracing::warn!(
                 held_ms = w.held_ms,
@@ -167,6 +177,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let (addr_tx, addrs) = mpsc::unbounded_channel();
     let (unit_tx, units) = mpsc::unbounded_channel();
     let (ping_tx, pings) = mpsc::unbounded_channel();
+    // A scrape waits for the loop at most this many at a time; the endpoint bounds the rest.
+    let (scrape_tx, mut scrapes) = mpsc::channel(4);
     let (keys, keys_rx) = watch::channel(Arc::new(ring));
     let drops = Drops::default();
     let links = Links::open(&m, &opts.node, keys_rx, drops.clone(), &received_tx)?;
@@ -174,6 +186,8 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
     let announcer = Announcer::spawn().map_err(driver("announcements"))?;
     ping::spawn(&m.connectivity, ping_tx).map_err(driver("ping"))?;
     let units_named = feeds::managed_units(&m);
+    // Notifications alone need no connection at start: the notifier makes its own when the
+    // first one comes, so a bus that is down delays them, not the agent.
     let systemd = if units_named.is_empty() && m.nodes.values().all(|n| n.fence.is_none()) {
         None
     } else {
@@ -221,9 +235,14 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         recorder,
         vips: feeds::VipFilter::new(&m),
         latency: Latency::new(m.heartbeat.watchdog()),
+        reloads: Default::default(),
+        metrics: None,
+        scrape_tx,
         m,
     };
     agent.exec.control = control;
+    agent.exec.notify_unit = agent.m.notify.clone();
+    agent.serve_metrics(None);
     // Watch first, then probe: a change between the two is seen, not lost.
     agent.watch_units().await;
     let mut probe = feeds::probe(&agent.m, agent.exec.systemd.as_ref(), &agent.exec.vips).await;
@@ -254,6 +273,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         while let Some(input) = pending.pop_front() {
             if agent.feed(input) {
                 tracing::info!("everything released; peers were told: exiting");
+                agent.exec.notifier.close(NOTIFY_AT_EXIT).await;
                 return Ok(());
             }
         }
@@ -269,6 +289,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
             _ = int.recv() => Wake::Stop,
             _ = hup.recv() => Wake::Reload,
             Some(r) = requests.recv() => Wake::Request(r),
+            Some(reply) = scrapes.recv() => Wake::Scrape(reply),
             Some(i) = feeds.done.recv() => Wake::Input(i),
             Some(r) = feeds.received.recv() => Wake::Input(Input::Heard { link: r.link, datagram: r.datagram }),
             Some(c) = feeds.addrs.recv() => Wake::Addr(c),
@@ -304,6 +325,9 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
             Wake::Stop => pending.push_back(Input::Shutdown),
             Wake::Reload => pending.extend(reload(&opts, &mut agent).await.unwrap_or_default()),
             Wake::Request(r) => pending.extend(answer(r, &opts, &mut agent).await),
+            Wake::Scrape(reply) => {
+                let _ = reply.send(agent.scrape());
+            }
             Wake::Input(i) => pending.push_back(i),
             Wake::Addr(c) => pending.extend(agent.vips.input(&c)),
             Wake::Tick(_) => pending.push_back(Input::Tick),
@@ -317,6 +341,8 @@ enum Wake {
     Stop,
     Reload,
     Request(Request),
+    /// The metrics endpoint asks for a scrape.
+    Scrape(crate::control::metrics::http::Ask),
     Input(Input),
     Addr(crate::drivers::vip::AddrChange),
     /// The engine's deadline, due then.
@@ -356,7 +382,10 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
                 tracing::info!("manifest reloaded: nothing changed");
             } else {
                 let units_changed = feeds::managed_units(&m) != feeds::managed_units(&agent.m);
-                agent.m = Arc::new(m.clone());
+                let old = std::mem::replace(&mut agent.m, Arc::new(m.clone()));
+                agent.exec.notify_unit = m.notify.clone();
+                agent.exec.tracker.retain(&m.groups);
+                agent.serve_metrics(Some(&old));
                 agent.vips = feeds::VipFilter::new(&m);
                 agent.latency.set_bound(m.heartbeat.watchdog());
                 if units_changed {
@@ -376,6 +405,7 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
             Err(format!("reload refused, nothing changed: {e}"))
         }
     };
+    agent.reloads.note(out.is_ok(), SystemTime::now());
     notify::ready(agent.exec.status());
     out
 }
@@ -401,12 +431,7 @@ fn read_again(
 async fn answer(r: Request, opts: &Options, agent: &mut Agent) -> Vec<Input> {
     let (reply, inputs) = match r.ask {
         Ask::Status => {
-            let snapshot = agent.engine.snapshot(agent.now());
-            let drops = agent.drops.lock().map(|d| d.report()).unwrap_or_default();
-            let t = &agent.m.heartbeat;
-            let wall = SystemTime::now();
-            let mut s = control::status::build(snapshot, t, wall, &agent.exec.history, drops);
-            s.loop_latency = agent.latency.report(agent.now().0);
+            let s = agent.status();
             let json = serde_json::to_string(&s).map_err(|e| e.to_string());
             (json, Vec::new())
         }

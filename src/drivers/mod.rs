@@ -2,8 +2,9 @@
 //! one kind of observation, and decides nothing: heartbeat links ([`links`]), VIPs over
 //! rtnetlink ([`vip`]), ARP/NA announcements ([`announce`], paced by
 //! [`announcer`]), systemd units over D-Bus
-//! ([`systemd`]), ping targets ([`ping`]), interfaces ([`netif`]), sd_notify ([`notify`]) and
-//! the journal ([`logging`]).
+//! ([`systemd`]), ping targets ([`ping`]), interfaces ([`netif`]), sd_notify ([`notify`]),
+//! notification units ([`notifier`], names escaped by [`unit_escape`]) and the journal
+//! ([`logging`]).
 
 pub mod announce;
 pub mod announcer;
@@ -13,8 +14,10 @@ pub mod files;
 pub mod links;
 pub mod logging;
 pub mod netif;
+pub mod notifier;
 pub mod notify;
 pub mod ping;
 pub mod recorder;
 pub mod systemd;
+pub mod unit_escape;
 pub mod vip;

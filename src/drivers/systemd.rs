@@ -167,10 +167,41 @@ impl Systemd {
     /// Starts (or stops) `unit` and waits for the job's result: `Ok` when systemd says `done`,
     /// else the result (`failed`, `timeout`, `dependency`, ...) or the call's error.
     pub async fn run_job(&self, unit: &str, start: bool) -> Result<(), String> {
+        self.job(unit, start, "replace").await
+    }
+
+    /// Queues a start job for `unit` with job `mode` (`fail`, `replace`); once systemd has
+    /// queued it, the job's result, to await apart (`Ok` when `done`).
+    pub async fn queue_start(
+        &self,
+        unit: &str,
+        mode: &str,
+    ) -> Result<impl Future<Output = Result<(), String>> + Send + 'static, String> {
+        let job = self.mgr.start_unit(unit, mode).await.map_err(describe)?;
+        let waiting = self
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .wait(job);
+        Ok(async move {
+            let result = match waiting {
+                Ok(result) => result,
+                Err(rx) => rx
+                    .await
+                    .map_err(|_| "the system bus connection closed".to_string())?,
+            };
+            match result.as_str() {
+                "done" => Ok(()),
+                other => Err(format!("job {other}")),
+            }
+        })
+    }
+
+    async fn job(&self, unit: &str, start: bool, mode: &str) -> Result<(), String> {
         let call = if start {
-            self.mgr.start_unit(unit, "replace").await
+            self.mgr.start_unit(unit, mode).await
         } else {
-            self.mgr.stop_unit(unit, "replace").await
+            self.mgr.stop_unit(unit, mode).await
         };
         let job = call.map_err(describe)?;
         let waiting = self

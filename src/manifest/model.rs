@@ -27,6 +27,39 @@ pub struct Manifest {
     pub connectivity: Connectivity,
     /// Groups by name.
     pub groups: BTreeMap<String, Group>,
+    /// The notification template unit, if any. Absent from the serialised form (and so from
+    /// the digest peers compare) when unset, as in manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyUnit>,
+    /// The Prometheus endpoint, if any (same serialisation rule as `notify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsEndpoint>,
+}
+
+/// Notifications: a template unit started once per event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyUnit {
+    /// The template, e.g. `haagent-notify@.service`.
+    pub template: String,
+    /// StartUnit's job mode: `fail` or `replace`.
+    pub mode: String,
+}
+
+impl NotifyUnit {
+    /// The unit started for `instance` (already escaped).
+    pub fn instance(&self, instance: &str) -> String {
+        match self.template.split_once("@.") {
+            Some((stem, kind)) => format!("{stem}@{instance}.{kind}"),
+            None => self.template.clone(),
+        }
+    }
+}
+
+/// Where the Prometheus endpoint listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsEndpoint {
+    /// Address and port.
+    pub listen: std::net::SocketAddr,
 }
 
 /// A cluster node.

@@ -33,6 +33,46 @@ pub struct RawManifest {
     pub connectivity: Option<RawConnectivity>,
     /// Resource groups, by name: each runs on exactly one node at a time.
     pub groups: Option<BTreeMap<String, RawGroup>>,
+    /// A systemd template unit started on acquire, release, failure, peer death and quorum
+    /// changes. Off by default.
+    pub notify: Option<RawNotify>,
+    /// A Prometheus endpoint (`GET /metrics`). Off by default.
+    pub metrics: Option<RawMetrics>,
+}
+
+/// Notifications through a systemd template unit.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[schemars(rename = "Notify")]
+pub struct RawNotify {
+    /// Required. A template service, e.g. `haagent-notify@.service`, started once per event with
+    /// the instance `EVENT/GROUP/NODE/REASON`, systemd-escaped (`%I` in the unit gives it back).
+    pub unit: Option<String>,
+    /// The StartUnit job mode: `fail` (default: never cancels another job of the unit) or
+    /// `replace`.
+    #[schemars(with = "Option<RawJobMode>")]
+    pub mode: Option<String>,
+}
+
+/// StartUnit job modes a notification may use.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "JobMode")]
+pub enum RawJobMode {
+    /// Refuse to start when it conflicts with a job already queued.
+    Fail,
+    /// Replace conflicting queued jobs.
+    Replace,
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[schemars(rename = "Metrics")]
+pub struct RawMetrics {
+    /// Required. `ADDRESS:PORT` to listen on, the same on every node: e.g. `127.0.0.1:9464`,
+    /// `0.0.0.0:9464` or `[::]:9464`.
+    pub listen: Option<String>,
 }
 
 /// One cluster node.

@@ -2,6 +2,7 @@
 //! is local; everything about the running cluster goes to the agent over D-Bus ([`ops`]).
 
 mod failure;
+mod history;
 mod ops;
 mod render;
 mod replay;
@@ -107,6 +108,26 @@ enum Command {
     Status {
         /// Print one JSON object instead of text; on failure `{"error": MESSAGE, "kind":
         /// "unreachable|denied|timeout|busy|refused|failed"}`, with the same exit codes.
+        #[arg(long)]
+        json: bool,
+        /// Redraw on every change the agent signals (at most 4 times a second, and every 5 s
+        /// anyway) until interrupted; with --json, one object per line.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// List this node's acquisitions, releases and failures from the journal, oldest first,
+    /// with how long each took and how long groups were held. Exit codes: 0 listed (maybe
+    /// nothing), 1 journalctl failed.
+    History {
+        /// Only this group.
+        group: Option<String>,
+        /// From this time on, as journalctl reads it: `2026-12-03 04:00:00`, `-1h`, `today`.
+        #[arg(long, allow_hyphen_values = true, value_parser = history::parse_since)]
+        since: Option<String>,
+        /// At most this many journal entries, the latest.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(history::MAX_LINES)))]
+        lines: u32,
+        /// One JSON object per line: time, group, node, event, duration, duration_ms, reason.
         #[arg(long)]
         json: bool,
     },
@@ -221,6 +242,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { files, json } => replay::run(&files, json),
+        Command::History {
+            group,
+            since,
+            lines,
+            json,
+        } => history::run(group.as_deref(), since.as_deref(), lines, json),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "haagentctl", &mut std::io::stdout());
@@ -247,11 +274,12 @@ fn agent_command(cmd: Command, call_timeout: std::time::Duration) -> anyhow::Res
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let json = matches!(cmd, Command::Status { json: true });
+    let json = matches!(cmd, Command::Status { json: true, .. });
     let done = rt.block_on(async {
         let agent = ops::connect(call_timeout).await?;
         match cmd {
-            Command::Status { json } => agent.print_status(json).await,
+            Command::Status { json, watch: false } => agent.print_status(json).await,
+            Command::Status { json, watch: true } => agent.watch_status(json).await,
             Command::Failover {
                 group,
                 to,

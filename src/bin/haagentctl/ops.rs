@@ -16,6 +16,11 @@ use zbus::proxy::CacheProperties;
 use crate::failure::Failure;
 use crate::render;
 
+/// The least time between two redraws of `status --watch`.
+pub const WATCH_GAP: Duration = Duration::from_millis(250);
+/// The most time between two redraws of `status --watch`.
+pub const WATCH_REFRESH: Duration = Duration::from_secs(5);
+
 /// A connection to the local agent.
 pub struct Agent {
     proxy: AgentProxy<'static>,
@@ -79,10 +84,51 @@ impl Agent {
         if json {
             println!("{}", serde_json::to_string_pretty(&s)?);
         } else {
-            print!("{}", render::status(&s));
+            print!("{}", render::status(&s, std::time::SystemTime::now()));
         }
         let healthy = s.groups.values().all(|g| g.state == "running");
         Ok(ExitCode::from(if healthy { 0 } else { 1 }))
+    }
+
+    /// `haagentctl status --watch`: the status again on every `Changed` signal, at most one
+    /// redraw per [`WATCH_GAP`] (signals in between are one redraw), and every
+    /// [`WATCH_REFRESH`] anyway so the ages stay true. Runs until interrupted or the agent
+    /// goes away.
+    pub async fn watch_status(&self, json: bool) -> anyhow::Result<ExitCode> {
+        use futures_util::StreamExt as _;
+        use std::io::IsTerminal as _;
+        let mut changed = self
+            .call("Changed", Need::Read, self.proxy.receive_changed())
+            .await?;
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let waker = wake.clone();
+        // Drains the signals and never calls out: zbus stops reading the socket, replies
+        // included, while a stream's queue is full (see drivers/systemd.rs).
+        tokio::spawn(async move {
+            while changed.next().await.is_some() {
+                waker.notify_one();
+            }
+        });
+        let tty = std::io::stdout().is_terminal();
+        loop {
+            let s = self.status().await?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                let now = std::time::SystemTime::now();
+                let head = format!(
+                    "{} (redrawn on every change; Ctrl-C to stop)",
+                    haagent::control::status::rfc3339(now)
+                );
+                let clear = if tty { "\x1b[H\x1b[2J" } else { "\n" };
+                print!("{clear}{head}\n{}", render::status(&s, now));
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(WATCH_REFRESH) => {}
+            }
+            tokio::time::sleep(WATCH_GAP).await;
+        }
     }
 
     /// `haagentctl standby` / `online`.

@@ -1,9 +1,11 @@
-//! `haagentctl status` as text: who runs what, since when and why; who is seen, on which links
-//! and how lately; quorum; what a failover would cost.
+//! `haagentctl status` as text: who runs what, since when and why; each resource's state here;
+//! operator moves and failure marks with their expiry; why each node may or may not run each
+//! group; who is seen, on which links and how lately; quorum; what a failover would cost.
 
 use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
 
-use haagent::control::status::Status;
+use haagent::control::status::{GroupStatus, Status, rfc3339};
 
 fn ms(v: u64) -> String {
     if v >= 10_000 {
@@ -40,8 +42,8 @@ fn stray(st: &haagent::engine::strays::StraySeen) -> String {
     )
 }
 
-/// The status as text.
-pub fn status(s: &Status) -> String {
+/// The status as text, `now` being the wall clock (failure marks expire at `now` + their time).
+pub fn status(s: &Status, now: SystemTime) -> String {
     let mut out = String::new();
     let quorum = if s.quorate { "quorate" } else { "NO QUORUM" };
     let _ = writeln!(
@@ -85,13 +87,13 @@ pub fn status(s: &Status) -> String {
         };
         let _ = writeln!(out, "  {name:<12} {place} since {}", g.since);
         let _ = writeln!(out, "  {:<12} why: {}", "", g.reason);
-        if g.resources.iter().any(|(_, state)| state != "down") {
+        if !g.resources.is_empty() {
             let here: Vec<String> = g
                 .resources
                 .iter()
                 .map(|(r, st)| format!("{r} {st}"))
                 .collect();
-            let _ = writeln!(out, "  {:<12} here: {}", "", here.join(", "));
+            let _ = writeln!(out, "  {:<12} resources here: {}", "", here.join(", "));
         }
         if g.state == "blocked" {
             let on = g.owner.as_deref().unwrap_or("?");
@@ -109,13 +111,16 @@ pub fn status(s: &Status) -> String {
             );
         }
         if let Some(left) = g.failed_here_for_ms {
+            let until = now.checked_add(Duration::from_millis(left)).unwrap_or(now);
             let _ = writeln!(
                 out,
-                "  {:<12} failed here: not eligible here for {}",
+                "  {:<12} failed here: not eligible here for {} (until {}), or until `haagentctl clear {name}`",
                 "",
-                ms(left)
+                ms(left),
+                rfc3339(until)
             );
         }
+        let _ = writeln!(out, "  {:<12} {}", "", eligibility(g));
         for (node, why) in &g.ineligible {
             let _ = writeln!(out, "  {:<12} {node} may not run it: {why}", "");
         }
@@ -152,4 +157,97 @@ pub fn status(s: &Status) -> String {
         );
     }
     out
+}
+
+/// The nodes of a group that may run it now, in preference order.
+fn eligibility(g: &GroupStatus) -> String {
+    let may: Vec<&str> = g
+        .preference
+        .iter()
+        .filter(|n| !g.ineligible.contains_key(*n))
+        .map(String::as_str)
+        .collect();
+    match may.is_empty() {
+        true => "eligible: no node".into(),
+        false => format!("eligible, in preference order: {}", may.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use haagent::control::status::NodeStatus;
+
+    fn sample() -> Status {
+        let mut s = Status {
+            node: "alpha".into(),
+            cluster: "c".into(),
+            quorate: true,
+            ..Default::default()
+        };
+        for n in ["alpha", "beta", "gamma"] {
+            let state = if n == "gamma" { "dead" } else { "up" };
+            s.nodes.insert(
+                n.into(),
+                NodeStatus {
+                    state: state.into(),
+                    ..Default::default()
+                },
+            );
+        }
+        let g = GroupStatus {
+            owner: Some("beta".into()),
+            state: "running".into(),
+            since: "2026-12-03T04:00:00Z".into(),
+            reason: "running on beta, as its heartbeats say".into(),
+            preference: vec!["alpha".into(), "beta".into(), "gamma".into()],
+            ineligible: [
+                ("alpha".to_string(), "failed here 10 s ago".to_string()),
+                ("gamma".to_string(), "dead".to_string()),
+            ]
+            .into(),
+            moved_to: Some("beta".into()),
+            failed_here_for_ms: Some(20_000),
+            resources: vec![
+                ("10.0.0.10".into(), "down".into()),
+                ("web.service".into(), "down".into()),
+            ],
+            failover_budget_ms: 1800,
+            ..Default::default()
+        };
+        s.groups.insert("web".into(), g);
+        s
+    }
+
+    #[test]
+    fn shows_resources_moves_failure_expiry_and_eligibility() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_270_400);
+        let text = status(&sample(), now);
+        for want in [
+            "resources here: 10.0.0.10 down, web.service down",
+            "moved to beta by an operator, until `haagentctl clear web`",
+            "failed here: not eligible here for 20 s (until 2026-12-03T04:00:20Z), or until `haagentctl clear web`",
+            "eligible, in preference order: beta",
+            "alpha may not run it: failed here 10 s ago",
+            "gamma may not run it: dead",
+            "failover budget: 1.8 s",
+        ] {
+            assert!(text.contains(want), "no {want:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn no_eligible_node_is_said_so() {
+        let mut s = sample();
+        let g = s.groups.get_mut("web").unwrap();
+        g.ineligible.insert("beta".into(), "in standby".into());
+        g.failed_here_for_ms = None;
+        let text = status_text(&s);
+        assert!(text.contains("eligible: no node"), "{text}");
+        assert!(!text.contains("failed here:"), "{text}");
+    }
+
+    fn status_text(s: &Status) -> String {
+        status(s, SystemTime::UNIX_EPOCH)
+    }
 }

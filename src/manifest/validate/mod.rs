@@ -6,6 +6,7 @@
 
 mod cluster;
 mod cross;
+mod edges;
 mod graph;
 mod groups;
 mod heartbeat;
@@ -46,6 +47,8 @@ pub fn validate(raw: &RawManifest) -> (Option<Manifest>, Vec<Diagnostic>) {
     );
     let quorum = cluster::quorum(&mut cx, raw, &nodes, &connectivity);
     let fencing_required = cluster::fencing(&mut cx, raw, &mut nodes, &groups, &quorum);
+    let notify = edges::notify(&mut cx, raw);
+    let metrics = edges::metrics(&mut cx, raw);
 
     let has_errors = cx
         .problems
@@ -61,6 +64,8 @@ pub fn validate(raw: &RawManifest) -> (Option<Manifest>, Vec<Diagnostic>) {
             fencing_required,
             connectivity,
             groups,
+            notify,
+            metrics,
         }),
         _ => None,
     };

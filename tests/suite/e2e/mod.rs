@@ -16,6 +16,7 @@ mod manifest_file;
 mod network;
 mod package;
 mod process;
+mod production;
 mod recorder;
 mod safety;
 mod scale;
