@@ -41,6 +41,12 @@ impl Engine {
     /// hold what it guards) or its VIP is on its interface.
     pub(super) fn probed(&mut self, now: Time, probe: Probe, out: &mut Vec<Action>) {
         self.members.restore(&probe.peers);
+        if let Some(p) = &probe.previous {
+            self.restore_maintenance(&p.maintenance);
+        }
+        for a in probe.addrs.iter().filter(|a| a.present) {
+            self.vips_seen.insert((a.addr, a.interface.clone()));
+        }
         for seen in probe.units {
             self.units_seen.insert(seen.unit.clone(), seen);
         }
@@ -112,7 +118,22 @@ impl Engine {
                 .filter(|f| f.group == name && f.index < g.resources.len())
                 .map(|f| f.index)
                 .collect();
-            let refused = self.adoptable(name, previous);
+            // In maintenance what is found is left alone: a whole group is adopted whatever
+            // its age, a partial one is left as it is (`maintenance.rs` reconciles it later).
+            let maintained = self.maintained(name);
+            if maintained && up.len() < g.resources.len() {
+                out.push(self.event(
+                    EventKind::Operator,
+                    Some(name),
+                    format!(
+                        "{} of {} resources found up here in maintenance: left alone",
+                        up.len(),
+                        g.resources.len()
+                    ),
+                ));
+                continue;
+            }
+            let refused = self.adoptable(name, previous).filter(|_| !maintained);
             let Some(r) = self
                 .runners
                 .get_mut(name)

@@ -17,6 +17,7 @@ pub mod election;
 mod gossip;
 mod inputs;
 pub mod intents;
+mod maintenance;
 pub mod membership;
 mod observe;
 mod pause;
@@ -113,6 +114,11 @@ pub struct Engine {
     save_runs_at: Time,
     /// What systemd last said of each managed unit on this node.
     units_seen: BTreeMap<String, UnitSeen>,
+    /// The VIPs of the cluster present on this node (address, interface), as the address
+    /// monitor last said: what maintenance's end reconciles with.
+    vips_seen: BTreeSet<(std::net::IpAddr, String)>,
+    /// The groups in maintenance as of the last decision (`maintenance.rs`).
+    in_maintenance: BTreeSet<String>,
     /// When each pending start was asked for, to measure how long starts take here.
     starting_since: BTreeMap<ResourceRef, Time>,
     /// The longest start of each resource measured here.
@@ -180,6 +186,8 @@ impl Engine {
             saved_runs: Vec::new(),
             save_runs_at: now,
             units_seen: BTreeMap::new(),
+            vips_seen: BTreeSet::new(),
+            in_maintenance: BTreeSet::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
             next_send: now,
@@ -336,6 +344,16 @@ impl Engine {
         later(self.quorate_since.map(|a| a.plus(t.dead_after)));
         later((!self.adopted.is_empty()).then(|| self.grace_end()));
         next
+    }
+
+    /// Whether maintenance is on for the whole cluster (`None`) or for this group on its own.
+    pub fn maintenance_of(&self, group: Option<&str>) -> bool {
+        self.intents.maintenance_of(group)
+    }
+
+    /// Whether `group` is in maintenance here.
+    pub fn in_maintenance(&self, group: &str) -> bool {
+        self.intents.maintenance(group)
     }
 
     /// This run's generation.

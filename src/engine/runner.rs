@@ -143,6 +143,26 @@ impl Runner {
         self.step(name, g)
     }
 
+    /// Resources `up`, found up here (from idle) where the group may not run, are stopped as a
+    /// stray copy, in the reverse order of their dependencies.
+    pub fn strays(
+        &mut self,
+        name: &str,
+        g: &Group,
+        up: &[usize],
+    ) -> (Vec<Action>, Option<Outcome>) {
+        if self.phase != Phase::Idle {
+            return (Vec::new(), None);
+        }
+        for &i in up {
+            if let Some(r) = self.res.get_mut(i) {
+                *r = Res::Up;
+            }
+        }
+        self.phase = Phase::Stopping { why: Why::Stray };
+        self.step(name, g)
+    }
+
     /// Resource `i`, down as far as this runner knows, came up here although the group does
     /// not run here (or is stopping): it is stopped again.
     pub fn stray(&mut self, name: &str, g: &Group, i: usize) -> (Vec<Action>, Option<Outcome>) {

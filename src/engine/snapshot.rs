@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub dropped: BTreeMap<String, u64>,
     /// The status line sent to systemd.
     pub summary: String,
+    /// The whole cluster is in maintenance.
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 /// One node as this node sees it.
@@ -72,6 +75,9 @@ pub struct GroupSnapshot {
     pub failed_here_for_ms: Option<u64>,
     /// The starts of its resources, measured here (ms, the longest of each, summed).
     pub starts_ms: u64,
+    /// In maintenance (on its own or with the whole cluster).
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 impl Engine {
@@ -108,6 +114,7 @@ impl Engine {
                 .map(|(k, v)| (k.name().to_owned(), *v))
                 .collect(),
             summary: self.status.clone(),
+            maintenance: self.intents.maintenance_of(None),
         }
     }
 
@@ -190,6 +197,7 @@ impl Engine {
             moved_to: self.intents.moved_to(name).map(str::to_owned),
             failed_here_for_ms: self.failed_until.get(name).map(|t| ms(t.since(now))),
             starts_ms: ms(starts),
+            maintenance: self.maintained(name),
         }
     }
 

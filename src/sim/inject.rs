@@ -265,6 +265,8 @@ impl World {
                     },
                 );
             }
+            FaultKind::Maintenance => self.maintenance_on(&f, &node),
+            FaultKind::MaintenanceOff => self.maintenance_off(&f),
             FaultKind::HealAll => self.heal_all(),
             FaultKind::ClearAll => self.clear_all(),
             FaultKind::Fence => {
@@ -713,6 +715,7 @@ impl World {
         }
         self.reload_all();
         self.clear_all();
+        self.maintenance_heal();
     }
 
     fn clear_all(&mut self) {

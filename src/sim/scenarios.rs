@@ -5,6 +5,7 @@
 
 mod failover;
 mod leave;
+mod maintenance;
 mod observe;
 mod operator;
 mod pause;

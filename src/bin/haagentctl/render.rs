@@ -24,6 +24,12 @@ pub fn status(s: &Status) -> String {
         "cluster {}, as seen from {}: {quorum}",
         s.cluster, s.node
     );
+    if s.maintenance {
+        let _ = writeln!(
+            out,
+            "MAINTENANCE: nothing is started, stopped or moved until `haagentctl maintenance off`"
+        );
+    }
     let _ = writeln!(out, "\nnodes");
     for (name, n) in &s.nodes {
         let heard = match n.last_heard_ms {
@@ -57,6 +63,18 @@ pub fn status(s: &Status) -> String {
         };
         let _ = writeln!(out, "  {name:<12} {place} since {}", g.since);
         let _ = writeln!(out, "  {:<12} why: {}", "", g.reason);
+        if g.maintenance {
+            let _ = writeln!(
+                out,
+                "  {:<12} in maintenance: left as it is (`haagentctl maintenance off{}` ends it)",
+                "",
+                if s.maintenance {
+                    String::new()
+                } else {
+                    format!(" {name}")
+                }
+            );
+        }
         if g.resources.iter().any(|(_, state)| state != "down") {
             let here: Vec<String> = g
                 .resources
