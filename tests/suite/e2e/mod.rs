@@ -12,6 +12,7 @@ mod fencing;
 mod flood;
 mod keys;
 mod links;
+mod maintenance;
 mod manifest_file;
 mod network;
 mod package;
