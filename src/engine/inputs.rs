@@ -191,6 +191,9 @@ impl Engine {
         detail: &str,
         out: &mut Vec<Action>,
     ) {
+        if self.restart_in_place(now, res, detail, out) {
+            return;
+        }
         let Some((g, runner)) = self.group_mut(res) else {
             return;
         };
@@ -383,6 +386,7 @@ impl Engine {
         match &intent.what {
             IntentKind::Move { group, to: None } => {
                 self.failed_until.remove(group);
+                self.forget_restarts(group);
             }
             IntentKind::Unblock { group, node } => self.unblock(now, group, node, out),
             _ => {}

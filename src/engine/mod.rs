@@ -23,6 +23,7 @@ mod observe;
 mod pause;
 mod quorum;
 mod refresh;
+mod restart;
 pub mod runner;
 pub mod runs;
 pub mod snapshot;
@@ -117,6 +118,8 @@ pub struct Engine {
     /// The VIPs of the cluster present on this node (address, interface), as the address
     /// monitor last said: what maintenance's end reconciles with.
     vips_seen: BTreeSet<(std::net::IpAddr, String)>,
+    /// When each group's units were restarted in place lately (`restart.rs`).
+    restarts: BTreeMap<String, restart::Restarts>,
     /// The groups in maintenance as of the last decision (`maintenance.rs`).
     in_maintenance: BTreeSet<String>,
     /// When each pending start was asked for, to measure how long starts take here.
@@ -188,6 +191,7 @@ impl Engine {
             units_seen: BTreeMap::new(),
             vips_seen: BTreeSet::new(),
             in_maintenance: BTreeSet::new(),
+            restarts: BTreeMap::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
             next_send: now,

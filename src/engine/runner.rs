@@ -143,6 +143,16 @@ impl Runner {
         self.step(name, g)
     }
 
+    /// Unit `i`, which failed while the group runs here, is started again in place: the group
+    /// stays running (a failed start then fails it as any start does).
+    pub fn restart(&mut self, name: &str, g: &Group, i: usize) -> Vec<Action> {
+        if self.phase != Phase::Running || self.res.get(i) != Some(&Res::Up) {
+            return Vec::new();
+        }
+        self.res[i] = Res::Starting;
+        vec![action(name, g, i, Op::Start)]
+    }
+
     /// Resources `up`, found up here (from idle) where the group may not run, are stopped as a
     /// stray copy, in the reverse order of their dependencies.
     pub fn strays(

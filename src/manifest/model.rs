@@ -136,6 +136,13 @@ pub struct Group {
     pub stateful: bool,
     /// Stop the group when this node loses quorum.
     pub release_on_quorum_loss: bool,
+    /// Restarts in place of a failed unit allowed within `restart_window` before the group
+    /// moves (0: `on_failure: move`).
+    #[serde(default)]
+    pub max_restarts: u32,
+    /// The window in which restarts in place are counted.
+    #[serde(default = "default_restart_window")]
+    pub restart_window: std::time::Duration,
     /// Resources in manifest order.
     pub resources: Vec<Resource>,
 }
@@ -242,4 +249,10 @@ impl Group {
         }
         order
     }
+}
+
+/// The default `restart_window`, also for groups of a manifest serialised before it existed
+/// (a flight recording).
+pub fn default_restart_window() -> std::time::Duration {
+    std::time::Duration::from_secs(600)
 }

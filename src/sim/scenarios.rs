@@ -4,6 +4,7 @@
 //! started before a given moment), so a changed rule fails them.
 
 mod failover;
+mod in_place;
 mod leave;
 mod maintenance;
 mod observe;

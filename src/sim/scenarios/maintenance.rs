@@ -39,11 +39,11 @@ fn an_agent_restarted_in_maintenance_adopts_and_off_changes_nothing() {
     assert_eq!(c.holders("web"), ["alpha"]);
 }
 
-// Input: in maintenance the holder's unit dies. Output: nothing reacts; at `off` alpha takes
-// it as the failure it is and the group moves to beta, with no overlap.
+// Input: in maintenance the holder's unit dies (`on_failure: move`). Output: nothing reacts;
+// at `off` alpha takes it as the failure it is and the group moves to beta, with no overlap.
 #[test]
 fn a_unit_that_died_in_maintenance_fails_over_at_off() {
-    let mut c = World::running(two_node(""), 2000);
+    let mut c = World::running(two_node("    on_failure: move\n"), 2000);
     c.command("alpha", maintenance(true));
     c.run_until(2100);
     c.resource_dies("alpha", "web", 1);
@@ -60,6 +60,23 @@ fn a_unit_that_died_in_maintenance_fails_over_at_off() {
     assert_eq!(c.steps("beta", 4000), ["+vip0", "+app.service"]);
     assert_eq!(c.holders("web"), ["beta"]);
     assert_eq!(c.violation(), None);
+}
+
+// Input: the same with the default `on_failure: restart`. Output: at `off` alpha starts the
+// unit again in place; nothing moves.
+#[test]
+fn a_unit_that_died_in_maintenance_is_restarted_in_place_at_off() {
+    let mut c = World::running(two_node(""), 2000);
+    c.command("alpha", maintenance(true));
+    c.run_until(2100);
+    c.resource_dies("alpha", "web", 1);
+    c.run_until(4000);
+    assert!(c.steps("alpha", 2000).is_empty());
+    c.command("alpha", maintenance(false));
+    c.run_until(5000);
+    assert_eq!(c.steps("alpha", 4000), ["+app.service"]);
+    assert!(c.steps("beta", 0).is_empty());
+    assert_eq!(c.holders("web"), ["alpha"]);
 }
 
 // Input: in maintenance a copy of web is started by hand on beta (VIP and unit). Output: it is

@@ -10,6 +10,7 @@ mod control;
 mod faults;
 mod fencing;
 mod flood;
+mod in_place;
 mod keys;
 mod links;
 mod maintenance;
