@@ -65,6 +65,12 @@ pub struct NodeStatus {
     pub connectivity: u16,
     /// Votes but holds no groups.
     pub witness: bool,
+    /// Its manifest differs from this node's.
+    #[serde(default)]
+    pub manifest_differs: bool,
+    /// The groups it defines otherwise than this node: they do not move onto it.
+    #[serde(default)]
+    pub differing_groups: Vec<String>,
 }
 
 /// One link to a peer.
@@ -192,6 +198,8 @@ pub fn build(
                 standby: n.standby,
                 connectivity: n.connectivity,
                 witness: n.witness,
+                manifest_differs: n.manifest_differs,
+                differing_groups: n.differing_groups,
             };
             (name, status)
         })

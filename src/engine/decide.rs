@@ -29,6 +29,7 @@ impl Engine {
         out.extend(events.into_iter().map(Action::Log));
         self.update_quorum(now, out);
         self.sync_maintenance(now, out);
+        self.note_drift(out);
         self.decide(now, out);
         self.refresh_due(now, out);
         self.retry_due(now, out);
@@ -60,6 +61,7 @@ impl Engine {
             standby: self.intents.standby(&self.me),
             connectivity: self.connectivity,
             groups: mine,
+            differs: Default::default(),
         };
         view.insert(self.me.clone(), me);
         // A peer that another peer vouches for is alive, even if we do not hear it (a one-way
@@ -73,6 +75,7 @@ impl Engine {
                     standby: d.standby || self.intents.standby(name),
                     connectivity: d.connectivity,
                     groups: d.groups.iter().cloned().collect(),
+                    differs: self.differing_groups(name),
                 },
                 None => NodeView::default(),
             };

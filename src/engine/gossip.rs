@@ -62,7 +62,15 @@ impl Engine {
             digest: self.digest,
             versions: wire::SPOKEN,
             keys: self.key_ids.clone(),
-            group_digests: Vec::new(),
+            // Only while a live peer's manifest differs: two pages more at 256 groups.
+            group_digests: if self.version() >= 4 && self.drifting() {
+                self.group_digests
+                    .iter()
+                    .map(|(g, d)| (g.clone(), *d))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 

@@ -445,6 +445,7 @@ impl Engine {
         let peers: Vec<String> = m.nodes.keys().filter(|n| **n != self.me).cloned().collect();
         self.members.set_peers(peers);
         self.digest = super::digest(&m);
+        self.group_digests = super::drift::group_digests(&m);
         self.shared = super::share(&m);
         self.m = std::sync::Arc::new(m);
         for (name, (g, runner)) in &mut self.retiring {

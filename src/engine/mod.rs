@@ -13,6 +13,7 @@
 mod adopt;
 mod blocked;
 mod decide;
+pub mod drift;
 pub mod election;
 mod gossip;
 mod inputs;
@@ -66,6 +67,10 @@ pub struct Engine {
     key_ids: Vec<u8>,
     /// The manifest's digest, carried by every datagram so peers notice a different manifest.
     digest: u64,
+    /// Each group's digest (`drift.rs`).
+    group_digests: BTreeMap<String, u32>,
+    /// Peers whose manifest differs, with the groups they define otherwise, as last logged.
+    drifted: BTreeMap<String, BTreeSet<String>>,
     generation: u64,
     seq: u64,
     members: Membership,
@@ -142,6 +147,7 @@ impl Engine {
     /// ids of the keys the drivers hold, newest first.
     pub fn new(now: Time, me: &str, m: Manifest, key_ids: Vec<u8>, generation: u64) -> Engine {
         let digest = digest(&m);
+        let group_digests = drift::group_digests(&m);
         let peers = m.nodes.keys().filter(|n| *n != me).cloned();
         let runners = m
             .groups
@@ -155,6 +161,8 @@ impl Engine {
             m: std::sync::Arc::new(m),
             key_ids,
             digest,
+            group_digests,
+            drifted: BTreeMap::new(),
             generation,
             // Sequence numbers grow across restarts too, so an acknowledgement names a datagram
             // of this run and never one of an earlier run (generations are below 2^32: the

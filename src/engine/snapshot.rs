@@ -50,6 +50,12 @@ pub struct NodeSnapshot {
     pub witness: bool,
     /// Has quorum, as it says (this node: its own).
     pub quorate: bool,
+    /// Its manifest differs from this node's (`drift.rs`).
+    #[serde(default)]
+    pub manifest_differs: bool,
+    /// The groups it defines otherwise than this node (they do not move onto it).
+    #[serde(default)]
+    pub differing_groups: Vec<String>,
 }
 
 /// One group as this node sees it.
@@ -148,6 +154,8 @@ impl Engine {
             ..NodeSnapshot::default()
         };
         if let Some(p) = self.members.peers().get(name) {
+            s.manifest_differs = self.manifest_differs(name);
+            s.differing_groups = self.differing_groups(name).into_iter().collect();
             s.state = word(&p.state);
             s.last_heard_ms = p.last.map(|l| ms(now.since(l)));
             s.links = p

@@ -53,6 +53,15 @@ pub fn status(s: &Status) -> String {
         if n.witness {
             notes.push("witness".into());
         }
+        if n.manifest_differs {
+            notes.push(match n.differing_groups.is_empty() {
+                true => "MANIFEST DIFFERS".into(),
+                false => format!(
+                    "MANIFEST DIFFERS (defines otherwise: {})",
+                    n.differing_groups.join(", ")
+                ),
+            });
+        }
         let _ = writeln!(out, "  {name:<12} {:<8} {}", n.state, notes.join("; "));
     }
     let _ = writeln!(out, "\ngroups");

@@ -7,6 +7,7 @@
 
 mod access;
 mod control;
+mod drift;
 mod faults;
 mod fencing;
 mod flood;
