@@ -380,7 +380,7 @@ impl Engine {
                 || (self.maintained(n) && !matches!(p, Phase::Starting | Phase::Stopping { .. }))
         };
         let done = self.runners.iter().all(|(n, r)| settled(n, r.phase))
-            && self.retiring.values().all(|(_, r)| settled("", r.phase));
+            && self.retiring.iter().all(|(n, (_, r))| settled(n, r.phase));
         if !self.shutting_down || !done || self.exited {
             return;
         }
