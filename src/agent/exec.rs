@@ -112,9 +112,13 @@ impl Exec {
                         crate::control::service::announce(conn, &e);
                     }
                 }
-                Action::Checkpoint { holding, stands_ms } => {
+                Action::Checkpoint {
+                    holding,
+                    stands_ms,
+                    maintenance,
+                } => {
                     if let Some(c) = &self.checkpoints {
-                        c.save(holding, stands_ms);
+                        c.save(holding, stands_ms, &maintenance);
                     }
                 }
                 Action::SavePeers(runs) => {

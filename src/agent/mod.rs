@@ -516,6 +516,7 @@ fn check_command(m: &Manifest, c: &Command) -> Result<(), String> {
         Command::Clear { group: g } => group(g),
         Command::Unblock { group: g, node: n } => group(g).and_then(|()| node(n)),
         Command::Standby { node: n, .. } => node(n),
+        Command::Maintenance { group: g, .. } => g.as_deref().map_or(Ok(()), group),
         Command::OverrideWaitForAll => Ok(()),
     }
 }

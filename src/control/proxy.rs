@@ -25,6 +25,8 @@ pub trait Agent {
     fn clear(&self, group: &str) -> zbus::Result<()>;
     /// Says `group` no longer runs on `node` (checked by hand), where its stop failed.
     fn unblock(&self, group: &str, node: &str) -> zbus::Result<()>;
+    /// Maintenance of `group` (empty: the whole cluster) on or off.
+    fn maintenance(&self, group: &str, on: bool) -> zbus::Result<()>;
     /// Re-reads the manifest (as SIGHUP does).
     fn reload(&self) -> zbus::Result<()>;
     /// This node's name.

@@ -183,6 +183,19 @@ impl Agent {
         self.command(Command::Unblock { group, node }).await
     }
 
+    /// Maintenance of `group` (empty: the whole cluster) on or off, for every node.
+    async fn maintenance(
+        &self,
+        group: &str,
+        on: bool,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<()> {
+        self.may_change(conn, &hdr, "Maintenance").await?;
+        let group = (!group.is_empty()).then(|| group.to_owned());
+        self.command(Command::Maintenance { group, on }).await
+    }
+
     async fn reload(
         &self,
         #[zbus(connection)] conn: &Connection,

@@ -31,6 +31,9 @@ pub struct Status {
     pub dropped: BTreeMap<String, Dropped>,
     /// The status line systemd shows.
     pub summary: String,
+    /// The whole cluster is in maintenance (`haagentctl maintenance on`).
+    #[serde(default)]
+    pub maintenance: bool,
     /// How long the daemon's loop was held after a wake-up (filled in by the daemon).
     #[serde(default, rename = "loop")]
     pub loop_latency: LoopLatency,
@@ -66,6 +69,12 @@ pub struct NodeStatus {
     /// own (a peer's list is on that peer's status).
     #[serde(default)]
     pub strays: Vec<crate::engine::strays::StraySeen>,
+    /// Its manifest differs from this node's.
+    #[serde(default)]
+    pub manifest_differs: bool,
+    /// The groups it defines otherwise than this node: they do not move onto it.
+    #[serde(default)]
+    pub differing_groups: Vec<String>,
 }
 
 /// One link to a peer.
@@ -107,6 +116,9 @@ pub struct GroupStatus {
     /// Each resource on this node: name and state (down, starting, up, stopping).
     #[serde(default)]
     pub resources: Vec<(String, String)>,
+    /// In maintenance: nothing of it is started, stopped or moved.
+    #[serde(default)]
+    pub maintenance: bool,
     /// Worst case from a crash of its owner to running elsewhere: `dead_after` plus an
     /// interval plus the longest start of each resource measured here.
     pub failover_budget_ms: u64,
@@ -191,6 +203,8 @@ pub fn build(
                 connectivity: n.connectivity,
                 witness: n.witness,
                 strays: n.strays,
+                manifest_differs: n.manifest_differs,
+                differing_groups: n.differing_groups,
             };
             (name, status)
         })
@@ -218,6 +232,7 @@ pub fn build(
                 moved_to: g.moved_to,
                 failed_here_for_ms: g.failed_here_for_ms,
                 resources: g.resources,
+                maintenance: g.maintenance,
                 failover_budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
             };
             (name, status)
@@ -237,6 +252,7 @@ pub fn build(
         groups,
         dropped,
         summary: s.summary,
+        maintenance: s.maintenance,
         loop_latency: Default::default(),
     }
 }

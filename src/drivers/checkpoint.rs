@@ -1,7 +1,9 @@
 //! The agent's checkpoint: what it runs, with the boot-clock time, rewritten with every
 //! heartbeat it sends into its runtime directory (`/run/haagent`, kept across restarts of the
 //! agent, gone at reboot). A restarted agent reads it to tell a quick restart (adopt what it
-//! left running) from a long absence (stop it: peers may run it now). Writing happens off the
+//! left running) from a long absence (stop it: peers may run it now), and whether it was in
+//! maintenance (one line `!` and an intent in JSON each, which no group name can start with, so
+//! a previous release reads them as groups it does not know). Writing happens off the
 //! loop, latest value only: a slow disk delays the checkpoint, never the loop.
 
 use std::fs;
@@ -13,6 +15,7 @@ use super::clock;
 use super::files::LatestFile;
 use crate::engine::Previous;
 use crate::engine::runs::Runs;
+use crate::protocol::wire::Intent;
 
 const FILE: &str = "checkpoint";
 const PEERS: &str = "peers.json";
@@ -46,10 +49,19 @@ impl Checkpoints {
         }
     }
 
-    /// Records that this run now holds `holding`, its quorum standing `stands_ms` more.
-    pub fn save(&self, holding: Vec<String>, stands_ms: Option<u64>) {
+    /// Records that this run now holds `holding`, its quorum standing `stands_ms` more, with
+    /// the maintenance intents it knows.
+    pub fn save(&self, holding: Vec<String>, stands_ms: Option<u64>, maintenance: &[Intent]) {
         let at = clock::boottime().as_millis();
-        self.file.save(text(at, &holding, stands_ms).into_bytes());
+        let mut body = text(at, &holding, stands_ms);
+        for i in maintenance {
+            if let Ok(json) = serde_json::to_string(i) {
+                body.push('!');
+                body.push_str(&json);
+                body.push('\n');
+            }
+        }
+        self.file.save(body.into_bytes());
     }
 }
 
@@ -114,10 +126,19 @@ pub fn read(dir: &Path) -> Option<Previous> {
         None => None,
     };
     let now = clock::boottime().as_millis();
+    let (mut holding, mut maintenance) = (Vec::new(), Vec::new());
+    for l in lines.filter(|l| !l.is_empty()) {
+        match l.strip_prefix('!') {
+            // An intent that does not parse is dropped: peers gossip the current ones.
+            Some(json) => maintenance.extend(serde_json::from_str::<Intent>(json).ok()),
+            None => holding.push(l.to_owned()),
+        }
+    }
     Some(Previous {
         ago_ms: u64::try_from(now.checked_sub(at)?).unwrap_or(u64::MAX),
-        holding: lines.filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        holding,
         stands_ms,
+        maintenance,
     })
 }
 
@@ -130,16 +151,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("haagent-cp-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         assert_eq!(read(&dir), None);
-        let body = text(
+        let mut body = text(
             clock::boottime().as_millis(),
             &["web".into(), "db".into()],
             Some(400),
         );
+        body.push_str("!{\"stamp\":{\"clock\":3,\"origin\":\"a\"},\"what\":{\"maintenance\":{\"group\":null,\"on\":true}}}\n!garbage\n");
         super::super::files::replace(&dir.join(FILE), body.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         let p = read(&dir).unwrap();
         assert_eq!(p.holding, ["web", "db"]);
         assert_eq!(p.stands_ms, Some(400));
+        assert_eq!(
+            p.maintenance.len(),
+            1,
+            "the intent read back, the garbage dropped"
+        );
         assert!((20..5000).contains(&p.ago_ms), "{}", p.ago_ms);
         fs::write(dir.join(FILE), "garbage").unwrap();
         assert_eq!(read(&dir), None);

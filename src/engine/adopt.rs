@@ -41,6 +41,12 @@ impl Engine {
     /// hold what it guards) or its VIP is on its interface.
     pub(super) fn probed(&mut self, now: Time, probe: Probe, out: &mut Vec<Action>) {
         self.members.restore(&probe.peers);
+        if let Some(p) = &probe.previous {
+            self.restore_maintenance(&p.maintenance);
+        }
+        for a in probe.addrs.iter().filter(|a| a.present) {
+            self.vips_seen.insert((a.addr, a.interface.clone()));
+        }
         for seen in probe.units {
             self.units_seen.insert(seen.unit.clone(), seen);
         }
@@ -112,13 +118,29 @@ impl Engine {
                 .filter(|f| f.group == name && f.index < g.resources.len())
                 .map(|f| f.index)
                 .collect();
-            if !previous.is_some_and(|p| p.holding.iter().any(|h| h == name)) {
+            let maintained = self.maintained(name);
+            // In maintenance what is found is left alone: a whole group is adopted whatever
+            // its age, a partial one is left as it is (`maintenance.rs` reconciles it later),
+            // and a copy no earlier run held is no stray to stop yet.
+            if !maintained && !previous.is_some_and(|p| p.holding.iter().any(|h| h == name)) {
                 self.found_strays(name, &g, &mut up, out);
                 if up.is_empty() {
                     continue;
                 }
             }
-            let refused = self.adoptable(name, previous);
+            if maintained && up.len() < g.resources.len() {
+                out.push(self.event(
+                    EventKind::Operator,
+                    Some(name),
+                    format!(
+                        "{} of {} resources found up here in maintenance: left alone",
+                        up.len(),
+                        g.resources.len()
+                    ),
+                ));
+                continue;
+            }
+            let refused = self.adoptable(name, previous).filter(|_| !maintained);
             let Some(r) = self
                 .runners
                 .get_mut(name)

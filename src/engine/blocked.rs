@@ -49,6 +49,10 @@ impl Engine {
             .map(|(g, _)| g.clone())
             .collect();
         for group in due {
+            // Maintenance stops nothing, retries included; the entry waits for its end.
+            if self.maintained(&group) {
+                continue;
+            }
             let Some((g, runner)) = self.group_mut(&super::ResourceRef::new(&group, 0)) else {
                 self.retries.remove(&group);
                 continue;

@@ -28,6 +28,8 @@ impl Engine {
         }
         out.extend(events.into_iter().map(Action::Log));
         self.update_quorum(now, out);
+        self.sync_maintenance(now, out);
+        self.note_drift(out);
         self.decide(now, out);
         self.refresh_due(now, out);
         self.retry_due(now, out);
@@ -59,6 +61,7 @@ impl Engine {
             standby: self.intents.standby(&self.me),
             connectivity: self.connectivity,
             groups: mine,
+            differs: Default::default(),
         };
         view.insert(self.me.clone(), me);
         // A peer that another peer vouches for is alive, even if we do not hear it (a one-way
@@ -72,6 +75,7 @@ impl Engine {
                     standby: d.standby || self.intents.standby(name),
                     connectivity: d.connectivity,
                     groups: d.groups.iter().cloned().collect(),
+                    differs: self.differing_groups(name),
                 },
                 None => NodeView::default(),
             };
@@ -89,6 +93,10 @@ impl Engine {
         let view = self.view();
         let m = std::sync::Arc::clone(&self.m);
         for (name, g) in &m.groups {
+            // Maintenance: nothing is started, stopped or moved (`maintenance.rs`).
+            if self.maintained(name) {
+                continue;
+            }
             let owner = if self.shutting_down {
                 None
             } else {
@@ -366,22 +374,37 @@ impl Engine {
     }
 
     fn finish_shutdown(&mut self, now: Time, out: &mut Vec<Action>) {
-        let settled = |p: Phase| matches!(p, Phase::Idle | Phase::Blocked { .. });
-        let done = self.runners.values().all(|r| settled(r.phase))
-            && self.retiring.values().all(|(_, r)| settled(r.phase));
+        // A group in maintenance is left as it is: running, it stays running after the exit.
+        let settled = |n: &str, p: Phase| {
+            matches!(p, Phase::Idle | Phase::Blocked { .. })
+                || (self.maintained(n) && !matches!(p, Phase::Starting | Phase::Stopping { .. }))
+        };
+        let done = self.runners.iter().all(|(n, r)| settled(n, r.phase))
+            && self.retiring.iter().all(|(n, (_, r))| settled(n, r.phase));
         if !self.shutting_down || !done || self.exited {
             return;
         }
-        let blocked: Vec<&String> = self
+        let (left, blocked): (Vec<&String>, Vec<&String>) = self
             .runners
             .iter()
             .chain(self.retiring.iter().map(|(n, (_, r))| (n, r)))
             .filter(|(_, r)| r.phase != Phase::Idle)
             .map(|(n, _)| n)
-            .collect();
-        if blocked.is_empty() {
+            .partition(|n| self.maintained(n));
+        if !left.is_empty() {
+            // No goodbye either: peers must not count these groups stopped.
+            let names = crate::text::quoted_list(&left);
+            out.push(self.event(
+                EventKind::Release,
+                None,
+                format!("exiting in maintenance: {names} left running, untouched"),
+            ));
+        }
+        if blocked.is_empty() && left.is_empty() {
             // Peers take over at once instead of waiting for dead_after.
             self.send(now, Kind::Leaving, out);
+        } else if blocked.is_empty() {
+            self.send(now, Kind::Heartbeat, out);
         } else {
             // Not a goodbye: peers remember the groups blocked here and start none of them
             // until this node is back, fenced, or unblocked by an operator.

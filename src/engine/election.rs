@@ -23,6 +23,8 @@ pub struct NodeView {
     pub connectivity: u16,
     /// What it does with each group.
     pub groups: BTreeMap<String, GroupState>,
+    /// The groups it defines otherwise than this node (`drift.rs`).
+    pub differs: std::collections::BTreeSet<String>,
 }
 
 /// All nodes, by name.
@@ -71,6 +73,9 @@ pub fn why_not(
     };
     if v.standby {
         return Some("in standby".into());
+    }
+    if v.differs.contains(name) {
+        return Some("its manifest defines the group otherwise than this node's".into());
     }
     if v.groups.get(name) == Some(&GroupState::Failed) {
         return Some("the group failed there lately".into());
@@ -182,6 +187,7 @@ mod tests {
             standby: false,
             connectivity: 0,
             groups: groups.iter().map(|(g, s)| ((*g).to_owned(), *s)).collect(),
+            differs: Default::default(),
         }
     }
 

@@ -16,7 +16,7 @@ impl Engine {
         let mut groups: Vec<(String, wire::GroupState)> = self
             .runners
             .iter()
-            .filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), s)))
+            .filter_map(|(n, r)| r.advertised().map(|s| (n.clone(), self.leaving_as(n, s))))
             .collect();
         groups.extend(
             self.claims
@@ -62,6 +62,28 @@ impl Engine {
             digest: self.digest,
             versions: wire::SPOKEN,
             keys: self.key_ids.clone(),
+            // Only while a live peer's manifest differs: two pages more at 256 groups.
+            group_digests: if self.version() >= 4 && self.drifting() {
+                self.group_digests
+                    .iter()
+                    .map(|(g, d)| (g.clone(), *d))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// What a group's state says while this agent stops in maintenance: one it leaves running
+    /// is blocked, as after a failed stop, so no peer starts it once maintenance ends, until
+    /// this node is back, fenced, or unblocked by an operator (its agent is down: nothing
+    /// would stop its copy).
+    fn leaving_as(&self, group: &str, s: wire::GroupState) -> wire::GroupState {
+        let running = matches!(s, wire::GroupState::Running | wire::GroupState::Starting);
+        if self.shutting_down && running && self.maintained(group) {
+            wire::GroupState::Blocked
+        } else {
+            s
         }
     }
 
@@ -112,7 +134,12 @@ impl Engine {
             .map(|(n, _)| n.clone())
             .collect();
         let stands_ms = self.quorum_stands(now).map(|d| d.as_millis() as u64);
-        out.push(Action::Checkpoint { holding, stands_ms });
+        let maintenance = self.intents.maintenance_intents();
+        out.push(Action::Checkpoint {
+            holding,
+            stands_ms,
+            maintenance,
+        });
         // What is known of the peers' runs, when it changed, at most once a second.
         let runs = self.members.runs();
         if runs != self.saved_runs && now >= self.save_runs_at {

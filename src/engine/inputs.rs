@@ -191,6 +191,9 @@ impl Engine {
         detail: &str,
         out: &mut Vec<Action>,
     ) {
+        if self.restart_in_place(now, res, detail, out) {
+            return;
+        }
         let Some((g, runner)) = self.group_mut(res) else {
             return;
         };
@@ -344,6 +347,17 @@ impl Engine {
                 },
                 format!("standby {} for {node}", if on { "on" } else { "off" }),
             ),
+            Command::Maintenance { group, on } => (
+                IntentKind::Maintenance {
+                    group: group.clone(),
+                    on,
+                },
+                format!(
+                    "maintenance {} for {}",
+                    if on { "on" } else { "off" },
+                    group.as_deref().unwrap_or("the whole cluster")
+                ),
+            ),
             Command::Unblock { group, node } => (
                 IntentKind::Unblock {
                     group: group.clone(),
@@ -375,6 +389,7 @@ impl Engine {
         match &intent.what {
             IntentKind::Move { group, to: None } => {
                 self.failed_until.remove(group);
+                self.forget_restarts(group);
             }
             IntentKind::Unblock { group, node } => self.unblock(now, group, node, out),
             _ => {}
@@ -384,7 +399,7 @@ impl Engine {
     /// Whether a gossiped intent may be taken: its clock is within bounds, its origin is a node
     /// of the manifest, and it names groups and nodes the manifest has (a move, to one of the
     /// group's nodes). The table stays within one slot per group and per node.
-    fn valid_intent(&self, i: &wire::Intent) -> bool {
+    pub(super) fn valid_intent(&self, i: &wire::Intent) -> bool {
         let node = |n: &str| self.m.nodes.contains_key(n);
         let group = |g: &str| self.m.groups.contains_key(g);
         i.stamp.clock < MAX_CLOCK
@@ -398,6 +413,7 @@ impl Engine {
                 }
                 IntentKind::Standby { node: n, .. } => node(n),
                 IntentKind::Unblock { group: g, node: n } => group(g) && node(n),
+                IntentKind::Maintenance { group: g, .. } => g.as_deref().is_none_or(group),
             }
     }
 
@@ -408,6 +424,18 @@ impl Engine {
                 && let Some(runner) = self.runners.remove(name)
                 && runner.phase != runner::Phase::Idle
             {
+                // Maintenance stops nothing: what runs stays, under the new definition if it
+                // has as many resources, else forgotten here until `off` reconciles it with
+                // what is observed (a resource the reload removed is then left running).
+                if self.maintained(name) {
+                    if m.groups
+                        .get(name)
+                        .is_some_and(|g| g.resources.len() == runner.res.len())
+                    {
+                        self.runners.insert(name.clone(), runner);
+                    }
+                    continue;
+                }
                 let old = std::sync::Arc::new(old.clone());
                 self.retiring.insert(name.clone(), (old, runner));
             }
@@ -420,6 +448,7 @@ impl Engine {
         let peers: Vec<String> = m.nodes.keys().filter(|n| **n != self.me).cloned().collect();
         self.members.set_peers(peers);
         self.digest = super::digest(&m);
+        self.group_digests = super::drift::group_digests(&m);
         self.shared = super::share(&m);
         self.m = std::sync::Arc::new(m);
         for (name, (g, runner)) in &mut self.retiring {

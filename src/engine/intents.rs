@@ -1,4 +1,4 @@
-//! Operator intents (moves, standby), gossiped in every heartbeat until a newer one replaces
+//! Operator intents (moves, standby, unblocks, maintenance), gossiped in every heartbeat until a newer one replaces
 //! them, so a command given on any node reaches every node and survives the node it was given
 //! on. The newest stamp wins, the same way everywhere.
 
@@ -7,26 +7,31 @@ use std::collections::BTreeMap;
 use crate::protocol::wire::{Intent, IntentKind, Stamp};
 
 /// The newest intent per slot: one per group (moves) and one per node (standby), each map
-/// keyed by that name.
+/// keyed by that name; maintenance has one slot per group and one (keyed `""`, which no
+/// group is named) for the whole cluster.
 #[derive(Clone, Debug, Default)]
 pub struct Intents {
     moves: BTreeMap<String, Intent>,
     standby: BTreeMap<String, Intent>,
     unblocks: BTreeMap<String, Intent>,
+    maintenance: BTreeMap<String, Intent>,
 }
 
 impl Intents {
     /// Takes `intent` if it is newer than what its slot holds; returns whether it did.
     pub fn merge(&mut self, intent: &Intent) -> bool {
         let (slots, name) = match &intent.what {
-            IntentKind::Move { group, .. } => (&mut self.moves, group),
-            IntentKind::Standby { node, .. } => (&mut self.standby, node),
-            IntentKind::Unblock { group, .. } => (&mut self.unblocks, group),
+            IntentKind::Move { group, .. } => (&mut self.moves, group.as_str()),
+            IntentKind::Standby { node, .. } => (&mut self.standby, node.as_str()),
+            IntentKind::Unblock { group, .. } => (&mut self.unblocks, group.as_str()),
+            IntentKind::Maintenance { group, .. } => {
+                (&mut self.maintenance, group.as_deref().unwrap_or(""))
+            }
         };
         if slots.get(name).is_some_and(|cur| cur.stamp >= intent.stamp) {
             return false;
         }
-        slots.insert(name.clone(), intent.clone());
+        slots.insert(name.to_owned(), intent.clone());
         true
     }
 
@@ -58,14 +63,35 @@ impl Intents {
         )
     }
 
-    /// All intents, for the heartbeat: moves, then standby, then unblocks, each by name;
-    /// format 2 carries no unblock.
+    /// Whether `group` is in maintenance: the whole cluster is, or the group is on its own.
+    pub fn maintenance(&self, group: &str) -> bool {
+        self.maintenance_of(None) || self.maintenance_of(Some(group))
+    }
+
+    /// Whether maintenance is on for the whole cluster (`None`) or for this group on its own.
+    pub fn maintenance_of(&self, group: Option<&str>) -> bool {
+        matches!(
+            self.maintenance.get(group.unwrap_or("")).map(|i| &i.what),
+            Some(IntentKind::Maintenance { on: true, .. })
+        )
+    }
+
+    /// The maintenance intents, for the checkpoint: a restarted agent knows at once that it
+    /// is in maintenance, before any peer tells it.
+    pub fn maintenance_intents(&self) -> Vec<Intent> {
+        self.maintenance.values().cloned().collect()
+    }
+
+    /// All intents, for the heartbeat: moves, then standby, then unblocks, then maintenance,
+    /// each by name; format 2 carries no unblock, formats 2 and 3 no maintenance.
     pub fn all(&self, version: u8) -> Vec<Intent> {
         let unblocks = self.unblocks.values().filter(|_| version >= 3);
+        let maintenance = self.maintenance.values().filter(|_| version >= 4);
         self.moves
             .values()
             .chain(self.standby.values())
             .chain(unblocks)
+            .chain(maintenance)
             .cloned()
             .collect()
     }
@@ -76,6 +102,7 @@ impl Intents {
             .values()
             .chain(self.standby.values())
             .chain(self.unblocks.values())
+            .chain(self.maintenance.values())
             .map(|i| i.stamp.clock)
             .max()
             .unwrap_or(0)
@@ -149,5 +176,28 @@ mod tests {
             },
         );
         assert!(!i.standby("beta"));
+    }
+
+    // Input: maintenance of the whole cluster and of one group, on and off in turn. Output: a
+    // group is in maintenance while either slot says on; format 3 does not carry them.
+    #[test]
+    fn maintenance_of_the_cluster_and_of_a_group_are_separate_slots() {
+        let mut i = Intents::default();
+        let m = |group: Option<&str>, on| IntentKind::Maintenance {
+            group: group.map(str::to_owned),
+            on,
+        };
+        i.issue(stamp(1, 1, "a"), m(Some("web"), true));
+        assert!(i.maintenance("web") && !i.maintenance("db"));
+        i.issue(stamp(1, 2, "a"), m(None, true));
+        assert!(i.maintenance("db"));
+        i.issue(stamp(1, 3, "a"), m(Some("web"), false));
+        assert!(i.maintenance("web"), "the cluster-wide slot still says on");
+        i.issue(stamp(1, 4, "a"), m(None, false));
+        assert!(!i.maintenance("web") && !i.maintenance("db"));
+        assert_eq!(i.all(3).len(), 0);
+        assert_eq!(i.all(4).len(), 2);
+        assert_eq!(i.maintenance_intents().len(), 2);
+        assert_eq!(i.newest_clock(), 1004);
     }
 }

@@ -13,15 +13,18 @@
 mod adopt;
 mod blocked;
 mod decide;
+pub mod drift;
 pub mod election;
 mod gossip;
 mod inputs;
 pub mod intents;
+mod maintenance;
 pub mod membership;
 mod observe;
 mod pause;
 mod quorum;
 mod refresh;
+mod restart;
 pub mod runner;
 pub mod runs;
 pub mod snapshot;
@@ -65,6 +68,10 @@ pub struct Engine {
     key_ids: Vec<u8>,
     /// The manifest's digest, carried by every datagram so peers notice a different manifest.
     digest: u64,
+    /// Each group's digest (`drift.rs`).
+    group_digests: BTreeMap<String, u32>,
+    /// Peers whose manifest differs, with the groups they define otherwise, as last logged.
+    drifted: BTreeMap<String, BTreeSet<String>>,
     generation: u64,
     seq: u64,
     members: Membership,
@@ -116,6 +123,13 @@ pub struct Engine {
     units_seen: BTreeMap<String, UnitSeen>,
     /// Stray copies seen here lately, for status.
     strays: strays::StrayLog,
+    /// The VIPs of the cluster present on this node (address, interface), as the address
+    /// monitor last said: what maintenance's end reconciles with.
+    vips_seen: BTreeSet<(std::net::IpAddr, String)>,
+    /// When each group's units were restarted in place lately (`restart.rs`).
+    restarts: BTreeMap<String, restart::Restarts>,
+    /// The groups in maintenance as of the last decision (`maintenance.rs`).
+    in_maintenance: BTreeSet<String>,
     /// When each pending start was asked for, to measure how long starts take here.
     starting_since: BTreeMap<ResourceRef, Time>,
     /// The longest start of each resource measured here.
@@ -136,6 +150,7 @@ impl Engine {
     /// ids of the keys the drivers hold, newest first.
     pub fn new(now: Time, me: &str, m: Manifest, key_ids: Vec<u8>, generation: u64) -> Engine {
         let digest = digest(&m);
+        let group_digests = drift::group_digests(&m);
         let peers = m.nodes.keys().filter(|n| *n != me).cloned();
         let runners = m
             .groups
@@ -149,6 +164,8 @@ impl Engine {
             m: std::sync::Arc::new(m),
             key_ids,
             digest,
+            group_digests,
+            drifted: BTreeMap::new(),
             generation,
             // Sequence numbers grow across restarts too, so an acknowledgement names a datagram
             // of this run and never one of an earlier run (generations are below 2^32: the
@@ -184,6 +201,9 @@ impl Engine {
             save_runs_at: now,
             units_seen: BTreeMap::new(),
             strays: strays::StrayLog::default(),
+            vips_seen: BTreeSet::new(),
+            in_maintenance: BTreeSet::new(),
+            restarts: BTreeMap::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
             next_send: now,
@@ -340,6 +360,16 @@ impl Engine {
         later(self.quorate_since.map(|a| a.plus(t.dead_after)));
         later((!self.adopted.is_empty()).then(|| self.grace_end()));
         next
+    }
+
+    /// Whether maintenance is on for the whole cluster (`None`) or for this group on its own.
+    pub fn maintenance_of(&self, group: Option<&str>) -> bool {
+        self.intents.maintenance_of(group)
+    }
+
+    /// Whether `group` is in maintenance here.
+    pub fn in_maintenance(&self, group: &str) -> bool {
+        self.intents.maintenance(group)
     }
 
     /// This run's generation.

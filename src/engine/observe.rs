@@ -22,6 +22,10 @@ impl Engine {
         let was_running = before.as_ref().is_some_and(running);
         let named = |k: &ResourceKind| matches!(k, ResourceKind::Unit(u) if *u == seen.unit);
         for res in self.resources_where(named) {
+            // Recorded above; acted on when maintenance ends (`maintenance.rs`).
+            if self.maintained(&res.group) {
+                continue;
+            }
             let Some((_, runner)) = self.group_mut(&res) else {
                 continue;
             };
@@ -46,8 +50,17 @@ impl Engine {
 
     /// A VIP address of the cluster appeared or vanished here.
     pub(super) fn addr_seen(&mut self, now: Time, seen: &AddrSeen, out: &mut Vec<Action>) {
+        let key = (seen.addr, seen.interface.clone());
+        if seen.present {
+            self.vips_seen.insert(key);
+        } else {
+            self.vips_seen.remove(&key);
+        }
         let at = |k: &ResourceKind| matches!(k, ResourceKind::Vip(v) if v.address == seen.addr && v.interface == seen.interface);
         for res in self.resources_where(at) {
+            if self.maintained(&res.group) {
+                continue;
+            }
             let Some((_, runner)) = self.group_mut(&res) else {
                 continue;
             };

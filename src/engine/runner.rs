@@ -143,6 +143,36 @@ impl Runner {
         self.step(name, g)
     }
 
+    /// Unit `i`, which failed while the group runs here, is started again in place: the group
+    /// stays running (a failed start then fails it as any start does).
+    pub fn restart(&mut self, name: &str, g: &Group, i: usize) -> Vec<Action> {
+        if self.phase != Phase::Running || self.res.get(i) != Some(&Res::Up) {
+            return Vec::new();
+        }
+        self.res[i] = Res::Starting;
+        vec![action(name, g, i, Op::Start)]
+    }
+
+    /// Resources `up`, found up here (from idle) where the group may not run, are stopped as a
+    /// stray copy, in the reverse order of their dependencies.
+    pub fn strays(
+        &mut self,
+        name: &str,
+        g: &Group,
+        up: &[usize],
+    ) -> (Vec<Action>, Option<Outcome>) {
+        if self.phase != Phase::Idle {
+            return (Vec::new(), None);
+        }
+        for &i in up {
+            if let Some(r) = self.res.get_mut(i) {
+                *r = Res::Up;
+            }
+        }
+        self.phase = Phase::Stopping { why: Why::Stray };
+        self.step(name, g)
+    }
+
     /// Resource `i`, down as far as this runner knows, came up here although the group does
     /// not run here (or is stopping): it is stopped again.
     pub fn stray(&mut self, name: &str, g: &Group, i: usize) -> (Vec<Action>, Option<Outcome>) {

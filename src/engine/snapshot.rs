@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub dropped: BTreeMap<String, u64>,
     /// The status line sent to systemd.
     pub summary: String,
+    /// The whole cluster is in maintenance.
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 /// One node as this node sees it.
@@ -51,6 +54,12 @@ pub struct NodeSnapshot {
     /// first (kept by each node for itself: empty for peers).
     #[serde(default)]
     pub strays: Vec<super::strays::StraySeen>,
+    /// Its manifest differs from this node's (`drift.rs`).
+    #[serde(default)]
+    pub manifest_differs: bool,
+    /// The groups it defines otherwise than this node (they do not move onto it).
+    #[serde(default)]
+    pub differing_groups: Vec<String>,
 }
 
 /// One group as this node sees it.
@@ -76,6 +85,9 @@ pub struct GroupSnapshot {
     pub failed_here_for_ms: Option<u64>,
     /// The starts of its resources, measured here (ms, the longest of each, summed).
     pub starts_ms: u64,
+    /// In maintenance (on its own or with the whole cluster).
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 impl Engine {
@@ -112,6 +124,7 @@ impl Engine {
                 .map(|(k, v)| (k.name().to_owned(), *v))
                 .collect(),
             summary: self.status.clone(),
+            maintenance: self.intents.maintenance_of(None),
         }
     }
 
@@ -145,6 +158,8 @@ impl Engine {
             ..NodeSnapshot::default()
         };
         if let Some(p) = self.members.peers().get(name) {
+            s.manifest_differs = self.manifest_differs(name);
+            s.differing_groups = self.differing_groups(name).into_iter().collect();
             s.state = word(&p.state);
             s.last_heard_ms = p.last.map(|l| ms(now.since(l)));
             s.links = p
@@ -197,6 +212,7 @@ impl Engine {
             moved_to: self.intents.moved_to(name).map(str::to_owned),
             failed_here_for_ms: self.failed_until.get(name).map(|t| ms(t.since(now))),
             starts_ms: ms(starts),
+            maintenance: self.maintained(name),
         }
     }
 

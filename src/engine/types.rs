@@ -62,6 +62,13 @@ pub enum Command {
         /// On or off.
         on: bool,
     },
+    /// Maintenance of `group`, or of the whole cluster (`None`), on or off.
+    Maintenance {
+        /// The group, or the whole cluster.
+        group: Option<String>,
+        /// On or off.
+        on: bool,
+    },
     /// Start stateful groups without having seen every node once (`wait_for_all`).
     OverrideWaitForAll,
     /// An operator checked by hand that `group` no longer runs on `node`, where a stop failed.
@@ -219,6 +226,9 @@ pub struct Previous {
     /// (`None`: not bounded by acknowledgements, no peer counted).
     #[serde(default)]
     pub stands_ms: Option<u64>,
+    /// The maintenance intents it knew: a restart in maintenance leaves alone what it finds.
+    #[serde(default)]
+    pub maintenance: Vec<crate::protocol::wire::Intent>,
 }
 
 /// Something that happened, for the engine to decide on.
@@ -354,6 +364,9 @@ pub enum Action {
         /// How much longer this run's quorum stands without a new acknowledgement (`None`:
         /// not bounded by acknowledgements); a restart's grace never outlasts it.
         stands_ms: Option<u64>,
+        /// The maintenance intents this node knows (`maintenance.rs`).
+        #[serde(default)]
+        maintenance: Vec<crate::protocol::wire::Intent>,
     },
     /// Save what this node knows of its peers' runs in the state directory, so that its next
     /// start drops recordings of them as it would now (`runs.rs`).

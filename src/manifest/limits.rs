@@ -154,6 +154,16 @@ pub const ANNOUNCE_REFRESH: Bounds = Bounds {
     why: "zero would announce without pause; use `off` rather than hours",
 };
 
+/// `groups.NAME.restart_window`.
+pub const RESTART_WINDOW: Bounds = Bounds {
+    field: "groups.NAME.restart_window",
+    min: Duration::from_secs(1),
+    max: mins(24 * 60),
+    why: "restarts are counted within it: below a second counts none, past a day never forgets",
+};
+/// The most restarts in place `max_restarts` may allow.
+pub const MAX_RESTARTS: u32 = 100;
+
 /// Every duration field's bounds, in the order the reference lists them.
 pub const DURATIONS: &[&Bounds] = &[
     &HEARTBEAT_INTERVAL,
@@ -164,6 +174,7 @@ pub const DURATIONS: &[&Bounds] = &[
     &PING_TIMEOUT,
     &ANNOUNCE_INTERVAL,
     &ANNOUNCE_REFRESH,
+    &RESTART_WINDOW,
 ];
 
 #[cfg(test)]

@@ -172,6 +172,13 @@ pub struct Group {
     /// What a node that does not hold the group does with a copy of its unit running there.
     #[serde(default)]
     pub on_stray: OnStray,
+    /// Restarts in place of a failed unit allowed within `restart_window` before the group
+    /// moves (0: `on_failure: move`).
+    #[serde(default)]
+    pub max_restarts: u32,
+    /// The window in which restarts in place are counted.
+    #[serde(default = "default_restart_window")]
+    pub restart_window: std::time::Duration,
     /// Resources in manifest order.
     pub resources: Vec<Resource>,
 }
@@ -290,4 +297,10 @@ impl Group {
         }
         order
     }
+}
+
+/// The default `restart_window`, also for groups of a manifest serialised before it existed
+/// (a flight recording).
+pub fn default_restart_window() -> std::time::Duration {
+    std::time::Duration::from_secs(600)
 }

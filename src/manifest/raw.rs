@@ -264,6 +264,19 @@ pub struct RawGroup {
     /// `multiple-active`. A stray copy of a VIP is always removed.
     #[schemars(with = "Option<RawOnStray>")]
     pub on_stray: Option<String>,
+    /// What a node does when a unit of the group fails while it runs the group: `restart` it
+    /// in place, up to `max_restarts` times within `restart_window`, then move the group
+    /// (default; Pacemaker's `migration-threshold`), or `move` the group at once. A unit
+    /// restarted by an operator (`systemctl restart`) or by systemd's own `Restart=` is no
+    /// failure either way.
+    #[schemars(with = "Option<RawOnFailure>")]
+    pub on_failure: Option<String>,
+    /// Restarts in place within `restart_window` before the group moves. Default 1.
+    #[schemars(range(min = 0, max = 100))]
+    pub max_restarts: Option<u32>,
+    /// The window in which restarts in place are counted. Default 10m.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub restart_window: Option<String>,
     /// Required. The group's resources, started in dependency order and stopped in reverse.
     pub resources: Option<Vec<RawResource>>,
 }
@@ -288,6 +301,17 @@ pub enum RawOnStray {
     Stop,
     /// Log it and leave it running.
     Warn,
+}
+
+/// What a node does with a failed unit of a group it runs.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "OnFailure")]
+pub enum RawOnFailure {
+    /// Restart the unit in place, up to `max_restarts` within `restart_window`, then move.
+    Restart,
+    /// Move the group at once.
+    Move,
 }
 
 /// A resource: exactly one of `vip` or `unit`.

@@ -96,3 +96,38 @@ groups:
     assert!(has(14, "unknown node `gamma`"), "{found:#?}");
     assert!(has(17, "forms a cycle"), "{found:#?}");
 }
+
+/// A one-node manifest with `extra` under its group `g`.
+fn with_group(extra: &str) -> super::Report {
+    parse(&format!(
+        "cluster: c\nnodes:\n  a: {{ address: 10.0.0.1 }}\nauth: {{ key_file: /k }}\ngroups:\n  g:\n    nodes: [a]\n{extra}    resources: [{{ unit: x.service }}]\n"
+    ))
+}
+
+// Input: the restart settings absent, set, out of bounds, and `on_failure: move` with a
+// count. Output: one restart in ten minutes by default; bounds reported where they are
+// written; `move` allows none and warns about the count it ignores.
+#[test]
+fn restart_in_place_settings_have_defaults_bounds_and_a_move() {
+    let g = |r: &super::Report| r.manifest.as_ref().map(|m| m.groups["g"].clone());
+    let d = g(&with_group("")).unwrap();
+    assert_eq!((d.max_restarts, d.restart_window.as_secs()), (1, 600));
+    let s = g(&with_group(
+        "    max_restarts: 3\n    restart_window: 30s\n",
+    ))
+    .unwrap();
+    assert_eq!((s.max_restarts, s.restart_window.as_secs()), (3, 30));
+    let bad = with_group("    max_restarts: 101\n    restart_window: 2d\n    on_failure: later\n");
+    let paths: Vec<&str> = bad.problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"groups.g.max_restarts"), "{paths:?}");
+    assert!(paths.contains(&"groups.g.restart_window"), "{paths:?}");
+    assert!(paths.contains(&"groups.g.on_failure"), "{paths:?}");
+    assert!(bad.manifest.is_none());
+    let mv = with_group("    on_failure: move\n    max_restarts: 2\n");
+    assert_eq!(g(&mv).unwrap().max_restarts, 0);
+    assert!(
+        mv.problems
+            .iter()
+            .any(|p| p.severity == Severity::Warning && p.path == "groups.g.max_restarts")
+    );
+}

@@ -67,6 +67,10 @@ pub enum FaultKind {
     /// The manifest changes (a group's settings: its nodes' order, `failback`) and the nodes
     /// reload it one by one, at different times, while their groups run.
     Reload,
+    /// An operator puts the cluster, or one group, in maintenance and ends it later.
+    Maintenance,
+    /// (internal) the operator ends maintenance.
+    MaintenanceOff,
     /// (internal) a node reloads the manifest on its disk.
     ReloadNode,
     /// (internal) boot a node.
@@ -107,7 +111,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 24] = [
+    pub const ALL: [FaultKind; 25] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::VmPause,
@@ -132,6 +136,7 @@ impl FaultKind {
         FaultKind::Delay,
         FaultKind::Clock,
         FaultKind::Reload,
+        FaultKind::Maintenance,
     ];
 
     /// The kinds the manifest's safety settings claim to cover, drawn by default: all but the
@@ -172,6 +177,7 @@ impl FaultKind {
             FaultKind::Delay => "delay",
             FaultKind::Clock => "clock",
             FaultKind::Reload => "reload",
+            FaultKind::Maintenance => "maintenance",
             _ => "internal",
         }
     }

@@ -265,6 +265,8 @@ impl World {
                     },
                 );
             }
+            FaultKind::Maintenance => self.maintenance_on(&f, &node),
+            FaultKind::MaintenanceOff => self.maintenance_off(&f),
             FaultKind::HealAll => self.heal_all(),
             FaultKind::ClearAll => self.clear_all(),
             FaultKind::Fence => {
@@ -584,6 +586,20 @@ impl World {
         let res = crate::engine::ResourceRef::new(&group, i);
         let now = self.now;
         self.observe_at(now, &holder, &res, crate::engine::Active::Failed, None);
+        // Half the time it crashes again soon after (restarted in place by then, or moved):
+        // the second failure within the window moves the group (`engine/restart.rs`).
+        if f.detail != "again" && self.rng.chance(0.5) {
+            let most = self.cfg.resource_ms.1 * 2 + self.m.heartbeat.dead_after.as_millis() as u64;
+            let at = self.now.plus(Duration::from_millis(
+                self.rng.range(self.cfg.resource_ms.1, most),
+            ));
+            let again = Fault {
+                at,
+                detail: "again".into(),
+                ..f.clone()
+            };
+            self.at(at, Ev::Fault(again));
+        }
     }
 
     /// Starts resource `f.resource` of `f.group` by hand on `node`, which does not run it.
@@ -713,6 +729,7 @@ impl World {
         }
         self.reload_all();
         self.clear_all();
+        self.maintenance_heal();
     }
 
     fn clear_all(&mut self) {

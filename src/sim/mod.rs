@@ -12,6 +12,7 @@
 mod clock;
 mod faults;
 mod inject;
+mod maintenance;
 pub mod replay;
 mod report;
 pub mod rng;
@@ -66,6 +67,15 @@ impl SimConfig {
 }
 
 /// A node of the simulation.
+/// A checkpoint as the agent writes it: when, the groups held, how long quorum stood, and the
+/// maintenance intents known.
+type Checkpoint = (
+    Time,
+    Vec<String>,
+    Option<u64>,
+    Vec<crate::protocol::wire::Intent>,
+);
+
 struct Node {
     engine: Option<Engine>,
     generation: u64,
@@ -110,7 +120,7 @@ struct Node {
     /// What the agent last saved of its peers' runs (its state directory).
     saved_runs: Vec<(String, crate::engine::runs::Runs)>,
     /// The agent's last checkpoint (its runtime directory, gone at a power cut).
-    checkpoint: Option<(Time, Vec<String>, Option<u64>)>,
+    checkpoint: Option<Checkpoint>,
     /// The pending wake-up, if any.
     wake_at: Option<Time>,
     /// The engine's deadline (world time), as computed after its last input.
@@ -163,6 +173,10 @@ pub struct World {
     report: report::Tracker,
     /// The fault phase is over: a node that finishes stopping boots again at once.
     healed: bool,
+    /// The maintenance scopes the operator has on (`None`: the cluster).
+    maintenance: std::collections::BTreeSet<Option<String>>,
+    /// Groups whose copies are the operator's to answer for (`maintenance.rs`).
+    exempt: BTreeMap<String, maintenance::Exempt>,
     /// Some resource changed state since the invariants were last checked.
     changed: bool,
     /// The last fault that leaves marks (failures, moves, stops).
@@ -249,6 +263,8 @@ impl World {
             nodes,
             report,
             healed: false,
+            maintenance: std::collections::BTreeSet::new(),
+            exempt: BTreeMap::new(),
             changed: true,
             disturbed_at: None,
             shaken_at: None,
@@ -347,10 +363,21 @@ impl World {
         if let Some(what) = self.strays_outlived() {
             self.report.violate(self.now, what);
         }
+        let actives = self.actives();
+        self.update_exempt(&actives);
         if self.changed {
             self.changed = false;
             let owners = self.owners();
-            let actives = self.actives();
+            // A group in maintenance, or just out of it, may run twice: the operator's doing.
+            let actives = actives
+                .into_iter()
+                .map(|(g, mut a)| {
+                    if self.exempt(&g).is_some() {
+                        a.truncate(1);
+                    }
+                    (g, a)
+                })
+                .collect();
             self.report.observe(self.now, &self.m, &owners, &actives);
         }
     }

@@ -4,7 +4,9 @@
 //! started before a given moment), so a changed rule fails them.
 
 mod failover;
+mod in_place;
 mod leave;
+mod maintenance;
 mod observe;
 mod operator;
 mod pause;

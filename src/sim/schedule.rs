@@ -97,6 +97,14 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
                 f.percent = rng.range(10, 60) as u8;
                 f.node = None;
             }
+            FaultKind::Maintenance => {
+                // Half the time the whole cluster, else one group; long enough for agents to
+                // be stopped and started again inside it, as an upgrade does.
+                if rng.chance(0.5) && !groups.is_empty() {
+                    f.group = Some(rng.pick(&groups).clone());
+                }
+                f.lasts = Duration::from_millis(rng.range(dead, dead * 8));
+            }
             FaultKind::StartFail
             | FaultKind::UnitDies
             | FaultKind::Move

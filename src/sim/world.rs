@@ -74,10 +74,14 @@ impl World {
                 Action::SavePeers(runs) => {
                     self.nodes.get_mut(name).expect("known node").saved_runs = runs;
                 }
-                Action::Checkpoint { holding, stands_ms } => {
+                Action::Checkpoint {
+                    holding,
+                    stands_ms,
+                    maintenance,
+                } => {
                     let now = self.now;
                     let node = self.nodes.get_mut(name).expect("known node");
-                    node.checkpoint = Some((now, holding, stands_ms));
+                    node.checkpoint = Some((now, holding, stands_ms, maintenance));
                 }
                 Action::Announce { .. } | Action::Notify(_) => {}
             }
@@ -335,6 +339,9 @@ impl World {
                 continue;
             };
             for (key, since) in &n.stray_since {
+                if self.exempt(&key.0) == Some(super::maintenance::Exempt::Under) {
+                    continue;
+                }
                 // Adopted by the agent (found up at its start, the group not running
                 // elsewhere): the group runs here now, and the overlap check covers it.
                 if held_by_agent(n, key) || self.left_running(key) {
@@ -508,11 +515,12 @@ impl World {
     pub(super) fn probe(&self, name: &str) -> Probe {
         let node = &self.nodes[name];
         let mut p = Probe {
-            previous: node.checkpoint.as_ref().map(|(at, holding, stands_ms)| {
+            previous: node.checkpoint.as_ref().map(|(at, holding, stands_ms, m)| {
                 crate::engine::Previous {
                     ago_ms: self.now.since(*at).as_millis() as u64,
                     holding: holding.clone(),
                     stands_ms: *stands_ms,
+                    maintenance: m.clone(),
                 }
             }),
             peers: node.saved_runs.clone(),

@@ -157,6 +157,17 @@ enum Command {
         /// The node.
         node: Option<String>,
     },
+    /// Maintenance, cluster-wide (every node, carried by the heartbeats): with `on`, nothing
+    /// of the group (default: every group) is started, stopped or moved, and resources that
+    /// change are left alone; an agent restarted meanwhile adopts what it finds. With `off`,
+    /// what runs where it should stays and anything else is put right.
+    Maintenance {
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// The group (default: the whole cluster).
+        group: Option<String>,
+    },
     /// Forget operator moves and failure marks of a group.
     Clear {
         /// The group.
@@ -292,6 +303,7 @@ fn agent_command(cmd: Command, call_timeout: std::time::Duration) -> anyhow::Res
             Command::Standby { node } => agent.standby(node, true).await,
             Command::Online { node } => agent.standby(node, false).await,
             Command::Clear { group } => agent.clear(&group).await,
+            Command::Maintenance { state, group } => agent.maintenance(state == "on", group).await,
             Command::Unblock { group, node } => agent.unblock(&group, node).await,
             Command::Reload => agent.reload().await,
             _ => unreachable!("local commands are handled before"),

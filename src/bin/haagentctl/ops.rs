@@ -170,6 +170,22 @@ impl Agent {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// `haagentctl maintenance on|off [GROUP]`.
+    pub async fn maintenance(&self, on: bool, group: Option<String>) -> anyhow::Result<ExitCode> {
+        let g = group.as_deref().unwrap_or("");
+        self.change("Maintenance", self.proxy.maintenance(g, on))
+            .await?;
+        let what = group.unwrap_or_else(|| "the cluster".into());
+        if on {
+            println!(
+                "{what} in maintenance on every node: nothing is started, stopped or moved until `haagentctl maintenance off`"
+            );
+        } else {
+            println!("{what} out of maintenance: each node puts right what changed meanwhile");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
     /// `haagentctl reload`.
     pub async fn reload(&self) -> anyhow::Result<ExitCode> {
         self.change("Reload", self.proxy.reload()).await?;

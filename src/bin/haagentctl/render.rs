@@ -51,6 +51,12 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         "cluster {}, as seen from {}: {quorum}",
         s.cluster, s.node
     );
+    if s.maintenance {
+        let _ = writeln!(
+            out,
+            "MAINTENANCE: nothing is started, stopped or moved until `haagentctl maintenance off`"
+        );
+    }
     let _ = writeln!(out, "\nnodes");
     for (name, n) in &s.nodes {
         let heard = match n.last_heard_ms {
@@ -74,6 +80,15 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         if n.witness {
             notes.push("witness".into());
         }
+        if n.manifest_differs {
+            notes.push(match n.differing_groups.is_empty() {
+                true => "MANIFEST DIFFERS".into(),
+                false => format!(
+                    "MANIFEST DIFFERS (defines otherwise: {})",
+                    n.differing_groups.join(", ")
+                ),
+            });
+        }
         let _ = writeln!(out, "  {name:<12} {:<8} {}", n.state, notes.join("; "));
         for st in &n.strays {
             let _ = writeln!(out, "  {:<12} {}", "", stray(st));
@@ -87,6 +102,18 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         };
         let _ = writeln!(out, "  {name:<12} {place} since {}", g.since);
         let _ = writeln!(out, "  {:<12} why: {}", "", g.reason);
+        if g.maintenance {
+            let _ = writeln!(
+                out,
+                "  {:<12} in maintenance: left as it is (`haagentctl maintenance off{}` ends it)",
+                "",
+                if s.maintenance {
+                    String::new()
+                } else {
+                    format!(" {name}")
+                }
+            );
+        }
         if !g.resources.is_empty() {
             let here: Vec<String> = g
                 .resources

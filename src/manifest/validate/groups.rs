@@ -66,12 +66,15 @@ fn group(
         );
     }
     let on_stray = on_stray(cx, gpath, g, stateful);
+    let (max_restarts, restart_window) = on_failure(cx, gpath, g);
     let group = Group {
         nodes: members,
         failback: g.failback.unwrap_or(false),
         stateful,
         release_on_quorum_loss: release,
         on_stray,
+        max_restarts,
+        restart_window,
         resources,
     };
     (group, written_at)
@@ -98,6 +101,49 @@ fn on_stray(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup, stateful: bool) -> OnS
         return OnStray::Warn;
     }
     OnStray::Stop
+}
+
+/// `on_failure`, `max_restarts` and `restart_window`: how many restarts in place within what
+/// window (none with `on_failure: move`).
+fn on_failure(cx: &mut Ctx, gpath: &YamlPath, g: &RawGroup) -> (u32, std::time::Duration) {
+    let window = cx.duration(
+        gpath.key("restart_window"),
+        g.restart_window.as_ref(),
+        super::super::model::default_restart_window(),
+        &limits::RESTART_WINDOW,
+    );
+    let moves = g
+        .on_failure
+        .as_deref()
+        .and_then(|text| cx.choice(gpath.key("on_failure"), text, &["restart", "move"]))
+        == Some(1);
+    let max = match g.max_restarts {
+        Some(n) if n > limits::MAX_RESTARTS => {
+            cx.push(
+                Diagnostic::error(
+                    gpath.key("max_restarts"),
+                    format!(
+                        "max_restarts {n} is above the {} maximum",
+                        limits::MAX_RESTARTS
+                    ),
+                )
+                .hint("a unit that fails that often belongs on another node: lower it"),
+            );
+            1
+        }
+        Some(n) => n,
+        None => 1,
+    };
+    if moves && g.max_restarts.is_some_and(|n| n > 0) {
+        cx.push(
+            Diagnostic::warning(
+                gpath.key("max_restarts"),
+                "max_restarts is ignored with `on_failure: move`",
+            )
+            .hint("remove it, or use `on_failure: restart`"),
+        );
+    }
+    (if moves { 0 } else { max }, window)
 }
 
 fn members(

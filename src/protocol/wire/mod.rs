@@ -5,8 +5,11 @@
 //! receiver's [`pages::Assembler`] puts a datagram back together once all its pages arrived.
 //! Format 3 ([`v3`]) names nodes and groups by a 32-bit hash of their names ([`names`]), so
 //! every manifest within the validated limits fits in a few pages and nothing is ever cut:
-//! what does not fit is an error. Format 2 ([`v2`]) is the previous release's, spoken to peers
-//! that do not accept 3 yet (a rolling upgrade). The decoder checks length, magic, version and
+//! what does not fit is an error. Format 4 (the same codec) adds maintenance intents and
+//! per-group digests; format 3 is the previous release's and format 2 the one before, each
+//! spoken to peers that do not accept a newer one yet (a rolling upgrade): every node sends in
+//! the newest format all its live peers accept (`engine/gossip.rs`), so an older peer keeps
+//! decoding, and what its format cannot say (maintenance, group digests) is left out. The decoder checks length, magic, version and
 //! key before the MAC, and the MAC before it reads any field, so an unauthenticated sender can
 //! only make it count a drop; it never panics (randomized tests below, a fuzz target in
 //! `fuzz/`).
@@ -27,9 +30,9 @@ pub use names::Names;
 /// First bytes of every datagram.
 pub const MAGIC: [u8; 4] = *b"HAAG";
 /// The newest format version this code speaks.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Every format version this code speaks, as a bitmask (bit `v` for version `v`).
-pub const SPOKEN: u8 = 1 << 2 | 1 << 3;
+pub const SPOKEN: u8 = 1 << 2 | 1 << 3 | 1 << 4;
 /// Length of the HMAC-SHA256 tag.
 pub const MAC_LEN: usize = 32;
 /// Largest page accepted or produced: fits one Ethernet frame with IPv6 and UDP headers.
@@ -113,6 +116,14 @@ pub enum IntentKind {
         /// The node.
         to: Option<String>,
     },
+    /// Maintenance of `group`, or of the whole cluster when `None`: nothing is started,
+    /// stopped or moved, and resources changing are left alone (format 4 only).
+    Maintenance {
+        /// The group, or the whole cluster.
+        group: Option<String>,
+        /// On or off.
+        on: bool,
+    },
     /// Put `node` in standby (it holds nothing) or take it out.
     Standby {
         /// The node.
@@ -165,6 +176,11 @@ pub struct Datagram {
     /// Key ids the sender accepts: peers sign with a new key only once everyone accepts it,
     /// so a rotation loses no datagram whatever the order the nodes reload in.
     pub keys: Vec<u8>,
+    /// The digest of each group's definition in the sender's manifest, sent (format 4) while
+    /// the sender knows a live peer whose manifest digest differs: a group is not moved onto a
+    /// node whose definition of it differs (`engine/drift.rs`).
+    #[serde(default)]
+    pub group_digests: Vec<(String, u32)>,
 }
 
 fn v2_only() -> u8 {
@@ -190,6 +206,7 @@ impl Datagram {
             groups: vec![],
             intents: vec![],
             keys: vec![],
+            group_digests: vec![],
         }
     }
 }
@@ -289,7 +306,7 @@ pub enum EncodeError {
 /// Encodes `d` in format `version` and signs every page with `key`.
 pub fn encode(d: &Datagram, key: &Key, version: u8) -> Result<Vec<Vec<u8>>, EncodeError> {
     match version {
-        3 => v3::encode(d, key),
+        3 | 4 => v3::encode(d, key, version),
         2 => v2::encode(d, key).map(|one| vec![one]),
         v => Err(EncodeError::Version(v)),
     }
@@ -321,7 +338,7 @@ pub fn decode(
         return Err(DecodeError::BadMagic);
     }
     let version = bytes[4];
-    if version != 2 && version != 3 {
+    if !(2..=4).contains(&version) {
         return Err(DecodeError::Version);
     }
     let key = keys.get(bytes[6]).ok_or(DecodeError::UnknownKey)?;

@@ -64,6 +64,7 @@ impl Assembler {
         for more in pages {
             whole.groups.extend(more.groups);
             whole.intents.extend(more.intents);
+            whole.group_digests.extend(more.group_digests);
         }
         Some(whole)
     }

@@ -30,6 +30,7 @@ fn minimal() -> Datagram {
         digest: 0,
         versions: 1 << 2,
         keys: vec![7],
+        group_digests: vec![],
     }
 }
 
@@ -122,7 +123,8 @@ fn encodes_format_2_to_the_documented_bytes() {
 fn encodes_format_3_to_the_documented_bytes() {
     let mut d = minimal();
     d.digest = 0x0102_0304_0506_0708;
-    d.versions = SPOKEN;
+    // As the previous release says it: formats 2 and 3.
+    d.versions = 1 << 2 | 1 << 3;
     let bytes = one(&d, keys().signing(), 3);
     // beta = fnv1a32 0xaf81e4c7, web = 0x0fd9bc91 (see `names::hash`).
     let body = "48414147 03 01 07 02 00 01 03776562 05616c706861 0000000000000003 000000000000002a 0001 0102030405060708 0c 01 af81e4c7 0000000000000009 01 07 0001 0fd9bc91 02 00";
@@ -365,4 +367,79 @@ fn names_too_long_for_the_format_are_an_error_not_a_cut() {
             Err(EncodeError::TooLong(_))
         ));
     }
+}
+
+// Input: a datagram with a maintenance intent (cluster-wide and per group) and group digests.
+// Output: format 4 carries both back; formats 3 and 2 refuse to encode them rather than drop
+// them silently, and a format 3 page with a kind 4 intent is malformed (as the previous
+// release's decoder finds it).
+#[test]
+fn format_4_carries_maintenance_and_group_digests_and_older_formats_refuse_them() {
+    let mut d = minimal();
+    d.versions = SPOKEN;
+    d.intents = vec![
+        Intent {
+            stamp: Stamp {
+                clock: 5,
+                origin: "beta".into(),
+            },
+            what: IntentKind::Maintenance {
+                group: None,
+                on: true,
+            },
+        },
+        Intent {
+            stamp: Stamp {
+                clock: 6,
+                origin: "alpha".into(),
+            },
+            what: IntentKind::Maintenance {
+                group: Some("web".into()),
+                on: false,
+            },
+        },
+    ];
+    d.group_digests = vec![("web".into(), 0xdead_beef)];
+    let bytes = one(&d, keys().signing(), 4);
+    assert_eq!(bytes[4], 4);
+    assert_eq!(dec(&bytes, &keys(), "web"), Ok(d.clone()));
+    assert_eq!(
+        encode(&d, keys().signing(), 3),
+        Err(EncodeError::Version(3))
+    );
+    assert_eq!(
+        encode(&d, keys().signing(), 2),
+        Err(EncodeError::Version(2))
+    );
+    let mut only_digests = minimal();
+    only_digests.group_digests = vec![("web".into(), 1)];
+    assert_eq!(
+        encode(&only_digests, keys().signing(), 3),
+        Err(EncodeError::Version(3))
+    );
+    // The same body relabelled format 3 and signed again: the kind 4 intent is unknown there.
+    let mut body = bytes[..bytes.len() - MAC_LEN].to_vec();
+    body[4] = 3;
+    let relabelled = seal(body, keys().signing());
+    assert_eq!(
+        dec(&relabelled, &keys(), "web"),
+        Err(DecodeError::Malformed)
+    );
+}
+
+// Input: a datagram at every limit with 256 group digests. Output: at most 16 pages, each
+// within MAX_LEN, and the whole comes back.
+#[test]
+fn group_digests_at_the_limits_fit_in_a_few_more_pages() {
+    let (mut d, names) = at_the_limits();
+    d.group_digests = d.groups.iter().map(|(g, _)| (g.clone(), 7)).collect();
+    let pages = encode(&d, keys().signing(), 4).unwrap();
+    assert!((3..=6).contains(&pages.len()), "{} pages", pages.len());
+    assert!(pages.iter().all(|p| p.len() <= MAX_LEN));
+    let mut a = pages::Assembler::default();
+    let mut whole = None;
+    for p in &pages {
+        whole = a.push(decode(p, &keys(), "web", &names).unwrap());
+    }
+    assert_eq!(whole, Some(d));
 }

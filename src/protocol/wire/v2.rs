@@ -75,7 +75,9 @@ fn put_intent(w: &mut Vec<u8>, i: &Intent) -> Result<(), EncodeError> {
             put_str(w, node)?;
             w.push(u8::from(*on));
         }
-        IntentKind::Unblock { .. } => return Err(EncodeError::Version(2)),
+        IntentKind::Unblock { .. } | IntentKind::Maintenance { .. } => {
+            return Err(EncodeError::Version(2));
+        }
     }
     Ok(())
 }
@@ -120,6 +122,7 @@ pub fn parse(body: &[u8]) -> Result<Datagram, DecodeError> {
         groups,
         intents,
         keys,
+        group_digests: Vec::new(),
     })
 }
 

@@ -7,11 +7,14 @@
 
 mod access;
 mod control;
+mod drift;
 mod faults;
 mod fencing;
 mod flood;
+mod in_place;
 mod keys;
 mod links;
+mod maintenance;
 mod manifest_file;
 mod network;
 mod package;
