@@ -106,6 +106,7 @@ impl Harness {
                 ago_ms,
                 holding,
                 stands_ms,
+                maintenance: Vec::new(),
             });
         }
         for _ in 0..u.int_in_range(0..=3)? {
