@@ -35,20 +35,3 @@ impl Rng {
         self.range(0, 99) < percent
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_seed_names_one_sequence_and_ranges_hold() {
-        let (mut a, mut b, mut c) = (Rng::new(7), Rng::new(7), Rng::new(8));
-        let xs: Vec<u64> = (0..50).map(|_| a.range(3, 9)).collect();
-        let ys: Vec<u64> = (0..50).map(|_| b.range(3, 9)).collect();
-        let zs: Vec<u64> = (0..50).map(|_| c.range(3, 9)).collect();
-        assert_eq!(xs, ys);
-        assert_ne!(xs, zs);
-        assert!(xs.iter().all(|x| (3..=9).contains(x)));
-        assert!((3..=9).all(|v| xs.contains(&v)), "{xs:?}");
-    }
-}

@@ -221,18 +221,3 @@ pub fn cgroups(prefix: &str, hosts: usize) -> Vec<PathBuf> {
         .map(|i| cleanup::cgroup_base().join(crate::net::netns(prefix, &format!("h{i}"))))
         .collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_addresses_are_read_from_a_fib_trie() {
-        let trie = "Local:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.98.1.1\n        /32 host LOCAL\n     |-- 10.98.1.50\n        /32 host LOCAL\n     |-- 10.98.1.255\n        /32 link BROADCAST\n";
-        let got = local_addrs(trie);
-        assert_eq!(
-            got,
-            [Ipv4Addr::new(10, 98, 1, 1), Ipv4Addr::new(10, 98, 1, 50)]
-        );
-    }
-}
