@@ -129,3 +129,14 @@ fn a_seed_names_one_sequence_and_ranges_hold() {
     assert!(xs.iter().all(|x| (3..=9).contains(x)));
     assert!((3..=9).all(|v| xs.contains(&v)), "{xs:?}");
 }
+
+#[test]
+fn the_changed_manifest_gives_the_edge_group_failback_and_nothing_else() {
+    let m =
+        "groups:\n  web:\n    failback: false\n  edge:\n    failback: false\n    resources: []\n";
+    let changed = haagent_testbed::chaos::global::changed(m);
+    assert_eq!(
+        changed,
+        "groups:\n  web:\n    failback: false\n  edge:\n    failback: true\n    resources: []\n"
+    );
+}

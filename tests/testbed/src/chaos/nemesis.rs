@@ -64,7 +64,7 @@ pub fn run(
         if now >= next_draw && active < max_active {
             if let Some(mut f) = draw(&mut rng, &kinds, &h.faults, o, now, c) {
                 f.start_ms = ms(t0);
-                if let Err(e) = faults::apply(c, &mut f) {
+                if let Err(e) = faults::apply(c, &mut f, manifest) {
                     h.errors.push((
                         now,
                         format!("{} on {}: {e}", f.kind.name(), faults::node(f.host)),
@@ -128,6 +128,10 @@ fn draw(
         host
     };
     if busy(host) {
+        return None;
+    }
+    let active = || past.iter().filter(|f| f.end_ms.is_none());
+    if active().any(|f| f.kind.global()) || (kind.global() && active().next().is_some()) {
         return None;
     }
     if kind.agentless() && past.iter().any(|f| f.kind.hides() && near(f)) {

@@ -26,6 +26,8 @@ fn colour(k: Kind) -> &'static str {
         Kind::UnitCrash => "#7f0000",
         Kind::Move => "#1f77b4",
         Kind::Standby => "#aec7e8",
+        Kind::KeyRotation => "#ffbb78",
+        Kind::Reload => "#98df8a",
     }
 }
 
@@ -187,6 +189,6 @@ fn legend(s: &mut String, y: f64) {
             lx + 13.0,
             y
         );
-        lx += 16.0 + name.len() as f64 * 6.2;
+        lx += 20.0 + name.len() as f64 * 6.6;
     }
 }
