@@ -65,6 +65,7 @@ fn two_copies_count_unless_frozen_or_just_thawed() {
     assert_eq!(v.pause_race_ms, 300);
     assert_eq!(v.double_active_ms, 40);
     assert_eq!(v.vip_duplicate_ms, 2 * 1000);
+    assert_eq!(v.vip_duplicate_by_group["web"], 1000);
     let d: Vec<_> = v
         .violations
         .iter()

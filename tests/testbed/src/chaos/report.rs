@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::Outcome;
 use super::faults::{ALL, Fault, node};
+use super::setup::GROUPS;
 
 /// Whole milliseconds as seconds with three decimals.
 fn secs(ms: u64) -> String {
@@ -63,6 +64,21 @@ pub fn json(o: &Outcome) -> String {
     let _ = writeln!(j, "  \"double_active_ms\": {},", v.double_active_ms);
     let _ = writeln!(j, "  \"pause_race_ms\": {},", v.pause_race_ms);
     let _ = writeln!(j, "  \"vip_duplicate_ms\": {},", v.vip_duplicate_ms);
+    let dup: Vec<String> = GROUPS
+        .iter()
+        .map(|g| {
+            format!(
+                "{}: {}",
+                string(g),
+                v.vip_duplicate_by_group.get(g).unwrap_or(&0)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        j,
+        "  \"vip_duplicate_ms_by_group\": {{{}}},",
+        dup.join(", ")
+    );
     let avail: Vec<String> = v
         .availability
         .iter()

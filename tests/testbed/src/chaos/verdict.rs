@@ -54,6 +54,9 @@ pub struct Verdict {
     /// A VIP was a local address of two running hosts (frozen ones included: their kernel
     /// still answers ARP), summed over VIPs (ms).
     pub vip_duplicate_ms: u64,
+    /// The same per group: a VIP-only group keeps its VIP on quorum loss by default, so a
+    /// node cut off holds it while the others start it too.
+    pub vip_duplicate_by_group: BTreeMap<&'static str, u64>,
     /// Per group, percent of the time the client had an answer.
     pub availability: BTreeMap<&'static str, f64>,
     /// Client gaps per fault kind in progress (or `none`).
@@ -111,6 +114,7 @@ pub fn judge(t: &Timeline, faults: &[Fault], last_heal_ms: u64) -> Verdict {
                 .collect();
             if holders.len() > 1 {
                 v.vip_duplicate_ms += len;
+                *v.vip_duplicate_by_group.entry(group).or_default() += len;
             }
             if let [h] = holders[..] {
                 if last_holder[g].is_some_and(|l| l != h) {
