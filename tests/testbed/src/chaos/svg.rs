@@ -1,6 +1,6 @@
 //! The timeline picture, hand-written SVG: per host a band of the faults it suffered and a
 //! band of what it held (web above, edge below; grey while down, hatched while frozen), then
-//! the client's gaps per group, on one time axis.
+//! the client's gaps per group and the checker's double-active time, on one time axis.
 
 use std::fmt::Write;
 
@@ -41,7 +41,7 @@ pub fn render(o: &Outcome) -> String {
     let plot = WIDTH - LEFT - 10.0;
     let x = |ms: u64| LEFT + plot * ms as f64 / end;
     let hosts = o.options.hosts;
-    let height = 40.0 + hosts as f64 * 2.5 * ROW + 2.0 * 1.5 * ROW + 60.0;
+    let height = 40.0 + hosts as f64 * 2.5 * ROW + 3.0 * 1.5 * ROW + 60.0;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n<defs><pattern id=\"fz\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\"><path d=\"M0,4 L4,0\" stroke=\"#17becf\"/></pattern></defs>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
@@ -147,8 +147,27 @@ pub fn render(o: &Outcome) -> String {
             prev = at;
         }
     }
-    axis(&mut s, base + 3.0 * ROW, t.end_ms, &x);
-    legend(&mut s, base + 3.0 * ROW + 30.0);
+    // The checker's verdict on the same axis: web running on two hosts, a violation.
+    let y = base + 3.0 * ROW;
+    let _ = writeln!(s, "<text x=\"4\" y=\"{:.1}\">two webs</text>", y + 11.0);
+    for x2 in o
+        .verdict
+        .violations
+        .iter()
+        .filter(|x| x.what == "double-active")
+    {
+        rect(
+            &mut s,
+            x2.from_ms,
+            x2.to_ms,
+            y,
+            ROW - 2.0,
+            "#7f0000",
+            &x2.detail,
+        );
+    }
+    axis(&mut s, y + 1.5 * ROW, t.end_ms, &x);
+    legend(&mut s, y + 1.5 * ROW + 30.0);
     s.push_str("</svg>\n");
     s
 }
