@@ -120,6 +120,13 @@ pub fn json(o: &Outcome) -> String {
         .map(|(at, e)| string(&format!("{} s: {e}", secs(*at))))
         .collect();
     let _ = writeln!(j, "  \"nemesis_errors\": [{}],", errors.join(", "));
+    let all: Vec<String> = o
+        .history
+        .faults
+        .iter()
+        .map(|f| string(&fault_line(f)))
+        .collect();
+    let _ = writeln!(j, "  \"history\": [{}],", all.join(", "));
     let violations: Vec<String> = v
         .violations
         .iter()
