@@ -141,3 +141,21 @@ fn the_changed_manifest_gives_the_edge_group_failback_and_nothing_else() {
         "groups:\n  web:\n    failback: false\n  edge:\n    failback: true\n    resources: []\n"
     );
 }
+
+#[test]
+fn a_gap_goes_to_the_fault_begun_just_after_the_last_answer() {
+    let t = Timeline {
+        states: vec![(0, vec![host(true, 3, false), host(false, 0, false)])],
+        // The last answer before the silence comes at 4995; the freeze is recorded at 4998.
+        answers: answers(&[(0, 5000), (6000, 10_000)]),
+        end_ms: 10_000,
+        ..Timeline::default()
+    };
+    let faults = [
+        fault(Kind::KeyRotation, 1, 1000, 4000),
+        fault(Kind::Freeze, 0, 4998, 5900),
+    ];
+    let v = judge(&t, &faults, 5900);
+    assert_eq!(v.gaps_ms["freeze"].count, 2, "{:?}", v.gaps_ms);
+    assert!(!v.gaps_ms.contains_key("key-rotation"));
+}

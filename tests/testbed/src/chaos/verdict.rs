@@ -200,7 +200,10 @@ fn availability_and_gaps(v: &mut Verdict, t: &Timeline, faults: &[Fault]) {
             // Two probe periods of slack: an answer is due every 5 ms.
             silent += gap.saturating_sub(10);
             if gap > GAP_MS {
-                let kind = explaining(faults, prev).map_or("none", |f| f.kind.name());
+                // The silence starts after the last answer, and the fault that caused it may have
+                // been recorded a few ms later (the last answer was already on its way): a fault
+                // begun before the silence became a gap explains it.
+                let kind = explaining(faults, prev + GAP_MS).map_or("none", |f| f.kind.name());
                 gaps.entry(kind).or_default().push(gap);
             }
             prev = at;
