@@ -41,7 +41,7 @@ pub fn render(o: &Outcome) -> String {
     let plot = WIDTH - LEFT - 10.0;
     let x = |ms: u64| LEFT + plot * ms as f64 / end;
     let hosts = o.options.hosts;
-    let height = 40.0 + hosts as f64 * 2.5 * ROW + 3.0 * 1.5 * ROW + 60.0;
+    let height = 40.0 + hosts as f64 * 2.5 * ROW + 3.0 * 1.5 * ROW + 60.0 + ROW;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n<defs><pattern id=\"fz\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\"><path d=\"M0,4 L4,0\" stroke=\"#17becf\"/></pattern></defs>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
@@ -192,7 +192,7 @@ fn axis(s: &mut String, y: f64, end_ms: u64, x: &dyn Fn(u64) -> f64) {
     }
 }
 
-fn legend(s: &mut String, y: f64) {
+fn legend(s: &mut String, mut y: f64) {
     let mut lx = LEFT;
     let items = ALL.iter().map(|k| (colour(*k), k.name())).chain([
         (WEB, "holds web"),
@@ -201,6 +201,10 @@ fn legend(s: &mut String, y: f64) {
         ("#d62728", "client gap"),
     ]);
     for (fill, name) in items {
+        let width = 20.0 + name.len() as f64 * 6.6;
+        if lx + width > WIDTH {
+            (lx, y) = (LEFT, y + ROW);
+        }
         let _ = writeln!(
             s,
             "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{fill}\"/><text x=\"{:.1}\" y=\"{:.1}\">{name}</text>",
@@ -208,6 +212,6 @@ fn legend(s: &mut String, y: f64) {
             lx + 13.0,
             y
         );
-        lx += 20.0 + name.len() as f64 * 6.6;
+        lx += width;
     }
 }
