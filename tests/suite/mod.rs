@@ -1,6 +1,7 @@
 //! Test modules and the helpers they share.
 
 mod agent_calls;
+mod chaos_checker;
 mod cli;
 mod e2e;
 mod examples;

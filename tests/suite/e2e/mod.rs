@@ -6,6 +6,7 @@
 //! bound to it, ping tie-breaker on the client) and the checks every test makes.
 
 mod access;
+mod chaos;
 mod control;
 mod drift;
 mod faults;

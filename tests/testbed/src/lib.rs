@@ -26,6 +26,7 @@
 //! prints).
 
 pub mod build;
+pub mod chaos;
 pub mod cleanup;
 pub mod cluster;
 pub mod echo;

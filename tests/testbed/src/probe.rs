@@ -100,7 +100,7 @@ impl Probe {
 }
 
 /// Moves this thread (only) into the network namespace.
-fn enter(ns: &File) -> Result<()> {
+pub(crate) fn enter(ns: &File) -> Result<()> {
     // SAFETY: setns takes a valid open namespace fd and a flag; it changes only this thread's
     // network namespace, which is what the probe thread exists for.
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
