@@ -68,6 +68,8 @@ pub struct Spec<'a> {
     /// Extra YAML appended under `groups:` (other groups), indented by four spaces.
     pub more_groups: &'a str,
     pub failback: bool,
+    /// Extra YAML for the `web` group's own settings, indented by four spaces.
+    pub web_extra: &'a str,
 }
 
 impl Spec<'_> {
@@ -80,6 +82,7 @@ impl Spec<'_> {
             timers: QUICK,
             more_groups: "",
             failback: true,
+            web_extra: "",
         }
     }
 }
@@ -107,10 +110,11 @@ pub fn manifest(spec: &Spec, bed: &TestBed) -> String {
         text.push_str("quorum:\n  two_node:\n    tie_breaker: ping\n");
     }
     text.push_str(&format!(
-        "connectivity:\n  ping: [{}]\n  interval: 500ms\ngroups:\n  web:\n    nodes: [{}]\n    failback: {}\n    resources:\n      - vip: {}/24\n        interface: eth0\n      - unit: web.service\n{}",
+        "connectivity:\n  ping: [{}]\n  interval: 500ms\ngroups:\n  web:\n    nodes: [{}]\n    failback: {}\n{}    resources:\n      - vip: {}/24\n        interface: eth0\n      - unit: web.service\n{}",
         bed.client_ip(),
         spec.nodes.join(", "),
         spec.failback,
+        spec.web_extra,
         vip(bed),
         spec.more_groups
     ));

@@ -91,7 +91,11 @@ fn stopping_the_agent_hands_over_at_once_even_with_a_long_dead_after() {
 
 #[test]
 fn a_crashing_unit_moves_its_group_to_the_other_node() {
-    let spec = Spec::two("e2k", 43);
+    // At once with `on_failure: move` (the default restarts it in place first: `in_place.rs`).
+    let spec = Spec {
+        web_extra: "    on_failure: move\n",
+        ..Spec::two("e2k", 43)
+    };
     let Some(c) = cluster(&spec) else { return };
     start_on(&c, &["alpha", "beta"], "alpha");
     c.sh("alpha", "systemctl kill --signal=KILL web.service")
