@@ -19,12 +19,14 @@
 //!   mod.rs               `Engine::handle(now, input) -> actions`, `next_deadline()`
 //!   types.rs             inputs, actions, events (serde: recorded and replayed)
 //!   membership.rs        who is alive, per peer and per link
+//!   runs.rs, peer_runs.rs  which run of a peer counts (replays); what is saved of them
 //!   quorum.rs, election.rs  quorum; who should own each group, who may run it
 //!   decide.rs            acquiring and releasing safely (claims, hold-off, fencing)
 //!   runner.rs            starting and stopping one group's resources in dependency order
 //!   observe.rs           what units and addresses seen here mean: lost, restarting, stray
 //!   strays.rs            stray copies: `on_stray` (stop or warn), the bounded record status lists
 //!   adopt.rs             what an earlier run left running
+//!   maintenance.rs, restart.rs, drift.rs  maintenance; restarts in place; manifests that differ
 //!   intents.rs, gossip.rs  operator commands gossiped cluster-wide; the datagram sent
 //!   snapshot.rs          the read-only view status and the CLI report
 //! sim/                 the engine over a simulated world: faults, invariants, golden scenarios;

@@ -22,6 +22,7 @@ mod maintenance;
 pub mod membership;
 mod observe;
 mod pause;
+mod peer_runs;
 mod quorum;
 mod refresh;
 mod restart;

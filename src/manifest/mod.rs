@@ -21,6 +21,7 @@ mod shape;
 pub mod stop_budget;
 mod syntax;
 pub mod tree;
+mod unknown;
 pub mod validate;
 
 use std::io;

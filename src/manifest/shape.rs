@@ -5,10 +5,10 @@
 
 use serde_json::Value;
 
-use super::decode::UnknownKeys;
 use super::diag::Diagnostic;
 use super::schema::expand;
 use super::tree::{Node, Pos, Scalar, Tree, YamlPath};
+use super::unknown::UnknownKeys;
 use crate::text::clip;
 
 /// Every wrong type and unknown key of `tree`, read from `text`.

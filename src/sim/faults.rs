@@ -143,7 +143,7 @@ impl FaultKind {
     /// cuts that leave two nodes both reaching the ping targets, when a ping tie-breaker alone
     /// decides between two nodes (validation warns about that; name them to see it fail).
     pub fn covered(m: &crate::manifest::Manifest) -> Vec<FaultKind> {
-        let blind = super::schedule::pings_decide(m);
+        let blind = pings_decide(m);
         FaultKind::ALL
             .into_iter()
             .filter(|k| !(blind && matches!(k, FaultKind::GatewaySplit | FaultKind::LinkCut)))
@@ -338,4 +338,11 @@ impl Net {
         !self.no_ping.contains(node)
             && (!self.partitioned || self.gateway || self.island(node) == 0)
     }
+}
+
+/// Whether stateful groups of `m` rest on a ping tie-breaker: two voters, no fencing.
+pub(super) fn pings_decide(m: &crate::manifest::Manifest) -> bool {
+    m.nodes.len() == 2
+        && !m.fencing_required
+        && m.quorum.tie_breaker == Some(crate::manifest::model::TieBreaker::Ping)
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::SimConfig;
-use super::faults::{Fault, FaultKind};
+use super::faults::{Fault, FaultKind, pings_decide};
 use super::rng::Rng;
 use crate::engine::Time;
 use crate::manifest::Manifest;
@@ -193,13 +193,6 @@ fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fa
                 .any(|(a, b, vm)| hides(*vm) && *a < to && from < *b)
         })
         .collect()
-}
-
-/// Whether stateful groups of `m` rest on a ping tie-breaker: two voters, no fencing.
-pub(super) fn pings_decide(m: &Manifest) -> bool {
-    m.nodes.len() == 2
-        && !m.fencing_required
-        && m.quorum.tie_breaker == Some(crate::manifest::model::TieBreaker::Ping)
 }
 
 /// Drops faults that would together blind two nodes to each other in both directions:

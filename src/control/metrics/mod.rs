@@ -5,6 +5,7 @@
 //! server ([`http`]), which renders off the loop.
 
 pub mod http;
+mod out;
 mod render;
 mod series;
 

@@ -2,7 +2,7 @@
 //! and how each peer and link is heard. Each family's samples are written together, as the
 //! text format requires.
 
-use super::render::{Out, flag, secs};
+use super::out::{Out, flag, secs};
 use super::{Histogram, Scrape};
 
 /// Group states the engine reports; each is one sample (1 for the current one).
