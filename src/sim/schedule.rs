@@ -137,7 +137,7 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
     }
     out.sort_by_key(|f| f.at);
     if pings_decide(m) {
-        out = without_blind_cuts(out);
+        out = without_blind_cuts(out, m.heartbeat.dead_after * 2);
     }
     if !m.fencing_required {
         out = without_kills_in_the_dark(out, m.heartbeat.dead_after);
@@ -200,8 +200,10 @@ fn without_kills_in_the_dark(faults: Vec<Fault>, dead_after: Duration) -> Vec<Fa
 /// or a delay of the other node. Together they can keep two nodes from hearing each other for
 /// `dead_after` while both still reach the ping targets: a cut between them that leaves both
 /// reaching the gateway, which no ping tie-breaker can decide (README; `gateway-split` draws
-/// it on purpose). Each alone, and loss with partitions, stays in.
-fn without_blind_cuts(faults: Vec<Fault>) -> Vec<Fault> {
+/// it on purpose). Each alone, and loss with partitions, stays in. A delay's datagrams arrive
+/// up to `delay_tail` (the longest delay the world gives, `inject.rs`) after it heals, so its
+/// span runs that much longer.
+fn without_blind_cuts(faults: Vec<Fault>, delay_tail: Duration) -> Vec<Fault> {
     let blinds = |a: &Fault, b: &Fault| match (a.kind, b.kind) {
         (FaultKind::Loss, FaultKind::OneWay) | (FaultKind::OneWay, FaultKind::Loss) => true,
         (FaultKind::Delay, FaultKind::Delay) => a.node != b.node,
@@ -210,11 +212,15 @@ fn without_blind_cuts(faults: Vec<Fault>) -> Vec<Fault> {
         }
         _ => false,
     };
+    let ends = |f: &Fault| match f.kind {
+        FaultKind::Delay => f.at.plus(f.lasts + delay_tail),
+        _ => f.at.plus(f.lasts),
+    };
     let mut kept: Vec<Fault> = Vec::new();
     for f in faults {
         let overlaps = kept
             .iter()
-            .any(|k| blinds(k, &f) && k.at < f.at.plus(f.lasts) && f.at < k.at.plus(k.lasts));
+            .any(|k| blinds(k, &f) && k.at < ends(&f) && f.at < ends(k));
         if !overlaps {
             kept.push(f);
         }
