@@ -84,38 +84,20 @@ pub struct Row {
     pub idle: idle::Idle,
 }
 
+/// The value after option `name`, parsed.
+fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1)?.parse().ok()
+}
+
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let runs_arg: Option<usize> = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok());
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_default();
+    let runs_arg: Option<usize> = arg(&args, "--runs");
+    let only: String = arg(&args, "--only").unwrap_or_default();
     if args.iter().any(|a| a == "--flood") {
-        let secs = args
-            .iter()
-            .position(|a| a == "--secs")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(20);
-        let interval = args
-            .iter()
-            .position(|a| a == "--interval")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|n| n.parse().ok());
-        let repeat = args
-            .iter()
-            .position(|a| a == "--runs")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
-        return run_flood(secs, &only, interval, repeat);
+        let secs = arg(&args, "--secs").unwrap_or(20);
+        let interval = arg(&args, "--interval");
+        return run_flood(secs, &only, interval, runs_arg.unwrap_or(1));
     }
     if args.iter().any(|a| a == "--scale") {
         let runs = runs_arg.unwrap_or(1);

@@ -178,23 +178,34 @@ impl Systemd {
         mode: &str,
     ) -> Result<impl Future<Output = Result<(), String>> + Send + 'static, String> {
         let job = self.mgr.start_unit(unit, mode).await.map_err(describe)?;
+        let result = self.result_of(job);
+        Ok(async move {
+            match result.await?.as_str() {
+                "done" => Ok(()),
+                other => Err(format!("job {other}")),
+            }
+        })
+    }
+
+    /// The result systemd gives `job` (`done`, `failed`, ...), whether it came already or
+    /// is still to come; registered now, so none is missed however late it is awaited.
+    fn result_of(
+        &self,
+        job: OwnedObjectPath,
+    ) -> impl Future<Output = Result<String, String>> + Send + use<> {
         let waiting = self
             .results
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .wait(job);
-        Ok(async move {
-            let result = match waiting {
-                Ok(result) => result,
+        async move {
+            match waiting {
+                Ok(result) => Ok(result),
                 Err(rx) => rx
                     .await
-                    .map_err(|_| "the system bus connection closed".to_string())?,
-            };
-            match result.as_str() {
-                "done" => Ok(()),
-                other => Err(format!("job {other}")),
+                    .map_err(|_| "the system bus connection closed".to_string()),
             }
-        })
+        }
     }
 
     async fn job(&self, unit: &str, start: bool, mode: &str) -> Result<(), String> {
@@ -204,18 +215,7 @@ impl Systemd {
             self.mgr.stop_unit(unit, mode).await
         };
         let job = call.map_err(describe)?;
-        let waiting = self
-            .results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .wait(job);
-        let result = match waiting {
-            Ok(result) => result,
-            Err(rx) => rx
-                .await
-                .map_err(|_| "the system bus connection closed".to_string())?,
-        };
-        match result.as_str() {
+        match self.result_of(job).await?.as_str() {
             "done" if start => Ok(()),
             // systemd gives up on a process that ignores its stop signal when told not to
             // SIGKILL it, and calls the unit stopped: it is not.
