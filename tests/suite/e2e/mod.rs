@@ -87,6 +87,18 @@ impl Spec<'_> {
     }
 }
 
+/// `haagentctl ARGS` on `node`, which must succeed: its standard output.
+pub fn ctl_stdout(c: &Cluster, node: &str, args: &[&str]) -> String {
+    let out = c.ctl(node, args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "haagentctl {args:?} on {node}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// The VIP of a bed.
 pub fn vip(bed: &TestBed) -> Ipv4Addr {
     bed.subnet_addr(VIP_LAST)

@@ -292,17 +292,6 @@ fn http_fresh() -> Duration {
     Duration::from_millis(600)
 }
 
-fn ctl_text(c: &Cluster, node: &str, args: &[&str]) -> String {
-    let out = c.ctl(node, args);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "haagentctl {args:?} on {node}: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
 #[test]
 fn status_watch_and_history_follow_a_failover() {
     let spec = Spec::two("hst", 122);
@@ -342,7 +331,7 @@ fn status_watch_and_history_follow_a_failover() {
     c.sh("alpha", "systemctl stop watch").unwrap();
 
     // Status: the operator's move, each resource here, who may run the group and why not.
-    let status = ctl_text(&c, "alpha", &["status"]);
+    let status = ctl_stdout(&c, "alpha", &["status"]);
     for want in [
         "moved to beta by an operator, until `haagentctl clear web`",
         "resources here: ",
@@ -353,7 +342,7 @@ fn status_watch_and_history_follow_a_failover() {
     }
 
     // History: alpha acquired, ran, released; beta acquired and runs; with durations.
-    let on_alpha = ctl_text(&c, "alpha", &["history", "web"]);
+    let on_alpha = ctl_stdout(&c, "alpha", &["history", "web"]);
     let events: Vec<&str> = on_alpha
         .lines()
         .skip(1)
@@ -368,7 +357,7 @@ fn status_watch_and_history_follow_a_failover() {
         on_alpha.contains("took ") && on_alpha.contains("held "),
         "{on_alpha}"
     );
-    let json = ctl_text(&c, "beta", &["history", "--since", "-1h", "--json"]);
+    let json = ctl_stdout(&c, "beta", &["history", "--since", "-1h", "--json"]);
     let rows: Vec<serde_json::Value> = json
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -382,13 +371,13 @@ fn status_watch_and_history_follow_a_failover() {
     assert!(took < 5000, "{json}");
     eprintln!("history on alpha:\n{on_alpha}\nstatus on alpha:\n{status}");
     // For comparison with the metrics test: this cluster has neither metrics nor notify.
-    let loop_json = ctl_text(&c, "beta", &["status", "--json"]);
+    let loop_json = ctl_stdout(&c, "beta", &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&loop_json).unwrap();
     eprintln!(
         "loop latency on beta without metrics or notify: {}",
         v["loop"]
     );
-    let none = ctl_text(&c, "beta", &["history", "nosuch"]);
+    let none = ctl_stdout(&c, "beta", &["history", "nosuch"]);
     assert!(none.starts_with("no acquisition"), "{none}");
 }
 

@@ -180,19 +180,15 @@ pub fn nft_rule(prefix: &str, name: &str, rule: &str) -> Result<()> {
     let script = format!(
         "add table inet tb\nadd chain inet tb input {{ type filter hook input priority 0; }}\nadd rule inet tb input {rule}\n"
     );
-    let path = std::env::temp_dir().join(format!("{ns}-nft-{}", std::process::id()));
+    nft_script(&ns, "nft", &script)
+}
+
+/// Loads an nftables script into netns `ns` (through a file: `nft -f`), `tag` naming the file.
+pub fn nft_script(ns: &str, tag: &str, script: &str) -> Result<()> {
+    let path = std::env::temp_dir().join(format!("{ns}-{tag}-{}", std::process::id()));
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let result = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns,
-            "nft",
-            "-f",
-            path.to_str().unwrap_or_default(),
-        ],
-    );
+    let file = path.to_str().unwrap_or_default();
+    let result = run("ip", &["netns", "exec", ns, "nft", "-f", file]);
     let _ = std::fs::remove_file(&path);
     result
 }

@@ -3,7 +3,7 @@
 //! host as an operator would (`kill`, `systemctl`, `haagentctl`).
 
 use crate::cluster::Cluster;
-use crate::{Result, net, run, run_output};
+use crate::{Result, net, run_output};
 
 /// A fault kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -241,19 +241,5 @@ fn silent(c: &Cluster, host: &str, on: bool) -> Result<()> {
     }
     // One chain per line: `nft -f` rejects two chains closed on one line.
     let script = "table inet tbsilent {\n  chain input {\n    type filter hook input priority -300; policy drop;\n    iif lo accept\n  }\n  chain output {\n    type filter hook output priority -300; policy drop;\n    oif lo accept\n  }\n}\n";
-    let path = std::env::temp_dir().join(format!("{ns}-silent-{}", std::process::id()));
-    std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let result = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns,
-            "nft",
-            "-f",
-            path.to_str().unwrap_or_default(),
-        ],
-    );
-    let _ = std::fs::remove_file(&path);
-    result
+    net::nft_script(&ns, "silent", script)
 }
