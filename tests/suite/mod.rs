@@ -25,11 +25,16 @@ static MACHINE: RwLock<()> = RwLock::new(());
 thread_local! {
     /// This test's share (libtest runs every test on a thread of its own).
     static SHARE: RefCell<Option<RwLockReadGuard<'static, ()>>> = const { RefCell::new(None) };
+    /// This test's hold of the whole machine, when it asked for it until its end.
+    static ALONE: RefCell<Option<RwLockWriteGuard<'static, ()>>> = const { RefCell::new(None) };
 }
 
 /// Marks this test as using the machine (booting a bed) until it ends. A test that calls
 /// [`machine_to_myself`] must not call this: it would wait for itself.
 pub fn sharing_the_machine() {
+    if ALONE.with(|alone| alone.borrow().is_some()) {
+        return;
+    }
     SHARE.with(|share| {
         share
             .borrow_mut()
@@ -40,6 +45,16 @@ pub fn sharing_the_machine() {
 /// Waits until no other test uses the machine and keeps them waiting while the guard lives.
 pub fn machine_to_myself() -> RwLockWriteGuard<'static, ()> {
     MACHINE.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits until no other test uses the machine and keeps it to this test until the test ends
+/// (for a test whose every phase is a measurement, such as a flood at full speed: on two
+/// cores, another test's hosts would take the CPU the flooded agent needs). Call it before
+/// booting the bed.
+pub fn machine_to_myself_until_the_end() {
+    ALONE.with(|alone| {
+        alone.borrow_mut().get_or_insert_with(machine_to_myself);
+    });
 }
 
 /// The repository root.
