@@ -6,6 +6,7 @@
 mod failover;
 mod in_place;
 mod leave;
+mod lost_state;
 mod maintenance;
 mod observe;
 mod operator;

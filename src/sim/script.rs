@@ -89,6 +89,18 @@ impl World {
         self.die(node);
     }
 
+    /// `node`'s next start finds its state directory gone and draws `generation`, as a fresh
+    /// install does (`agent::setup`): lower or higher than its earlier runs'. A node still
+    /// running loses power first, as in the `lost-state` fault.
+    pub fn lose_state(&mut self, node: &str, generation: u64) {
+        if self.engine(node).is_some() {
+            self.crash(node);
+        }
+        let n = self.nodes.get_mut(node).expect("known node");
+        n.saved_runs.clear();
+        n.lost_state = Some(generation);
+    }
+
     /// A running unit (or VIP) of `node` goes down on its own, as systemd and netlink report.
     pub fn resource_dies(&mut self, node: &str, group: &str, index: usize) {
         let key = (group.to_owned(), index);

@@ -28,6 +28,10 @@ pub enum Kind {
     SigKill,
     /// The web unit killed where it runs; healed by `haagentctl clear web`.
     UnitCrash,
+    /// The web unit made unstoppable where it runs (its stop hangs until systemd gives up,
+    /// and the copy runs on), then moved away by an operator; healed as an operator would:
+    /// the copy killed by hand, checked gone, `haagentctl unblock web NODE`, `clear web`.
+    StuckStop,
     /// `haagentctl failover GROUP --to NODE`; healed by `haagentctl clear GROUP`.
     Move,
     /// `haagentctl standby`; healed by `haagentctl online`.
@@ -39,7 +43,7 @@ pub enum Kind {
 }
 
 /// Every kind, in report order.
-pub const ALL: [Kind; 14] = [
+pub const ALL: [Kind; 15] = [
     Kind::PowerCut,
     Kind::CleanStop,
     Kind::PortCut,
@@ -50,6 +54,7 @@ pub const ALL: [Kind; 14] = [
     Kind::SigStop,
     Kind::SigKill,
     Kind::UnitCrash,
+    Kind::StuckStop,
     Kind::Move,
     Kind::Standby,
     Kind::KeyRotation,
@@ -70,6 +75,7 @@ impl Kind {
             Kind::SigStop => "sigstop",
             Kind::SigKill => "sigkill",
             Kind::UnitCrash => "unit-crash",
+            Kind::StuckStop => "stuck-stop",
             Kind::Move => "move",
             Kind::Standby => "standby",
             Kind::KeyRotation => "key-rotation",
@@ -85,9 +91,11 @@ impl Kind {
         )
     }
 
-    /// Faults that leave a node's resources running with no agent to let go of them.
+    /// Faults that leave a node's resources running with no agent able to let go of them
+    /// (no agent, or a copy its stop cannot end): only fencing covers them together with a
+    /// fault that hides the node.
     pub fn agentless(self) -> bool {
-        matches!(self, Kind::SigStop | Kind::SigKill)
+        matches!(self, Kind::SigStop | Kind::SigKill | Kind::StuckStop)
     }
 
     /// Faults of the whole cluster, drawn alone ([`super::global`]).
@@ -107,6 +115,7 @@ impl Kind {
             // Instant faults keep their host for a dead window, so that what follows
             // them is theirs.
             Kind::SigKill | Kind::UnitCrash => (3000, 3000),
+            Kind::StuckStop => (3000, 6000),
             Kind::Move | Kind::Reload => (2000, 6000),
             Kind::KeyRotation => (3000, 3000),
         }
@@ -175,6 +184,15 @@ pub fn apply(c: &mut Cluster, f: &mut Fault, manifest: &str) -> Result<()> {
             .sh(&h, &format!("kill -KILL {}", agent_pid(c, &h)?))
             .map(drop),
         Kind::UnitCrash => c.sh(&h, "systemctl kill -s KILL web.service").map(drop),
+        Kind::StuckStop => {
+            c.sh(&h, STUCK).map(drop)?;
+            let moved = ctl(c, &h, &["failover", "web", "--to", &other, "--no-wait"]);
+            if moved.is_err() {
+                // No move, no stop: the unit is made stoppable again, and the fault ends.
+                let _ = c.sh(&h, UNSTUCK);
+            }
+            moved
+        }
         Kind::Move => ctl(c, &h, &["failover", group, "--to", &other, "--no-wait"]),
         Kind::Standby => ctl(c, &h, &["standby"]),
         Kind::KeyRotation => super::global::rotate_key(c, f.host),
@@ -206,11 +224,33 @@ pub fn heal(c: &mut Cluster, f: &Fault, manifest: &str) -> Result<()> {
         }
         Kind::SigKill => Ok(()),
         Kind::UnitCrash => ctl(c, &h, &["clear", "web"]),
+        Kind::StuckStop => unstick(c, &h),
         Kind::Move => ctl(c, &h, &["clear", group]),
         Kind::Standby => ctl(c, &h, &["online"]),
         Kind::KeyRotation => Ok(()),
         Kind::Reload => super::global::reload(c, f.host, manifest),
     }
+}
+
+/// A drop-in that makes the web unit's stop hang and fail: SIGCONT for every kill signal, no
+/// SIGKILL, and systemd gives up after 300 ms (the stop budget of the campaign's timers).
+const STUCK: &str = "mkdir -p /run/systemd/system/web.service.d && printf '[Service]\\nKillSignal=SIGCONT\\nFinalKillSignal=SIGCONT\\nSendSIGKILL=no\\nTimeoutStopSec=300ms\\n' > /run/systemd/system/web.service.d/stuck.conf && systemctl daemon-reload";
+
+/// Removes [`STUCK`].
+const UNSTUCK: &str =
+    "rm -f /run/systemd/system/web.service.d/stuck.conf && systemctl daemon-reload";
+
+/// The operator's part after a failed stop: the drop-in gone, the copy killed by hand and
+/// checked gone (else no unblock: saying a copy is gone while it runs is the operator's
+/// error the agent cannot see), then `unblock` and the move forgotten.
+fn unstick(c: &Cluster, host: &str) -> Result<()> {
+    c.sh(
+        host,
+        &format!("{UNSTUCK}; systemctl kill -s KILL web.service; for i in $(seq 50); do pgrep -x tb-echo >/dev/null || exit 0; sleep 0.1; done; exit 1"),
+    )
+    .map_err(|e| format!("the stuck copy would not die: {e}"))?;
+    ctl(c, host, &["unblock", "web", host])?;
+    ctl(c, host, &["clear", "web"])
 }
 
 fn ctl(c: &Cluster, host: &str, args: &[&str]) -> Result<()> {

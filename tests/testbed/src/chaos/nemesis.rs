@@ -120,7 +120,7 @@ fn draw(
     let busy = |i: usize| past.iter().any(|f| f.end_ms.is_none() && f.host == i);
     // Within two dead windows of its end, a fault still counts for the rules below.
     let near = |f: &Fault| f.end_ms.is_none_or(|e| e + 2 * DEAD_MS > now);
-    let host = if kind == Kind::UnitCrash {
+    let host = if matches!(kind, Kind::UnitCrash | Kind::StuckStop) {
         // The unit is killed where it runs, as the checker sees it.
         let cgs = super::watch::cgroups(&c.bed.config().prefix, o.hosts);
         (0..o.hosts).find(|i| super::watch::host_seen(&cgs[*i], &[]).unit)?
@@ -130,6 +130,12 @@ fn draw(
     if busy(host) {
         return None;
     }
+    // A stuck stop's move goes to a host other than the holder the draw ended on.
+    let other = if other == host {
+        (host + 1) % o.hosts
+    } else {
+        other
+    };
     let active = || past.iter().filter(|f| f.end_ms.is_none());
     if active().any(|f| f.kind.global()) || (kind.global() && active().next().is_some()) {
         return None;
@@ -147,7 +153,7 @@ fn draw(
     Some(Fault {
         kind,
         host,
-        other: matches!(kind, Kind::OneWay | Kind::Move).then_some(other),
+        other: matches!(kind, Kind::OneWay | Kind::Move | Kind::StuckStop).then_some(other),
         param,
         lasts_ms: length,
         start_ms: now,

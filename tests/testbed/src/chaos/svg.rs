@@ -24,6 +24,7 @@ fn colour(k: Kind) -> &'static str {
         Kind::SigStop => "#9467bd",
         Kind::SigKill => "#8c564b",
         Kind::UnitCrash => "#7f0000",
+        Kind::StuckStop => "#ff9896",
         Kind::Move => "#1f77b4",
         Kind::Standby => "#aec7e8",
         Kind::KeyRotation => "#ffbb78",
