@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example chaos -- [--hosts N] [--minutes M] [--seconds S] [--seed S]
-//!     [--json FILE] [--svg FILE] [--stress] [--unsafe]
+//!     [--json FILE] [--svg FILE] [--stress] [--unsafe] [--kinds K,K...]
 //! ```
 //!
 //! Exit codes: 0 no double-active time, 1 a stateful group ran on two hosts, 2 a usage error
@@ -16,7 +16,7 @@ use std::time::Duration;
 use haagent_testbed::chaos::{self, Options};
 use haagent_testbed::cluster::{self, Install};
 
-const USAGE: &str = "usage: chaos [--hosts N] [--minutes M] [--seconds S] [--seed S] [--json FILE] [--svg FILE] [--stress] [--unsafe]";
+const USAGE: &str = "usage: chaos [--hosts N] [--minutes M] [--seconds S] [--seed S] [--json FILE] [--svg FILE] [--stress] [--unsafe] [--kinds K,K...]";
 
 struct Args {
     options: Options,
@@ -27,6 +27,7 @@ struct Args {
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut hosts, mut secs, mut seed) = (3usize, 120u64, 1u64);
     let (mut json, mut svg, mut stress, mut unsafe_mode) = (None, None, false, false);
+    let mut only = Vec::new();
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         let number = |v: String| v.parse::<u64>().map_err(|e| format!("`{v}`: {e}"));
@@ -39,6 +40,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--svg" => svg = Some(value("--svg")?),
             "--stress" => stress = true,
             "--unsafe" => unsafe_mode = true,
+            "--kinds" => {
+                for name in value("--kinds")?.split(',') {
+                    let names: Vec<&str> = chaos::faults::ALL.iter().map(|k| k.name()).collect();
+                    only.push(chaos::faults::Kind::named(name).ok_or(format!(
+                        "unknown fault kind `{name}`: one of {}",
+                        names.join(", ")
+                    ))?);
+                }
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -56,6 +66,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         seed,
         stress,
         unsafe_mode,
+        only,
         prefix: "cx".into(),
         subnet: 125,
         install: Install {

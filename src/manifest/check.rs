@@ -17,6 +17,8 @@ pub const EXIT_VALID: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code: the manifest could not be read.
 pub const EXIT_UNREADABLE: u8 = 2;
+/// Exit code of `--against`: both manifests are valid and they differ.
+pub const EXIT_DIFFERS: u8 = 3;
 
 /// What to check.
 pub struct CheckOptions<'a> {
@@ -58,7 +60,7 @@ pub fn check_bytes(name: &str, bytes: &[u8], json: bool) -> Outcome {
     outcome(name, &parse_bytes(bytes), None, None, json)
 }
 
-fn outcome(
+pub(super) fn outcome(
     name: &str,
     report: &Report,
     node: Option<&str>,
@@ -78,7 +80,7 @@ fn outcome(
     Outcome { output, code }
 }
 
-fn unreadable(name: &str, e: &ManifestError, json: bool) -> Outcome {
+pub(super) fn unreadable(name: &str, e: &ManifestError, json: bool) -> Outcome {
     let source = match e {
         ManifestError::Unreadable { source, .. } => source.to_string(),
         other => other.to_string(),

@@ -8,6 +8,7 @@
 //! work is near-linear in the text's size.
 
 pub mod check;
+pub mod compare;
 mod decode;
 pub mod diag;
 pub mod duration;

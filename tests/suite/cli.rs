@@ -1,4 +1,5 @@
-//! The command lines: exit codes, host checks, `haagent --check-config`, `keygen`.
+//! The command lines: exit codes, host checks, `haagent --check-config`, `keygen`,
+//! `validate --against`.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -130,6 +131,71 @@ fn check_config_prints_what_validate_prints() {
     assert_eq!(a.status.code(), Some(1));
     assert_eq!(a.status.code(), b.status.code());
     assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn validate_against_names_each_differing_key_and_exits_3() {
+    let tmp = TempDir::new("against");
+    let this = setup(&tmp, "lo");
+    let text = std::fs::read_to_string(tmp.0.join(&this)).unwrap();
+    // Respelled only: the same validated model.
+    let same = text.replace("cluster: t", "cluster: \"t\"  # quoted");
+    std::fs::write(tmp.0.join("same.yaml"), &same).unwrap();
+    let out = run(
+        "haagentctl",
+        &tmp.0,
+        &["validate", &this, "--against", "same.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the same cluster"),
+        "{}",
+        stdout(&out)
+    );
+    let other = text
+        .replace(
+            "    nodes: [alpha, beta]\n",
+            "    nodes: [alpha, beta]\n    failback: true\n",
+        )
+        .replace("192.0.2.9/24", "192.0.2.10/24");
+    std::fs::write(tmp.0.join("other.yaml"), &other).unwrap();
+    let out = run(
+        "haagentctl",
+        &tmp.0,
+        &["validate", &this, "--against", "other.yaml"],
+    );
+    let said = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("differ in 3 key(s)"), "{said}");
+    assert!(
+        said.contains("groups.g.failback: false in cluster.yaml, true in other.yaml"),
+        "{said}"
+    );
+    assert!(
+        said.contains("groups.g.resources[0].kind.vip.address: \"192.0.2.9\""),
+        "{said}"
+    );
+    let out = run(
+        "haagentctl",
+        &tmp.0,
+        &["validate", &this, "--against", "other.yaml", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["identical"], false);
+    assert_eq!(v["count"], 3);
+    // An invalid other manifest is reported as `validate` reports it, exit code 1.
+    std::fs::write(
+        tmp.0.join("bad.yaml"),
+        text.replace("cluster: t", "cluster: ["),
+    )
+    .unwrap();
+    let out = run(
+        "haagentctl",
+        &tmp.0,
+        &["validate", &this, "--against", "bad.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("bad.yaml"), "{}", stdout(&out));
 }
 
 #[test]

@@ -42,7 +42,7 @@ Exit codes of status, failover, standby, online, clear and reload:
 #[derive(Subcommand)]
 enum Command {
     /// Check a manifest (and this host, if it is one of its nodes). Exit codes: 0 valid,
-    /// 1 invalid, 2 unreadable.
+    /// 1 invalid, 2 unreadable, 3 valid but different from `--against`.
     Validate {
         /// Manifest file.
         #[arg(default_value = manifest::DEFAULT_PATH)]
@@ -53,6 +53,10 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Compare with another node's manifest (copied here) key by key, as validated: what
+        /// differs when status says MANIFEST DIFFERS. Exit code 3 when they differ.
+        #[arg(long, value_name = "OTHER", conflicts_with = "node")]
+        against: Option<PathBuf>,
     },
     /// Write a new heartbeat key file (mode 0600).
     Keygen {
@@ -210,7 +214,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate { file, node, json } => {
+        Command::Validate {
+            file,
+            json,
+            against: Some(other),
+            ..
+        } => {
+            let outcome = haagent::manifest::compare::run_against(&file, &other, json);
+            print!("{}", outcome.output);
+            Ok(ExitCode::from(outcome.code))
+        }
+        Command::Validate {
+            file, node, json, ..
+        } => {
             let outcome = check::run(&check::CheckOptions {
                 file: &file,
                 node: node.as_deref(),

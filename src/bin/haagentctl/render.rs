@@ -94,6 +94,12 @@ pub fn status(s: &Status, now: SystemTime) -> String {
             let _ = writeln!(out, "  {:<12} {}", "", stray(st));
         }
     }
+    if s.nodes.values().any(|n| n.manifest_differs) {
+        let _ = writeln!(
+            out,
+            "  (to see what differs: copy that node's manifest here and run `haagentctl validate --against FILE`)"
+        );
+    }
     let _ = writeln!(out, "\ngroups");
     for (name, g) in &s.groups {
         let place = match &g.owner {

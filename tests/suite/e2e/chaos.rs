@@ -17,6 +17,7 @@ fn a_short_campaign_of_random_faults_never_runs_web_twice_and_settles() {
         seed: 1,
         stress: false,
         unsafe_mode: false,
+        only: Vec::new(),
         prefix: "cxe".into(),
         subnet: 126,
         install: install(),

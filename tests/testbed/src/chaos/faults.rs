@@ -83,6 +83,11 @@ impl Kind {
         }
     }
 
+    /// The kind of a name in reports.
+    pub fn named(name: &str) -> Option<Kind> {
+        ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Faults that may hide a node from its peers while it still runs.
     pub fn hides(self) -> bool {
         matches!(
@@ -246,7 +251,7 @@ const UNSTUCK: &str =
 fn unstick(c: &Cluster, host: &str) -> Result<()> {
     c.sh(
         host,
-        &format!("{UNSTUCK}; systemctl kill -s KILL web.service; for i in $(seq 50); do pgrep -x tb-echo >/dev/null || exit 0; sleep 0.1; done; exit 1"),
+        &format!("{UNSTUCK}; systemctl kill -s KILL web.service; for i in $(seq 50); do pgrep -f 'tb-ech[o] {port} ' >/dev/null || exit 0; sleep 0.1; done; exit 1", port = super::setup::WEB_PORT),
     )
     .map_err(|e| format!("the stuck copy would not die: {e}"))?;
     ctl(c, host, &["unblock", "web", host])?;

@@ -33,6 +33,8 @@ pub struct Options {
     pub stress: bool,
     /// The deliberately unsafe manifest (two nodes, no tie-breaker, web kept on quorum loss).
     pub unsafe_mode: bool,
+    /// The fault kinds to draw from (empty: every kind the mode allows).
+    pub only: Vec<faults::Kind>,
     /// The bed's name prefix.
     pub prefix: String,
     /// The bed's subnet: `10.98.SUBNET.0/24`.

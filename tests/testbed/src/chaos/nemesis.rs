@@ -25,10 +25,12 @@ pub struct History {
     pub last_heal_ms: u64,
 }
 
-/// The kinds a campaign draws from: the unsafe mode only cuts the network, which is what its
-/// manifest cannot survive.
-pub fn kinds(unsafe_mode: bool) -> Vec<Kind> {
-    if unsafe_mode {
+/// The kinds a campaign draws from: those asked for (`--kinds`), else the unsafe mode only
+/// cuts the network, which is what its manifest cannot survive, and the safe mode draws all.
+pub fn kinds(unsafe_mode: bool, only: &[Kind]) -> Vec<Kind> {
+    if !only.is_empty() {
+        only.to_vec()
+    } else if unsafe_mode {
         vec![Kind::SilentCut, Kind::PortCut]
     } else {
         ALL.to_vec()
@@ -44,7 +46,7 @@ pub fn run(
     until: Instant,
 ) -> History {
     let mut rng = Rng::new(o.seed);
-    let kinds = kinds(o.unsafe_mode);
+    let kinds = kinds(o.unsafe_mode, &o.only);
     let mut h = History {
         faults: Vec::new(),
         errors: Vec::new(),
