@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod service;
 pub mod status;
+pub mod why;
 
 /// The well-known bus name.
 pub const BUS_NAME: &str = "org.haagent.Agent1";

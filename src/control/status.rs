@@ -216,7 +216,7 @@ pub fn build(
             let since = h.groups.get(&name).map_or(wall, |(_, _, t)| *t);
             let reason = match (h.reasons.get(&name), &g.owner) {
                 (Some(r), Some(o)) if *o == s.me => r.clone(),
-                (_, Some(o)) => format!("{} on {o}, as its heartbeats say", g.state),
+                (_, Some(o)) => super::why::held_elsewhere(&name, o, &g),
                 (Some(r), None) => r.clone(),
                 (None, None) => "no eligible node runs it".into(),
             };

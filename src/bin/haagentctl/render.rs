@@ -232,7 +232,7 @@ mod tests {
             owner: Some("beta".into()),
             state: "running".into(),
             since: "2026-12-03T04:00:00Z".into(),
-            reason: "running on beta, as its heartbeats say".into(),
+            reason: "running on beta: the first eligible node in its preference".into(),
             preference: vec!["alpha".into(), "beta".into(), "gamma".into()],
             ineligible: [
                 ("alpha".to_string(), "failed here 10 s ago".to_string()),

@@ -334,6 +334,7 @@ fn status_watch_and_history_follow_a_failover() {
     let status = ctl_stdout(&c, "alpha", &["status"]);
     for want in [
         "moved to beta by an operator, until `haagentctl clear web`",
+        "why: running on beta: an operator moved it there",
         "resources here: ",
         "web.service down",
         "eligible, in preference order: ",
