@@ -140,6 +140,7 @@ impl History {
             EventKind::Acquire
                 | EventKind::Release
                 | EventKind::Running
+                | EventKind::Released
                 | EventKind::ResourceFailed
                 | EventKind::Stray
         );

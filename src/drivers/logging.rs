@@ -82,6 +82,7 @@ pub fn message_id(kind: EventKind) -> &'static str {
         EventKind::Operator => "5e3b1f0c8a2d4c6e9b7a10f2d4c6010e",
         EventKind::Dropped => "5e3b1f0c8a2d4c6e9b7a10f2d4c6010f",
         EventKind::Stray => "5e3b1f0c8a2d4c6e9b7a10f2d4c60110",
+        EventKind::Released => "5e3b1f0c8a2d4c6e9b7a10f2d4c60111",
     }
 }
 
@@ -145,6 +146,7 @@ mod tests {
             EventKind::Acquire,
             EventKind::Release,
             EventKind::Running,
+            EventKind::Released,
             EventKind::ResourceFailed,
             EventKind::Fence,
             EventKind::Operator,

@@ -34,6 +34,7 @@ pub fn notified(kind: EventKind) -> bool {
         kind,
         EventKind::Acquire
             | EventKind::Release
+            | EventKind::Released
             | EventKind::ResourceFailed
             | EventKind::PeerDead
             | EventKind::QuorumGained

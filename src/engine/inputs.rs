@@ -257,7 +257,7 @@ impl Engine {
             Some(Outcome::Released) => {
                 self.forget_refresh(group);
                 out.push(self.event(
-                    EventKind::Release,
+                    EventKind::Released,
                     Some(group),
                     "all resources are stopped".into(),
                 ));

@@ -426,6 +426,9 @@ pub enum EventKind {
     Release,
     /// A group is up here.
     Running,
+    /// A group released here is down: every resource stopped (the release itself is logged
+    /// when decided, with its reason).
+    Released,
     /// A resource failed here.
     ResourceFailed,
     /// A fence unit was started or finished.

@@ -271,15 +271,14 @@ impl World {
             .map(|r| r.at)
     }
 
-    /// When `node` finished stopping `group` (its `Release` "all resources are stopped").
+    /// When `node` finished stopping `group` (its `Released` event).
     pub fn released(&self, node: &str, group: &str, from: u64) -> Option<Time> {
         self.log
             .iter()
             .filter(|r| r.node == node && r.at.0 >= from)
             .find(|r| {
-                matches!(&r.action, Action::Log(e) if e.kind == EventKind::Release
-                    && e.group.as_deref() == Some(group)
-                    && e.reason == "all resources are stopped")
+                matches!(&r.action, Action::Log(e) if e.kind == EventKind::Released
+                    && e.group.as_deref() == Some(group))
             })
             .map(|r| r.at)
     }

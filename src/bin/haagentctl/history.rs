@@ -14,7 +14,13 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 /// The events listed.
-const EVENTS: [&str; 4] = ["acquire", "running", "release", "resource_failed"];
+const EVENTS: [&str; 5] = [
+    "acquire",
+    "running",
+    "release",
+    "released",
+    "resource_failed",
+];
 /// A journal line longer than this is skipped (the agent's are far shorter).
 const MAX_LINE: usize = 64 * 1024;
 /// The most entries `--lines` may ask for.
@@ -115,6 +121,8 @@ pub fn rows(entries: &[Entry]) -> Vec<Row> {
                     o.running = Some(e.at_us);
                     ("running", since(o.acquired.take(), "took"))
                 }
+                "released" => ("released", since(o.releasing.take(), "took")),
+                // Before `released` existed, the end of a release was a second `release`.
                 "release" => match o.releasing.take() {
                     Some(start) => ("released", since(Some(start), "took")),
                     None => {

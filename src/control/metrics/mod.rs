@@ -132,6 +132,7 @@ impl Tracker {
             EventKind::Acquire
                 | EventKind::Running
                 | EventKind::Release
+                | EventKind::Released
                 | EventKind::ResourceFailed
         ) {
             return;
@@ -148,16 +149,18 @@ impl Tracker {
                     c.acquire_seconds.observe(now.saturating_duration_since(t));
                 }
             }
-            // The engine logs a release when it decides it and again when every resource is
-            // stopped: the first counts, the second ends the duration.
-            EventKind::Release => match c.releasing.take() {
-                Some(t) => c.release_seconds.observe(now.saturating_duration_since(t)),
-                None => {
-                    c.releases = c.releases.saturating_add(1);
-                    c.releasing = Some(now);
-                    c.acquiring = None;
+            // A release is logged when decided (it counts) and `released` once every resource
+            // is stopped (it ends the duration).
+            EventKind::Release => {
+                c.releases = c.releases.saturating_add(1);
+                c.releasing = Some(now);
+                c.acquiring = None;
+            }
+            EventKind::Released => {
+                if let Some(t) = c.releasing.take() {
+                    c.release_seconds.observe(now.saturating_duration_since(t));
                 }
-            },
+            }
             _ => c.failures = c.failures.saturating_add(1),
         }
     }

@@ -26,7 +26,7 @@ fn scrape() -> Scrape {
     t.event(&event(EventKind::Running), t0 + Duration::from_millis(300));
     t.event(&event(EventKind::ResourceFailed), t0);
     t.event(&event(EventKind::Release), t0);
-    t.event(&event(EventKind::Release), t0 + Duration::from_millis(40));
+    t.event(&event(EventKind::Released), t0 + Duration::from_millis(40));
     t.loop_held.observe(Duration::from_micros(700));
     let mut status = Status {
         node: "alpha".into(),

@@ -54,7 +54,7 @@ fn pairs_durations_per_group_and_node() {
         ),
         line(
             ms(65_079),
-            "release",
+            "released",
             "web",
             "alpha",
             "all resources are stopped",
@@ -154,4 +154,32 @@ fn journalctl_is_asked_for_the_agents_events() {
     assert!(parse_since("").is_err());
     assert!(parse_since("a\nb").is_err());
     assert!(parse_since(&"x".repeat(65)).is_err());
+}
+
+#[test]
+fn an_older_journal_ends_a_release_with_a_second_release() {
+    let entries: Vec<Entry> = [
+        line(
+            T0,
+            "release",
+            "web",
+            "alpha",
+            "moved to beta by an operator",
+        ),
+        line(
+            T0 + 30_000,
+            "release",
+            "web",
+            "alpha",
+            "all resources are stopped",
+        ),
+    ]
+    .iter()
+    .filter_map(|l| parse(l))
+    .collect();
+    let r = rows(&entries);
+    assert_eq!(
+        (r[1].event.as_str(), r[1].duration.as_str()),
+        ("released", "took 30 ms")
+    );
 }
