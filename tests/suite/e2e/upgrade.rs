@@ -45,11 +45,8 @@ fn wait_joined(c: &Cluster) {
             &[],
             || {
                 let out = c.ctl(node, &["status", "--json"]);
-                serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|s| {
-                    NODES
-                        .iter()
-                        .all(|n| s["nodes"][n]["state"] == Value::from("up"))
-                })
+                serde_json::from_slice::<Value>(&out.stdout)
+                    .is_ok_and(|s| NODES.iter().all(|n| s["nodes"][n]["state"] == "up"))
             },
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -90,11 +87,11 @@ fn wait_formats(c: &Cluster, node: &str, format: u64, want: &BTreeMap<&str, Vec<
     let mut last = Value::Null;
     let done = cluster::wait_for("formats in status", Duration::from_secs(5), || {
         last = status(c, node);
-        last["format"] == Value::from(format)
+        last["format"] == format
             && want.iter().all(|(n, f)| formats(&last, n) == *f)
             && NODES
                 .iter()
-                .all(|n| last["nodes"][n]["manifest_differs"] == Value::from(false))
+                .all(|n| last["nodes"][n]["manifest_differs"] == false)
     });
     if let Err(e) = done {
         panic!("{node}: want format {format} and {want:?}: {e}\n{last:#}");
