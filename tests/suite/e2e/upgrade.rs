@@ -7,7 +7,8 @@
 //!
 //! Throughout, a watcher checks that no two nodes hold the group. The mixed cluster's status
 //! shows which formats each node speaks and that heartbeats go in format 2, and names no
-//! node's manifest as different (format 2 carries no digest: unknown, not different). Once
+//! node's manifest as different (format 2 carries no digest: unknown, not different);
+//! `maintenance on`, which a 0.1.0 node would not hear of, is refused. Once
 //! every node is upgraded, every node sends in format 4, and a switchover back shows the
 //! upgraded cluster moving the group. The client's gaps are printed per phase.
 
@@ -161,6 +162,11 @@ fn upgrade_all(c: &Cluster, new: &Install, manifest: &str) {
         let text = ctl_stdout(c, node, &["status"]);
         assert!(text.contains("ROLLING UPGRADE"), "{text}");
         assert!(text.contains("OLDER RELEASE"), "{text}");
+        // alpha would not hear of maintenance: refused, with the reason.
+        let out = c.ctl(node, &["maintenance", "on"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("maintenance needs wire format 4"), "{err}");
     }
     // The holder: a planned switchover first, asked of the previous release's haagentctl
     // (a format 2 move intent), then its upgrade.
