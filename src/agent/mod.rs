@@ -478,6 +478,11 @@ fn resolve(agent: &Agent, c: Command) -> Result<(Command, String), String> {
         c => c,
     };
     check_command(&agent.m, &c)?;
+    if let Command::Maintenance { on: true, .. } = c
+        && let Some(why) = agent.engine.refuses_maintenance()
+    {
+        return Err(why);
+    }
     let answer = match &c {
         Command::Failover { to, .. } => to.clone(),
         _ => String::new(),

@@ -34,6 +34,10 @@ pub struct Status {
     /// The whole cluster is in maintenance (`haagentctl maintenance on`).
     #[serde(default)]
     pub maintenance: bool,
+    /// The wire format this node sends its heartbeats in: the newest every live peer accepts,
+    /// so below the newest this node speaks while a rolling upgrade is under way.
+    #[serde(default)]
+    pub format: u8,
     /// How long the daemon's loop was held after a wake-up (filled in by the daemon).
     #[serde(default, rename = "loop")]
     pub loop_latency: LoopLatency,
@@ -75,6 +79,10 @@ pub struct NodeStatus {
     /// The groups it defines otherwise than this node: they do not move onto it.
     #[serde(default)]
     pub differing_groups: Vec<String>,
+    /// The wire formats it accepts, oldest first, as its last heartbeat says (this node: those
+    /// it speaks; empty for a peer never heard): an older release's node accepts fewer.
+    #[serde(default)]
+    pub formats: Vec<u8>,
 }
 
 /// One link to a peer.
@@ -206,6 +214,7 @@ pub fn build(
                 strays: n.strays,
                 manifest_differs: n.manifest_differs,
                 differing_groups: n.differing_groups,
+                formats: n.formats,
             };
             (name, status)
         })
@@ -254,6 +263,7 @@ pub fn build(
         dropped,
         summary: s.summary,
         maintenance: s.maintenance,
+        format: s.format,
         loop_latency: Default::default(),
     }
 }

@@ -6,10 +6,11 @@
 //! not moved onto a node whose definition of it differs from this node's (`election.rs`): a
 //! half-rolled-out change does not hop between definitions.
 //!
-//! A digest of 0 (format 2 says none) is not judged. A peer that sends no group digests (the
-//! previous release, format 3) is named when its manifest digest differs but is judged on no
-//! group: the digest is taken over the validated model, which another release may shape
-//! differently from the same YAML.
+//! A digest of 0 (format 2, the previous release's, says none) is not judged: such a peer is
+//! unknown, not different, so a cluster in the middle of a rolling upgrade names nobody. A
+//! peer that sends no group digests (format 3) is named when its manifest digest differs but
+//! is judged on no group: the digest is taken over the validated model, which another release
+//! may shape differently from the same YAML.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,13 +35,17 @@ pub fn group_digests(m: &Manifest) -> BTreeMap<String, u32> {
 }
 
 impl Engine {
-    /// Whether `peer`'s manifest differs from this node's, by its last datagram.
+    /// Whether `peer`'s manifest differs from this node's, by its last datagram (a digest of 0
+    /// says nothing: not different).
     pub fn manifest_differs(&self, peer: &str) -> bool {
-        self.members
-            .peers()
-            .get(peer)
-            .and_then(|p| p.view.as_ref())
-            .is_some_and(|v| v.digest != 0 && v.digest != self.digest)
+        self.digest_of(peer)
+            .is_some_and(|d| d != 0 && d != self.digest)
+    }
+
+    /// The manifest digest of `peer`'s last datagram, if heard.
+    fn digest_of(&self, peer: &str) -> Option<u64> {
+        let p = self.members.peers().get(peer)?;
+        p.view.as_ref().map(|v| v.digest)
     }
 
     /// The groups `peer` defines otherwise than this node (none judged while it sends no
@@ -97,7 +102,13 @@ impl Engine {
             out.push(self.event_about(EventKind::Operator, peer, reason));
         }
         for peer in self.drifted.keys().filter(|p| !now.contains_key(*p)) {
-            let reason = format!("the manifest on {peer} is the same as this node's again");
+            let reason = if self.digest_of(peer) == Some(0) {
+                format!(
+                    "the manifest on {peer} can no longer be compared: its datagrams carry no digest now (format 2: a node of the cluster speaks nothing newer)"
+                )
+            } else {
+                format!("the manifest on {peer} is the same as this node's again")
+            };
             out.push(self.event_about(EventKind::Operator, peer, reason));
         }
         self.drifted = now;
@@ -209,5 +220,61 @@ mod tests {
                 .any(|l| l.contains("the same as this node's again"))
         );
         assert!(!e.snapshot(Time(210)).nodes["beta"].manifest_differs);
+    }
+
+    fn from_0_1_0(seq: u64) -> Input {
+        let mut d = Datagram::bare(Kind::Heartbeat, "c", "beta", 1, (1 << 32) + seq);
+        d.digest = 0;
+        d.versions = 1 << 2;
+        Input::Heard {
+            link: "link0".into(),
+            datagram: d,
+        }
+    }
+
+    // Input: beta speaks format 2 only (0.1.0: no manifest digest, no group digests); later
+    // beta, which had differed, is heard in format 2 again. Output: beta is not named, alpha
+    // sends in format 2 without group digests and beta may run `web`; the second time, the
+    // journal says beta can no longer be compared, not that it is the same again.
+    #[test]
+    fn a_peer_that_sends_no_digest_is_unknown_not_different() {
+        let mine = two(false);
+        let mut e = Engine::new(Time(0), "alpha", mine, vec![1], 1);
+        e.handle(Time(0), Input::Probed(Probe::default()));
+        let out = e.handle(Time(10), from_0_1_0(1));
+        assert!(
+            logs(&out).iter().all(|l| !l.contains("manifest")),
+            "{:?}",
+            logs(&out)
+        );
+        let snap = e.snapshot(Time(10));
+        assert!(!snap.nodes["beta"].manifest_differs);
+        assert!(snap.nodes["beta"].differing_groups.is_empty());
+        assert_eq!(snap.groups["web"].ineligible.get("beta"), None);
+        let (d, version) = e
+            .handle(Time(200), Input::Tick)
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Send {
+                    datagram, version, ..
+                } => Some((datagram, version)),
+                _ => None,
+            })
+            .expect("a heartbeat");
+        assert_eq!(version, 2);
+        assert!(d.group_digests.is_empty());
+        let other = crate::engine::digest(&two(true));
+        e.handle(Time(210), from_beta(2, other, vec![]));
+        assert!(e.manifest_differs("beta"));
+        let said = logs(&e.handle(Time(220), from_0_1_0(3)));
+        assert!(
+            said.iter().any(|l| l.contains("can no longer be compared")),
+            "{said:?}"
+        );
+        assert!(
+            said.iter().all(|l| !l.contains("same as this node's")),
+            "{said:?}"
+        );
+        assert!(!e.snapshot(Time(220)).nodes["beta"].manifest_differs);
     }
 }

@@ -89,7 +89,7 @@ impl Engine {
 
     /// The format to send in: the newest every live peer accepts (peers never heard from are
     /// assumed to take the newest: an older one answers in its own, and this node follows).
-    fn version(&self) -> u8 {
+    pub(super) fn version(&self) -> u8 {
         let accepted = self
             .members
             .peers()

@@ -312,6 +312,12 @@ impl Engine {
     }
 
     pub(super) fn command(&mut self, cmd: Command, out: &mut Vec<Action>) {
+        if let Command::Maintenance { on: true, .. } = cmd
+            && let Some(why) = self.refuses_maintenance()
+        {
+            out.push(self.event(EventKind::Operator, None, format!("command refused: {why}")));
+            return;
+        }
         let Some(clock) = self.clock.checked_add(1).filter(|c| *c < MAX_CLOCK) else {
             out.push(self.event(
                 EventKind::Operator,

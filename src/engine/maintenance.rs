@@ -26,6 +26,29 @@ use crate::manifest::model::ResourceKind;
 use crate::protocol::wire::{GroupState, Intent};
 
 impl Engine {
+    /// Why `maintenance on` is refused now, if it is: heartbeats go in a format older than 4
+    /// (a live node of an older release accepts nothing newer), which carries no maintenance.
+    /// The other nodes would not learn of it, and an agent stopped in maintenance here would
+    /// leave its groups running for them to start a second copy.
+    pub fn refuses_maintenance(&self) -> Option<String> {
+        let format = self.version();
+        if format >= 4 {
+            return None;
+        }
+        let older: Vec<&String> = self
+            .members
+            .peers()
+            .iter()
+            .filter(|(_, p)| p.state.alive())
+            .filter(|(_, p)| p.view.as_ref().is_some_and(|v| v.versions & 1 << 4 == 0))
+            .map(|(n, _)| n)
+            .collect();
+        Some(format!(
+            "maintenance needs wire format 4 on every live node, but heartbeats go in format {format} for now (an older release on {}): finish the rolling upgrade first, moving groups off a node with `haagentctl failover` before upgrading it",
+            crate::text::quoted_list(&older)
+        ))
+    }
+
     /// Whether `group` is in maintenance, by the intents this node knows.
     pub(super) fn maintained(&self, group: &str) -> bool {
         self.intents.maintenance(group)
@@ -151,5 +174,73 @@ impl Engine {
                     .get(group)
                     .is_some_and(|s| *s != GroupState::Failed)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Action, Command, Engine, Input, Probe, Time};
+    use crate::protocol::wire::{Datagram, Kind, SPOKEN};
+
+    fn engine() -> Engine {
+        let text = "cluster: c\nnodes:\n  alpha: { address: 10.0.0.1 }\n  beta: { address: 10.0.0.2 }\n\
+             heartbeat: { interval: 100ms, warn_after: 300ms, dead_after: 500ms, initial_dead: 1s }\n\
+             auth: { key_file: /k }\nquorum: { two_node: { tie_breaker: ping } }\n\
+             connectivity: { ping: [10.0.0.254] }\ngroups:\n  web:\n    nodes: [alpha, beta]\n\
+             \x20   resources:\n      - unit: app.service\n";
+        let r = crate::manifest::parse(text);
+        let m = r.manifest.unwrap_or_else(|| panic!("{:?}", r.problems));
+        let mut e = Engine::new(Time(0), "alpha", m, vec![1], 1);
+        e.handle(Time(0), Input::Probed(Probe::default()));
+        e
+    }
+
+    fn beta(seq: u64, versions: u8) -> Input {
+        let mut d = Datagram::bare(Kind::Heartbeat, "c", "beta", 1, (1 << 32) + seq);
+        d.versions = versions;
+        Input::Heard {
+            link: "link0".into(),
+            datagram: d,
+        }
+    }
+
+    fn on() -> Input {
+        Input::Control(Command::Maintenance {
+            group: None,
+            on: true,
+        })
+    }
+
+    fn said(out: &[Action]) -> String {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Log(e) => Some(e.reason.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    // Input: beta speaks format 2 only (0.1.0), `maintenance on`; then beta is upgraded (it
+    // accepts formats 2 to 4), `maintenance on` again. Output: the first is refused, naming
+    // beta, and nothing is in maintenance; the second is taken.
+    #[test]
+    fn maintenance_is_refused_while_a_live_node_cannot_hear_of_it() {
+        let mut e = engine();
+        e.handle(Time(10), beta(1, 1 << 2));
+        let why = e.refuses_maintenance().expect("refused");
+        assert!(why.contains("format 2") && why.contains("`beta`"), "{why}");
+        let out = e.handle(Time(20), on());
+        assert!(
+            said(&out).contains("command refused: maintenance needs"),
+            "{}",
+            said(&out)
+        );
+        assert!(!e.snapshot(Time(20)).maintenance);
+        e.handle(Time(30), beta(2, SPOKEN));
+        assert_eq!(e.refuses_maintenance(), None);
+        let out = e.handle(Time(40), on());
+        assert!(!said(&out).contains("refused"), "{}", said(&out));
+        assert!(e.snapshot(Time(40)).maintenance);
     }
 }

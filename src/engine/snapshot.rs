@@ -31,6 +31,10 @@ pub struct Snapshot {
     /// The whole cluster is in maintenance.
     #[serde(default)]
     pub maintenance: bool,
+    /// The wire format this node sends in: the newest every live peer accepts (below the
+    /// newest spoken while a rolling upgrade is under way).
+    #[serde(default)]
+    pub format: u8,
 }
 
 /// One node as this node sees it.
@@ -60,6 +64,10 @@ pub struct NodeSnapshot {
     /// The groups it defines otherwise than this node (they do not move onto it).
     #[serde(default)]
     pub differing_groups: Vec<String>,
+    /// The wire formats it accepts, oldest first, as its last datagram says (this node: those
+    /// it speaks; empty for a peer never heard).
+    #[serde(default)]
+    pub formats: Vec<u8>,
 }
 
 /// One group as this node sees it.
@@ -125,6 +133,7 @@ impl Engine {
                 .collect(),
             summary: self.status.clone(),
             maintenance: self.intents.maintenance_of(None),
+            format: self.version(),
         }
     }
 
@@ -161,6 +170,10 @@ impl Engine {
             s.manifest_differs = self.manifest_differs(name);
             s.differing_groups = self.differing_groups(name).into_iter().collect();
             s.state = word(&p.state);
+            s.formats = p
+                .view
+                .as_ref()
+                .map_or_else(Vec::new, |v| formats(v.versions));
             s.last_heard_ms = p.last.map(|l| ms(now.since(l)));
             s.links = p
                 .links
@@ -170,6 +183,7 @@ impl Engine {
         }
         if name == self.me {
             s.strays = self.strays.recent(now);
+            s.formats = formats(crate::protocol::wire::SPOKEN);
         }
         s
     }
@@ -257,6 +271,11 @@ fn word<T: Serialize>(v: &T) -> String {
         Ok(serde_json::Value::Object(o)) => o.keys().next().cloned().unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// The versions of a bitmask (bit `v` for version `v`), oldest first.
+fn formats(mask: u8) -> Vec<u8> {
+    (0..8).filter(|v| mask & (1 << v) != 0).collect()
 }
 
 fn ms(d: std::time::Duration) -> u64 {

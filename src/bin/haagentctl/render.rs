@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use haagent::control::status::{GroupStatus, Status, rfc3339};
+use haagent::protocol::wire::VERSION;
 
 fn ms(v: u64) -> String {
     if v >= 10_000 {
@@ -42,6 +43,24 @@ fn stray(st: &haagent::engine::strays::StraySeen) -> String {
     )
 }
 
+/// While this node sends in an older format than it speaks (a live peer accepts nothing
+/// newer: a rolling upgrade under way), a line that says so.
+fn rolling(s: &Status) -> Option<String> {
+    let older: Vec<&str> = s
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.formats.last().is_some_and(|v| *v < VERSION))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    (s.format != 0 && s.format < VERSION).then(|| {
+        format!(
+            "ROLLING UPGRADE: heartbeats in format {} until every node speaks format {VERSION} (older: {})",
+            s.format,
+            if older.is_empty() { "none heard".into() } else { older.join(", ") }
+        )
+    })
+}
+
 /// The status as text, `now` being the wall clock (failure marks expire at `now` + their time).
 pub fn status(s: &Status, now: SystemTime) -> String {
     let mut out = String::new();
@@ -56,6 +75,9 @@ pub fn status(s: &Status, now: SystemTime) -> String {
             out,
             "MAINTENANCE: nothing is started, stopped or moved until `haagentctl maintenance off`"
         );
+    }
+    if let Some(line) = rolling(s) {
+        let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "\nnodes");
     for (name, n) in &s.nodes {
@@ -88,6 +110,11 @@ pub fn status(s: &Status, now: SystemTime) -> String {
                     n.differing_groups.join(", ")
                 ),
             });
+        }
+        if let Some(&newest) = n.formats.last()
+            && newest < VERSION
+        {
+            notes.push(format!("OLDER RELEASE (formats up to {newest})"));
         }
         let _ = writeln!(out, "  {name:<12} {:<8} {}", n.state, notes.join("; "));
         for st in &n.strays {
@@ -278,6 +305,42 @@ mod tests {
         let text = status_text(&s);
         assert!(text.contains("eligible: no node"), "{text}");
         assert!(!text.contains("failed here:"), "{text}");
+    }
+
+    // Input: alpha sends in format 2 because beta speaks format 2 only; then every node
+    // speaks format 4 and alpha sends in it. Output: a rolling-upgrade line naming beta and
+    // beta marked as older; nothing of it once all are upgraded.
+    #[test]
+    fn a_rolling_upgrade_under_way_is_said_with_the_older_nodes() {
+        let mut s = sample();
+        s.format = 2;
+        for (n, f) in [
+            ("alpha", vec![2, 3, 4]),
+            ("beta", vec![2]),
+            ("gamma", vec![]),
+        ] {
+            s.nodes.get_mut(n).unwrap().formats = f;
+        }
+        let text = status_text(&s);
+        assert!(
+            text.contains(
+                "ROLLING UPGRADE: heartbeats in format 2 until every node speaks format 4 (older: beta)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.contains("beta") && l.contains("OLDER RELEASE (formats up to 2)")),
+            "{text}"
+        );
+        assert_eq!(text.matches("OLDER RELEASE").count(), 1, "{text}");
+        s.format = 4;
+        s.nodes.get_mut("beta").unwrap().formats = vec![2, 3, 4];
+        let text = status_text(&s);
+        assert!(
+            !text.contains("ROLLING") && !text.contains("OLDER"),
+            "{text}"
+        );
     }
 
     fn status_text(s: &Status) -> String {

@@ -6,10 +6,11 @@
 //! Format 3 ([`v3`]) names nodes and groups by a 32-bit hash of their names ([`names`]), so
 //! every manifest within the validated limits fits in a few pages and nothing is ever cut:
 //! what does not fit is an error. Format 4 (the same codec) adds maintenance intents and
-//! per-group digests; format 3 is the previous release's and format 2 the one before, each
-//! spoken to peers that do not accept a newer one yet (a rolling upgrade): every node sends in
-//! the newest format all its live peers accept (`engine/gossip.rs`), so an older peer keeps
-//! decoding, and what its format cannot say (maintenance, group digests) is left out. The decoder checks length, magic, version and
+//! per-group digests; format 2 is the previous release's (0.1.0) and format 3 came between
+//! releases. Each is spoken to peers that do not accept a newer one yet (a rolling upgrade):
+//! every node sends in the newest format all its live peers accept (`engine/gossip.rs`), so an
+//! older peer keeps decoding, and what its format cannot say (maintenance, group digests,
+//! manifest digests in format 2) is left out. The decoder checks length, magic, version and
 //! key before the MAC, and the MAC before it reads any field, so an unauthenticated sender can
 //! only make it count a drop; it never panics (randomized tests below, a fuzz target in
 //! `fuzz/`).

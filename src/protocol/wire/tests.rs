@@ -119,6 +119,27 @@ fn encodes_format_2_to_the_documented_bytes() {
     );
 }
 
+// Input: the datagram above from a node that accepts formats 2 to 4, in format 2; then
+// 0.1.0's bytes (byte 7 zero). Output: byte 7 says 0x1c and decodes back to formats 2 to 4;
+// 0.1.0's zero decodes as format 2 only.
+#[test]
+fn format_2_says_which_formats_the_sender_accepts_and_0_1_0_says_none() {
+    let mut d = minimal();
+    d.versions = SPOKEN;
+    let bytes = one(&d, keys().signing(), 2);
+    let body = "48414147 02 01 07 1c 03776562 05616c706861 0000000000000003 000000000000002a 0001 02 01 0462657461 0000000000000009 01 03776562 02 00 01 07";
+    assert_eq!(hex(&bytes[..bytes.len() - MAC_LEN]), body.replace(' ', ""));
+    // As above, with Python's `hmac`.
+    assert_eq!(
+        hex(&bytes[bytes.len() - MAC_LEN..]),
+        "8ce9327a6fda6085e6d4fee2633f928fa64cf10a632755768cc50e434ee2e170"
+    );
+    assert_eq!(dec(&bytes, &keys(), "web").unwrap().versions, SPOKEN);
+    let old = one(&minimal(), keys().signing(), 2);
+    assert_eq!(old[7], 0);
+    assert_eq!(dec(&old, &keys(), "web").unwrap().versions, 1 << 2);
+}
+
 #[test]
 fn encodes_format_3_to_the_documented_bytes() {
     let mut d = minimal();

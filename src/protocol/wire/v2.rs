@@ -1,8 +1,9 @@
-//! Format 2, the previous release's, spoken to peers that accept nothing newer (a rolling
-//! upgrade): one page, names spelled out, lists counted in a byte.
+//! Format 2, release 0.1.0's, spoken to peers that accept nothing newer (a rolling upgrade):
+//! one page, names spelled out, lists counted in a byte.
 //!
 //! ```text
-//! 0   "HAAG"  4 version (2)  5 kind (1 heartbeat, 2 leaving)  6 key id  7 reserved, 0
+//! 0   "HAAG"  4 version (2)  5 kind (1 heartbeat, 2 leaving)  6 key id
+//! 7   formats the sender accepts (bit v for version v; 0: format 2 only)
 //! 8   cluster (str)        .. sender (str)
 //! ..  generation (u64)     .. sequence (u64)
 //! ..  connectivity (u16)   .. flags (u8: 1 standby, 2 quorate)
@@ -16,6 +17,12 @@
 //! Integers are big-endian; `str` is a length byte and that many UTF-8 bytes. Format 2 knows
 //! no `blocked` group state: a blocked group is said to be stopping, which keeps peers from
 //! starting it all the same.
+//!
+//! Byte 7 was reserved (0) in 0.1.0, whose decoder reads past it (under the MAC). A later
+//! release says there which formats it accepts, so two upgraded nodes that speak format 2
+//! while an older peer lives still know they share a newer one, and move to it once that
+//! peer is gone or upgraded; without it, each would take the other for a 0.1.0 node for as
+//! long as it keeps hearing format 2, and the cluster would never leave format 2.
 
 use super::codec::{Reader, count8, put_str};
 use super::{
@@ -28,7 +35,7 @@ use crate::auth::Key;
 pub fn encode(d: &Datagram, key: &Key) -> Result<Vec<u8>, EncodeError> {
     let mut w = Vec::with_capacity(256);
     w.extend_from_slice(&MAGIC);
-    w.extend_from_slice(&[2, d.kind as u8, key.id, 0]);
+    w.extend_from_slice(&[2, d.kind as u8, key.id, formats_byte(d.versions)]);
     put_str(&mut w, &d.cluster)?;
     put_str(&mut w, &d.sender)?;
     w.extend_from_slice(&d.generation.to_be_bytes());
@@ -60,6 +67,23 @@ pub fn encode(d: &Datagram, key: &Key) -> Result<Vec<u8>, EncodeError> {
     }
     Ok(seal(w, key))
 }
+
+/// Byte 7 for the formats a sender accepts: 0 for format 2 alone, as 0.1.0 says it.
+fn formats_byte(versions: u8) -> u8 {
+    if versions == ONLY_2 {
+        0
+    } else {
+        versions | ONLY_2
+    }
+}
+
+/// The formats a sender accepts, from byte 7: format 2 always (it sent one).
+fn formats_of(b: u8) -> u8 {
+    b | ONLY_2
+}
+
+/// The bitmask of format 2 alone.
+const ONLY_2: u8 = 1 << 2;
 
 fn put_intent(w: &mut Vec<u8>, i: &Intent) -> Result<(), EncodeError> {
     w.extend_from_slice(&i.stamp.clock.to_be_bytes());
@@ -117,7 +141,7 @@ pub fn parse(body: &[u8]) -> Result<Datagram, DecodeError> {
         standby: flags & 1 != 0,
         quorate: flags & 2 != 0,
         digest: 0,
-        versions: 1 << 2,
+        versions: formats_of(body[7]),
         seen,
         groups,
         intents,

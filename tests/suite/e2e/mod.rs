@@ -27,6 +27,7 @@ mod scale;
 mod service;
 mod stray;
 mod units;
+mod upgrade;
 mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -166,12 +167,23 @@ pub fn install() -> Install {
 
 /// Boots `cfg` with haagent and `manifest` installed (not started), or skips (see [`can_run`]).
 pub fn cluster_of(cfg: Config, manifest: impl Fn(&TestBed) -> String) -> Option<Cluster> {
+    cluster_from(cfg, install, manifest)
+}
+
+/// Boots `cfg` with what `install` gives (asked only when the bed can run) and `manifest`
+/// installed, not started; or skips (see [`can_run`]).
+pub fn cluster_from(
+    cfg: Config,
+    install: impl FnOnce() -> Install,
+    manifest: impl Fn(&TestBed) -> String,
+) -> Option<Cluster> {
     if !can_run(&cfg) {
         return None;
     }
+    let install = install();
     super::sharing_the_machine();
     Some(
-        Cluster::up(cfg, install(), manifest)
+        Cluster::up(cfg, install, manifest)
             .unwrap_or_else(|e| panic!("cluster failed to start: {e}")),
     )
 }

@@ -86,6 +86,12 @@ impl Cluster {
             .install
             .as_ref()
             .ok_or("this cluster installs the package, not loose files")?;
+        self.install_from(node, install, manifest)
+    }
+
+    /// Installs `install`'s binaries and units, the key and `manifest` on one host, over what
+    /// it had (another release's, for an upgrade; its agent stopped first).
+    pub fn install_from(&self, node: &str, install: &Install, manifest: &str) -> Result<()> {
         let h = self.bed.host(node);
         h.copy_in(&install.bins.join("haagent"), "/usr/sbin/haagent", 0o755)?;
         h.copy_in(

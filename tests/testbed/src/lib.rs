@@ -23,7 +23,7 @@
 //! Layout: [`preflight`] (what the machine must offer), [`net`] (switch, links, faults),
 //! [`host`] (boot, exec, power), [`cleanup`] (teardown and the leftover check), [`probe`] (what a
 //! client sees), [`flood`] (forged heartbeats at full speed), [`report`] (what a failed wait
-//! prints).
+//! prints), [`previous`] (the previous release, built from the repository's history).
 
 pub mod build;
 pub mod chaos;
@@ -34,6 +34,7 @@ pub mod flood;
 pub mod host;
 pub mod net;
 pub mod preflight;
+pub mod previous;
 pub mod probe;
 pub mod report;
 
