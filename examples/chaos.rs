@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example chaos -- [--hosts N] [--minutes M] [--seconds S] [--seed S]
-//!     [--json FILE] [--svg FILE] [--stress] [--unsafe] [--kinds K,K...]
+//!     [--json FILE] [--svg FILE] [--stress] [--unsafe] [--kinds K,K...] [--default-timers]
 //! ```
 //!
 //! Exit codes: 0 no double-active time, 1 a stateful group ran on two hosts, 2 a usage error
@@ -16,7 +16,7 @@ use std::time::Duration;
 use haagent_testbed::chaos::{self, Options};
 use haagent_testbed::cluster::{self, Install};
 
-const USAGE: &str = "usage: chaos [--hosts N] [--minutes M] [--seconds S] [--seed S] [--json FILE] [--svg FILE] [--stress] [--unsafe] [--kinds K,K...]";
+const USAGE: &str = "usage: chaos [--hosts N] [--minutes M] [--seconds S] [--seed S] [--json FILE] [--svg FILE] [--stress] [--unsafe] [--kinds K,K...] [--default-timers]";
 
 struct Args {
     options: Options,
@@ -28,6 +28,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut hosts, mut secs, mut seed) = (3usize, 120u64, 1u64);
     let (mut json, mut svg, mut stress, mut unsafe_mode) = (None, None, false, false);
     let mut only = Vec::new();
+    let mut default_timers = false;
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         let number = |v: String| v.parse::<u64>().map_err(|e| format!("`{v}`: {e}"));
@@ -40,6 +41,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--svg" => svg = Some(value("--svg")?),
             "--stress" => stress = true,
             "--unsafe" => unsafe_mode = true,
+            "--default-timers" => default_timers = true,
             "--kinds" => {
                 for name in value("--kinds")?.split(',') {
                     let names: Vec<&str> = chaos::faults::ALL.iter().map(|k| k.name()).collect();
@@ -67,6 +69,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         stress,
         unsafe_mode,
         only,
+        default_timers,
         prefix: "cx".into(),
         subnet: 125,
         install: Install {

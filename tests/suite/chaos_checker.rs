@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use haagent_testbed::chaos::faults::{Fault, Kind};
 use haagent_testbed::chaos::rng::Rng;
+use haagent_testbed::chaos::setup::Timers;
 use haagent_testbed::chaos::verdict::judge;
 use haagent_testbed::chaos::watch::{HostSeen, Timeline, local_addrs};
 
@@ -61,7 +62,7 @@ fn two_copies_count_unless_frozen_or_just_thawed() {
         ..Timeline::default()
     };
     let faults = [fault(Kind::Freeze, 0, 1000, 2000)];
-    let v = judge(&t, &faults, 2000);
+    let v = judge(&t, &faults, 2000, Timers::QUICK);
     assert_eq!(v.pause_race_ms, 300);
     assert_eq!(v.double_active_ms, 40);
     assert_eq!(v.vip_duplicate_ms, 2 * 1000);
@@ -95,7 +96,7 @@ fn a_move_long_after_every_heal_is_false_and_gaps_go_to_their_fault() {
         ..Timeline::default()
     };
     let faults = [fault(Kind::PortCut, 0, 900, 3000)];
-    let v = judge(&t, &faults, 3000);
+    let v = judge(&t, &faults, 3000, Timers::QUICK);
     assert_eq!((v.moves, v.false_failovers), (2, 2));
     assert_eq!(v.gaps_ms["port-cut"].count, 2);
     assert!(v.gaps_ms["port-cut"].max >= 400);
@@ -155,7 +156,7 @@ fn a_gap_goes_to_the_fault_begun_just_after_the_last_answer() {
         fault(Kind::KeyRotation, 1, 1000, 4000),
         fault(Kind::Freeze, 0, 4998, 5900),
     ];
-    let v = judge(&t, &faults, 5900);
+    let v = judge(&t, &faults, 5900, Timers::QUICK);
     assert_eq!(v.gaps_ms["freeze"].count, 2, "{:?}", v.gaps_ms);
     assert!(!v.gaps_ms.contains_key("key-rotation"));
 }

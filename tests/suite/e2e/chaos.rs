@@ -18,6 +18,7 @@ fn a_short_campaign_of_random_faults_never_runs_web_twice_and_settles() {
         stress: false,
         unsafe_mode: false,
         only: Vec::new(),
+        default_timers: false,
         prefix: "cxe".into(),
         subnet: 126,
         install: install(),

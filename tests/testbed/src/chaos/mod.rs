@@ -35,12 +35,25 @@ pub struct Options {
     pub unsafe_mode: bool,
     /// The fault kinds to draw from (empty: every kind the mode allows).
     pub only: Vec<faults::Kind>,
+    /// The manifest's default timers instead of the quick ones.
+    pub default_timers: bool,
     /// The bed's name prefix.
     pub prefix: String,
     /// The bed's subnet: `10.98.SUBNET.0/24`.
     pub subnet: u8,
     /// The binaries and units to install.
     pub install: Install,
+}
+
+impl Options {
+    /// The heartbeat timers of the campaign's manifest.
+    pub fn timers(&self) -> setup::Timers {
+        if self.default_timers {
+            setup::Timers::DEFAULT
+        } else {
+            setup::Timers::QUICK
+        }
+    }
 }
 
 /// A campaign's outcome.
@@ -57,8 +70,11 @@ pub struct Outcome {
     pub leftovers: Vec<String>,
 }
 
-/// How long to watch after the last heal for the cluster to settle.
-const SETTLE: Duration = Duration::from_secs(12);
+/// How long to watch after the last heal for the cluster to settle: at least 12 s, and what
+/// the timers need.
+fn settle(o: &Options) -> Duration {
+    Duration::from_millis(o.timers().settle().max(12_000))
+}
 
 /// Runs a campaign: boot, settle, faults for `duration`, heal, settle, judge, tear down.
 pub fn run(o: &Options) -> Result<Outcome> {
@@ -73,7 +89,7 @@ pub fn run(o: &Options) -> Result<Outcome> {
     let vips = [setup::vip(subnet, 0), setup::vip(subnet, 1)];
     c.wait_for(
         "web and edge placed",
-        Duration::from_secs(30),
+        Duration::from_secs(30) + Duration::from_millis(o.timers().initial),
         &[setup::WEB_UNIT],
         || {
             let seen: Vec<_> = cgroups
@@ -93,9 +109,9 @@ pub fn run(o: &Options) -> Result<Outcome> {
     ];
     let watch = watch::Watch::start(t0, cgroups, targets, &c.bed.client_netns())?;
     let history = nemesis::run(&mut c, o, &manifest, t0, t0 + o.duration);
-    std::thread::sleep(SETTLE);
+    std::thread::sleep(settle(o));
     let timeline = watch.finish()?;
-    let verdict = verdict::judge(&timeline, &history.faults, history.last_heal_ms);
+    let verdict = verdict::judge(&timeline, &history.faults, history.last_heal_ms, o.timers());
     let leftovers = c.bed.down();
     Ok(Outcome {
         options: o.clone(),

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use super::faults::{self, ALL, Fault, Kind};
 use super::rng::Rng;
-use super::setup::DEAD_MS;
 use super::watch::ms;
 use crate::cluster::Cluster;
 
@@ -121,7 +120,8 @@ fn draw(
     };
     let busy = |i: usize| past.iter().any(|f| f.end_ms.is_none() && f.host == i);
     // Within two dead windows of its end, a fault still counts for the rules below.
-    let near = |f: &Fault| f.end_ms.is_none_or(|e| e + 2 * DEAD_MS > now);
+    let dead = o.timers().dead;
+    let near = |f: &Fault| f.end_ms.is_none_or(|e| e + 2 * dead > now);
     let host = if matches!(kind, Kind::UnitCrash | Kind::StuckStop) {
         // The unit is killed where it runs, as the checker sees it.
         let cgs = super::watch::cgroups(&c.bed.config().prefix, o.hosts);

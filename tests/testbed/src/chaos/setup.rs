@@ -16,10 +16,41 @@ pub const WEB_UNIT: &str = "web.service";
 /// The groups, in the order the checker indexes them.
 pub const GROUPS: [&str; 2] = ["web", "edge"];
 
-/// Heartbeat timers: the end-to-end tests' quick ones (dead after 1.5 s).
-pub const INTERVAL_MS: u64 = 250;
-/// A peer silent this long is dead.
-pub const DEAD_MS: u64 = 1500;
+/// The heartbeat timers of a campaign, in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timers {
+    /// Between heartbeats.
+    pub interval: u64,
+    /// A peer late.
+    pub warn: u64,
+    /// A peer silent this long is dead.
+    pub dead: u64,
+    /// How long a booting node waits for its peers.
+    pub initial: u64,
+}
+
+impl Timers {
+    /// The end-to-end tests' quick timers (dead after 1.5 s), the default of a campaign.
+    pub const QUICK: Timers = Timers {
+        interval: 250,
+        warn: 500,
+        dead: 1500,
+        initial: 3000,
+    };
+    /// The manifest's defaults (`--default-timers`: no timer in the manifest).
+    pub const DEFAULT: Timers = Timers {
+        interval: 500,
+        warn: 1750,
+        dead: 3000,
+        initial: 6000,
+    };
+
+    /// How long after a fault something is still its doing: a boot's `initial_dead`, a dead
+    /// window and 2 s.
+    pub fn settle(self) -> u64 {
+        self.initial + self.dead + 2000
+    }
+}
 
 /// The VIP of group `g` (index in [`GROUPS`]).
 pub fn vip(bed_subnet: [u8; 3], g: usize) -> Ipv4Addr {
@@ -51,11 +82,12 @@ pub fn config(o: &Options) -> crate::Result<Config> {
 pub fn manifest(o: &Options, bed: &TestBed) -> String {
     let names: Vec<String> = (1..=o.hosts).map(|i| format!("h{i}")).collect();
     let mut text = format!(
-        "cluster: chaos\nnodes:\n{}heartbeat:\n  interval: {INTERVAL_MS}ms\n  warn_after: 500ms\n  dead_after: {DEAD_MS}ms\n  initial_dead: 3000ms\n  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\n",
+        "cluster: chaos\nnodes:\n{}heartbeat:\n{}  links:\n    - transport: unicast\n      interface: eth0\nauth:\n  key_file: /etc/haagent/authkey\n",
         names
             .iter()
             .map(|n| format!("  {n}: {{ address: {} }}\n", bed.ip(n)))
             .collect::<String>(),
+        timers_yaml(o),
     );
     if o.hosts == 2 && !o.unsafe_mode {
         text.push_str("quorum:\n  two_node:\n    tie_breaker: ping\n");
@@ -76,4 +108,16 @@ pub fn manifest(o: &Options, bed: &TestBed) -> String {
         vip(bed.config().subnet, 1),
     ));
     text
+}
+
+/// The manifest's timer lines: none with `--default-timers` (the manifest's defaults apply).
+fn timers_yaml(o: &Options) -> String {
+    if o.default_timers {
+        return String::new();
+    }
+    let t = Timers::QUICK;
+    format!(
+        "  interval: {}ms\n  warn_after: {}ms\n  dead_after: {}ms\n  initial_dead: {}ms\n",
+        t.interval, t.warn, t.dead, t.initial
+    )
 }

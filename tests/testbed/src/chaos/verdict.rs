@@ -6,14 +6,11 @@
 use std::collections::BTreeMap;
 
 use super::faults::{Fault, Kind};
-use super::setup::DEAD_MS;
+use super::setup::Timers;
 use super::watch::{HostSeen, Timeline};
 
 /// A client silence longer than this is a gap.
 pub const GAP_MS: u64 = 50;
-/// How long after a fault's heal what follows is still its doing: a boot's initial dead
-/// time (3 s), a dead window and 2 s to start.
-pub const SETTLE_MS: u64 = 3000 + DEAD_MS + 2000;
 
 /// A time during which an invariant did not hold, with the faults around it.
 #[derive(Clone, Debug)]
@@ -63,7 +60,7 @@ pub struct Verdict {
     pub gaps_ms: BTreeMap<&'static str, Spread>,
     /// Moves of a group's VIP to another host.
     pub moves: usize,
-    /// Moves with no fault in progress or healed within [`SETTLE_MS`].
+    /// Moves with no fault in progress or healed within [`Timers::settle`].
     pub false_failovers: usize,
     /// From the last heal until every group ran once and answered; `None` if never.
     pub converge_ms: Option<u64>,
@@ -83,7 +80,7 @@ pub fn intervals(t: &Timeline) -> Vec<(u64, u64, &[HostSeen])> {
 }
 
 /// Judges a campaign.
-pub fn judge(t: &Timeline, faults: &[Fault], last_heal_ms: u64) -> Verdict {
+pub fn judge(t: &Timeline, faults: &[Fault], last_heal_ms: u64, timers: Timers) -> Verdict {
     let mut v = Verdict::default();
     let groups = super::setup::GROUPS;
     let mut last_holder: Vec<Option<usize>> = vec![None; groups.len()];
@@ -93,7 +90,9 @@ pub fn judge(t: &Timeline, faults: &[Fault], last_heal_ms: u64) -> Verdict {
             .filter(|&i| hosts[i].up && hosts[i].unit && !hosts[i].frozen)
             .collect();
         if running.len() > 1 {
-            let racing = running.iter().any(|&i| thawed_within(faults, i, from));
+            let racing = running
+                .iter()
+                .any(|&i| thawed_within(faults, i, from, timers));
             if racing {
                 v.pause_race_ms += len;
             } else {
@@ -119,7 +118,7 @@ pub fn judge(t: &Timeline, faults: &[Fault], last_heal_ms: u64) -> Verdict {
             if let [h] = holders[..] {
                 if last_holder[g].is_some_and(|l| l != h) {
                     v.moves += 1;
-                    if explaining(faults, from).is_none() {
+                    if explaining(faults, from, timers).is_none() {
                         v.false_failovers += 1;
                         let d = format!(
                             "{group} moved from h{} to h{}",
@@ -133,7 +132,7 @@ pub fn judge(t: &Timeline, faults: &[Fault], last_heal_ms: u64) -> Verdict {
             }
         }
     }
-    availability_and_gaps(&mut v, t, faults);
+    availability_and_gaps(&mut v, t, faults, timers);
     converge(&mut v, t, last_heal_ms, faults);
     v
 }
@@ -171,24 +170,26 @@ fn names(hosts: &[usize]) -> String {
 }
 
 /// Whether host `i` was thawed less than a dead window before `at`.
-fn thawed_within(faults: &[Fault], i: usize, at: u64) -> bool {
+fn thawed_within(faults: &[Fault], i: usize, at: u64, timers: Timers) -> bool {
     faults.iter().any(|f| {
         f.kind == Kind::Freeze
             && f.host == i
-            && f.end_ms.is_some_and(|e| e <= at + 10 && at < e + DEAD_MS)
+            && f.end_ms
+                .is_some_and(|e| e <= at + 10 && at < e + timers.dead)
     })
 }
 
 /// The fault that explains something at `at`: the latest begun before it that is in progress
-/// or healed within [`SETTLE_MS`].
-fn explaining(faults: &[Fault], at: u64) -> Option<&Fault> {
+/// or healed within [`Timers::settle`].
+fn explaining(faults: &[Fault], at: u64, timers: Timers) -> Option<&Fault> {
+    let settle = timers.settle();
     faults
         .iter()
-        .filter(|f| f.start_ms <= at && f.end_ms.is_none_or(|e| e + SETTLE_MS >= at))
+        .filter(|f| f.start_ms <= at && f.end_ms.is_none_or(|e| e + settle >= at))
         .max_by_key(|f| f.start_ms)
 }
 
-fn availability_and_gaps(v: &mut Verdict, t: &Timeline, faults: &[Fault]) {
+fn availability_and_gaps(v: &mut Verdict, t: &Timeline, faults: &[Fault], timers: Timers) {
     let mut gaps: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
     for (g, group) in super::setup::GROUPS.iter().enumerate() {
         let answers = t.answers.get(g).map(Vec::as_slice).unwrap_or_default();
@@ -203,7 +204,8 @@ fn availability_and_gaps(v: &mut Verdict, t: &Timeline, faults: &[Fault]) {
                 // The silence starts after the last answer, and the fault that caused it may have
                 // been recorded a few ms later (the last answer was already on its way): a fault
                 // begun before the silence became a gap explains it.
-                let kind = explaining(faults, prev + GAP_MS).map_or("none", |f| f.kind.name());
+                let kind =
+                    explaining(faults, prev + GAP_MS, timers).map_or("none", |f| f.kind.name());
                 gaps.entry(kind).or_default().push(gap);
             }
             prev = at;
