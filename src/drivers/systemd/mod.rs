@@ -12,121 +12,23 @@
 //! dispatcher to the job's waiter, and unit signals are passed on to a second task that reads
 //! what it needs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::StreamExt;
-use tokio::sync::{mpsc, oneshot};
-use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant, proxy};
+use tokio::sync::mpsc;
+use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant};
 
 use crate::engine::{Active, JobKind, UnitSeen};
 
-const UNIT_PATHS: &str = "/org/freedesktop/systemd1/unit";
+mod proxies;
+mod results;
+mod words;
 
-#[proxy(
-    interface = "org.freedesktop.systemd1.Manager",
-    default_service = "org.freedesktop.systemd1",
-    default_path = "/org/freedesktop/systemd1"
-)]
-trait Manager {
-    fn subscribe(&self) -> zbus::Result<()>;
-    fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
-    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
-    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
-    fn get_unit_file_state(&self, name: &str) -> zbus::Result<String>;
-    #[zbus(signal)]
-    fn job_removed(
-        &self,
-        id: u32,
-        job: OwnedObjectPath,
-        unit: String,
-        result: String,
-    ) -> zbus::Result<()>;
-}
-
-#[proxy(
-    interface = "org.freedesktop.systemd1.Unit",
-    default_service = "org.freedesktop.systemd1",
-    assume_defaults = false
-)]
-trait Unit {
-    #[zbus(property)]
-    fn active_state(&self) -> zbus::Result<String>;
-    #[zbus(property)]
-    fn sub_state(&self) -> zbus::Result<String>;
-    #[zbus(property)]
-    fn load_state(&self) -> zbus::Result<String>;
-    #[zbus(property)]
-    fn job(&self) -> zbus::Result<(u32, OwnedObjectPath)>;
-    #[zbus(property, name = "InvocationID")]
-    fn invocation_id(&self) -> zbus::Result<Vec<u8>>;
-    #[zbus(property)]
-    fn activation_details(&self) -> zbus::Result<Vec<(String, String)>>;
-}
-
-#[proxy(
-    interface = "org.freedesktop.systemd1.Job",
-    default_service = "org.freedesktop.systemd1",
-    assume_defaults = false
-)]
-trait Job {
-    #[zbus(property)]
-    fn job_type(&self) -> zbus::Result<String>;
-}
-
-/// The object path systemd gives unit `name` (its bus label escaping: every byte but ASCII
-/// letters and digits, and a leading digit, becomes `_` and two hex digits).
-pub fn unit_path(name: &str) -> String {
-    let mut out = String::from(UNIT_PATHS);
-    out.push('/');
-    if name.is_empty() {
-        out.push('_');
-    }
-    for (i, b) in name.bytes().enumerate() {
-        if b.is_ascii_alphabetic() || (b.is_ascii_digit() && i > 0) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("_{b:02x}"));
-        }
-    }
-    out
-}
-
-/// How many results of jobs nobody waits for yet are kept: a job may end before the call
-/// that queued it returns its path. Far more than the jobs one call's round trip can see end.
-const RECENT_RESULTS: usize = 1024;
-
-/// Job results on their way to the calls that queued the jobs.
-#[derive(Default)]
-struct Results {
-    waiting: HashMap<OwnedObjectPath, oneshot::Sender<String>>,
-    /// Results that came before their waiter, oldest first.
-    recent: VecDeque<(OwnedObjectPath, String)>,
-}
-
-impl Results {
-    /// Hands a job's result to its waiter, or keeps it for one to come.
-    fn arrived(&mut self, job: OwnedObjectPath, result: String) {
-        if let Some(tx) = self.waiting.remove(&job) {
-            let _ = tx.send(result);
-            return;
-        }
-        if self.recent.len() == RECENT_RESULTS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((job, result));
-    }
-
-    /// The result of `job` if it came already, else a receiver for it.
-    fn wait(&mut self, job: OwnedObjectPath) -> Result<String, oneshot::Receiver<String>> {
-        if let Some(i) = self.recent.iter().position(|(j, _)| *j == job) {
-            return Ok(self.recent.remove(i).map(|(_, r)| r).unwrap_or_default());
-        }
-        let (tx, rx) = oneshot::channel();
-        self.waiting.insert(job, tx);
-        Err(rx)
-    }
-}
+pub use proxies::unit_path;
+use proxies::{JobProxy, ManagerProxy, UNIT_PATHS, UnitProxy};
+use results::Results;
+use words::{cgroup_interface, describe, describe_origin, same_state};
 
 /// The connection to systemd.
 #[derive(Clone)]
@@ -485,150 +387,5 @@ impl Systemd {
         // A stale `running`: the caller reads the unit afresh.
         seen.origin = self.origin(&seen).await?;
         Some(self.checked(seen).await)
-    }
-}
-
-/// The D-Bus interface holding the `ControlGroup` property of `unit`'s type, if it has one.
-fn cgroup_interface(unit: &str) -> Option<&'static str> {
-    let kind = unit.rsplit_once('.')?.1;
-    Some(match kind {
-        "service" => "org.freedesktop.systemd1.Service",
-        "mount" => "org.freedesktop.systemd1.Mount",
-        "socket" => "org.freedesktop.systemd1.Socket",
-        "swap" => "org.freedesktop.systemd1.Swap",
-        "scope" => "org.freedesktop.systemd1.Scope",
-        _ => return None,
-    })
-}
-
-/// Whether two reports say the same of a unit's state (its origin aside).
-fn same_state(a: &UnitSeen, b: &UnitSeen) -> bool {
-    a.unit == b.unit && a.active == b.active && a.sub == b.sub && a.job == b.job
-}
-
-/// The origin of a unit's run in words: `invocation HEX` and each activation detail as
-/// `KEY=VALUE` (a bounded number, each clipped: the journal line stays short); `None` when
-/// systemd says nothing.
-fn describe_origin(invocation: &[u8], details: &[(String, String)]) -> Option<String> {
-    let mut parts = Vec::new();
-    if !invocation.is_empty() && invocation.len() <= 32 {
-        let hex: String = invocation.iter().map(|b| format!("{b:02x}")).collect();
-        parts.push(format!("invocation {hex}"));
-    }
-    for (k, v) in details.iter().take(4) {
-        parts.push(crate::text::clip(&format!("{k}={v}")));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
-}
-
-/// A D-Bus error in words: systemd's error name says most (`NoSuchUnit`, `AccessDenied`).
-fn describe(e: zbus::Error) -> String {
-    match e {
-        zbus::Error::MethodError(name, detail, _) => match detail {
-            Some(d) => format!("{name}: {d}"),
-            None => name.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unit_paths_are_escaped_as_systemd_does() {
-        assert_eq!(
-            unit_path("echo.service"),
-            "/org/freedesktop/systemd1/unit/echo_2eservice"
-        );
-        assert_eq!(
-            unit_path("fence-ipmi@beta.service"),
-            "/org/freedesktop/systemd1/unit/fence_2dipmi_40beta_2eservice"
-        );
-        assert_eq!(
-            unit_path("2x.mount"),
-            "/org/freedesktop/systemd1/unit/_32x_2emount"
-        );
-    }
-}
-
-#[cfg(test)]
-mod origin_tests {
-    use super::describe_origin;
-
-    #[test]
-    fn an_origin_names_the_invocation_and_the_trigger_and_stays_short() {
-        assert_eq!(describe_origin(&[], &[]), None);
-        let details = vec![("trigger_unit".to_owned(), "app.timer".to_owned())];
-        assert_eq!(
-            describe_origin(&[0xab, 0x01], &details).as_deref(),
-            Some("invocation ab01, trigger_unit=app.timer")
-        );
-        let many = vec![("k".to_owned(), "v".repeat(1000)); 100];
-        let seen = |origin: Option<&str>| crate::engine::UnitSeen {
-            unit: "web.service".into(),
-            active: crate::engine::Active::Active,
-            sub: "running".into(),
-            job: None,
-            origin: origin.map(str::to_owned),
-        };
-        assert!(super::same_state(&seen(Some("invocation ab")), &seen(None)));
-        let text = describe_origin(&[0; 16], &many).unwrap();
-        assert!(text.len() < 1000, "{}", text.len());
-    }
-}
-
-#[cfg(test)]
-mod results_tests {
-    use super::*;
-
-    fn job(n: u32) -> OwnedObjectPath {
-        OwnedObjectPath::try_from(format!("/org/freedesktop/systemd1/job/{n}")).unwrap()
-    }
-
-    #[test]
-    fn a_result_reaches_its_waiter_whether_it_comes_before_or_after() {
-        let mut r = Results::default();
-        r.arrived(job(1), "done".into());
-        assert_eq!(r.wait(job(1)).ok().as_deref(), Some("done"));
-        let mut rx = r.wait(job(2)).unwrap_err();
-        r.arrived(job(3), "failed".into());
-        assert!(
-            rx.try_recv().is_err(),
-            "another job's result is not this one's"
-        );
-        r.arrived(job(2), "timeout".into());
-        assert_eq!(rx.try_recv().ok().as_deref(), Some("timeout"));
-        assert!(r.waiting.is_empty());
-    }
-
-    #[test]
-    fn results_nobody_waits_for_are_bounded() {
-        let mut r = Results::default();
-        for n in 0..(RECENT_RESULTS as u32 + 10) {
-            r.arrived(job(n), "done".into());
-        }
-        assert_eq!(r.recent.len(), RECENT_RESULTS);
-        assert!(r.wait(job(0)).is_err(), "the oldest were let go");
-    }
-}
-
-#[cfg(test)]
-mod cgroup_tests {
-    use super::cgroup_interface;
-
-    #[test]
-    fn units_with_a_control_group_are_known_by_their_type() {
-        assert_eq!(
-            cgroup_interface("srv-pgdata.mount"),
-            Some("org.freedesktop.systemd1.Mount")
-        );
-        assert_eq!(
-            cgroup_interface("web.service"),
-            Some("org.freedesktop.systemd1.Service")
-        );
-        assert_eq!(cgroup_interface("multi-user.target"), None);
-        assert_eq!(cgroup_interface("noext"), None);
     }
 }
