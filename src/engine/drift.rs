@@ -200,16 +200,7 @@ mod tests {
                 .map(String::as_str),
             Some("its manifest defines the group otherwise than this node's")
         );
-        let sent = e
-            .handle(Time(200), Input::Tick)
-            .into_iter()
-            .find_map(|a| match a {
-                Action::Send {
-                    datagram, version, ..
-                } => Some((datagram, version)),
-                _ => None,
-            });
-        let (d, version) = sent.expect("a heartbeat");
+        let (d, version) = sent(&mut e, Time(200));
         assert_eq!(version, 4);
         assert_eq!(d.group_digests.len(), 1);
         let same = crate::engine::digest(&mine);
@@ -220,6 +211,19 @@ mod tests {
                 .any(|l| l.contains("the same as this node's again"))
         );
         assert!(!e.snapshot(Time(210)).nodes["beta"].manifest_differs);
+    }
+
+    /// The heartbeat `e` sends at `now`, with its format.
+    fn sent(e: &mut Engine, now: Time) -> (Datagram, u8) {
+        e.handle(now, Input::Tick)
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Send {
+                    datagram, version, ..
+                } => Some((datagram, version)),
+                _ => None,
+            })
+            .expect("a heartbeat")
     }
 
     fn from_0_1_0(seq: u64) -> Input {
@@ -251,16 +255,7 @@ mod tests {
         assert!(!snap.nodes["beta"].manifest_differs);
         assert!(snap.nodes["beta"].differing_groups.is_empty());
         assert_eq!(snap.groups["web"].ineligible.get("beta"), None);
-        let (d, version) = e
-            .handle(Time(200), Input::Tick)
-            .into_iter()
-            .find_map(|a| match a {
-                Action::Send {
-                    datagram, version, ..
-                } => Some((datagram, version)),
-                _ => None,
-            })
-            .expect("a heartbeat");
+        let (d, version) = sent(&mut e, Time(200));
         assert_eq!(version, 2);
         assert!(d.group_digests.is_empty());
         let other = crate::engine::digest(&two(true));

@@ -170,17 +170,7 @@ fn upgrade_all(c: &Cluster, new: &Install, manifest: &str) {
     }
     // The holder: a planned switchover first, asked of the previous release's haagentctl
     // (a format 2 move intent), then its upgrade.
-    let r = probed(c, || {
-        ctl_stdout(c, "alpha", &["failover", "web", "--to", "beta"]);
-        wait_holder(c, "beta", Duration::from_secs(5));
-    });
-    check(
-        c,
-        "switchover alpha -> beta",
-        &r,
-        &["alpha", "beta"],
-        "beta",
-    );
+    switchover(c, "alpha", "alpha", "beta");
     let r = probed(c, || upgrade(c, "alpha", new, manifest));
     check(c, "upgrading alpha", &r, &["beta"], "beta");
     want.insert("alpha", ALL.to_vec());
@@ -190,16 +180,22 @@ fn upgrade_all(c: &Cluster, new: &Install, manifest: &str) {
         assert!(!text.contains("ROLLING UPGRADE"), "{text}");
     }
     // The upgraded cluster moves the group as it should, in format 4.
+    switchover(c, "gamma", "beta", "alpha");
+}
+
+/// A planned switchover of web from `from` to `to`, asked of `asked`'s haagentctl, with the
+/// client's gaps checked.
+fn switchover(c: &Cluster, asked: &str, from: &str, to: &str) {
     let r = probed(c, || {
-        ctl_stdout(c, "gamma", &["failover", "web", "--to", "alpha"]);
-        wait_holder(c, "alpha", Duration::from_secs(5));
+        ctl_stdout(c, asked, &["failover", "web", "--to", to]);
+        wait_holder(c, to, Duration::from_secs(5));
     });
     check(
         c,
-        "switchover beta -> alpha",
+        &format!("switchover {from} -> {to}"),
         &r,
-        &["alpha", "beta"],
-        "alpha",
+        &[from, to],
+        to,
     );
 }
 
