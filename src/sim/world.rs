@@ -57,7 +57,10 @@ impl World {
                     );
                 }
                 Action::Log(e) => {
-                    if matches!(e.kind, EventKind::Acquire | EventKind::Release) {
+                    if matches!(
+                        e.kind,
+                        EventKind::Acquire | EventKind::Release | EventKind::Released
+                    ) {
                         self.report.ownership_event(self.now);
                     }
                     self.report.log(self.now, name, e);
