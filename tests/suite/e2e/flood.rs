@@ -102,7 +102,10 @@ fn a_forged_flood_moves_nothing_and_status_names_its_sources() {
     assert_eq!(sampled % 64, 0, "each sample stands for 64: {s}");
     // Delivered but dropped: a small part of what was sent (the kernel or the buffer took
     // the rest); the count never exceeds what was sent.
-    eprintln!("forged as beta: {from_beta} of {} reached the MAC check", forged.sent);
+    eprintln!(
+        "forged as beta: {from_beta} of {} reached the MAC check",
+        forged.sent
+    );
     assert!(from_beta <= forged.sent, "{from_beta} > {}", forged.sent);
     assert!(
         c.journal("alpha").contains("heartbeat datagrams dropped"),
