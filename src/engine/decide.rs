@@ -33,6 +33,7 @@ impl Engine {
         self.decide(now, out);
         self.refresh_due(now, out);
         self.retry_due(now, out);
+        self.checks_due(now, out);
         if now >= self.next_send && !self.exited {
             self.send(now, Kind::Heartbeat, out);
             self.next_send = now.plus(self.m.heartbeat.interval);

@@ -69,6 +69,9 @@ pub enum FaultKind {
     Reload,
     /// An operator puts the cluster, or one group, in maintenance and ends it later.
     Maintenance,
+    /// The health check of a unit starts failing on the node running it (the unit runs but
+    /// does not serve), until it heals, or, half the time, until the unit is started again.
+    CheckFails,
     /// (internal) the operator ends maintenance.
     MaintenanceOff,
     /// (internal) a node reloads the manifest on its disk.
@@ -111,7 +114,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 25] = [
+    pub const ALL: [FaultKind; 26] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::VmPause,
@@ -137,6 +140,7 @@ impl FaultKind {
         FaultKind::Clock,
         FaultKind::Reload,
         FaultKind::Maintenance,
+        FaultKind::CheckFails,
     ];
 
     /// The kinds the manifest's safety settings claim to cover, drawn by default: all but the
@@ -144,9 +148,14 @@ impl FaultKind {
     /// decides between two nodes (validation warns about that; name them to see it fail).
     pub fn covered(m: &crate::manifest::Manifest) -> Vec<FaultKind> {
         let blind = pings_decide(m);
+        let checks = m
+            .groups
+            .values()
+            .any(|g| g.resources.iter().any(|r| r.check.is_some()));
         FaultKind::ALL
             .into_iter()
             .filter(|k| !(blind && matches!(k, FaultKind::GatewaySplit | FaultKind::LinkCut)))
+            .filter(|k| checks || *k != FaultKind::CheckFails)
             .collect()
     }
 
@@ -178,6 +187,7 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Reload => "reload",
             FaultKind::Maintenance => "maintenance",
+            FaultKind::CheckFails => "check-fails",
             _ => "internal",
         }
     }

@@ -170,6 +170,12 @@ impl World {
                 "fence" => {
                     self.net.unfenceable.remove(&node);
                 }
+                "check" => {
+                    let key = (f.group.clone().unwrap_or_default(), f.resource);
+                    if let Some(n) = self.nodes.get_mut(&node) {
+                        n.check_failing.remove(&key);
+                    }
+                }
                 _ => self.net.loss = 0,
             },
             FaultKind::StartFail => {
@@ -182,6 +188,7 @@ impl World {
                     .insert(key);
             }
             FaultKind::UnitDies => self.unit_dies(&f),
+            FaultKind::CheckFails => self.check_fails(&f),
             FaultKind::StopFail => {
                 self.report.fault(self.now, &f, &[]);
                 let key = (f.group.clone().unwrap_or_default(), f.resource);
@@ -715,6 +722,7 @@ impl World {
         for n in &names {
             let node = self.nodes.get_mut(n).expect("known node");
             node.fail_next_start.clear();
+            node.check_failing.clear();
             node.fail_next_stop.clear();
             node.slow_stops_until = None;
             if self.vm_frozen(n) {

@@ -9,6 +9,7 @@
 //! the engines ask (network, resources, the agents' lives), `report.rs` checks invariants
 //! and measures failover gaps, `rng.rs` is the generator.
 
+mod checks;
 mod clock;
 mod faults;
 mod inject;
@@ -101,6 +102,8 @@ struct Node {
     stray_since: BTreeMap<(String, usize), Time>,
     /// Units being restarted in place.
     restarting: BTreeSet<(String, usize)>,
+    /// Units whose health check fails here, each with whether a (re)start heals it.
+    check_failing: BTreeMap<(String, usize), bool>,
     /// When the running engine booted.
     booted_at: Option<Time>,
     /// Since when the agent runs and is not frozen (it can act on what it sees).
@@ -225,6 +228,7 @@ impl World {
                     hand_started: BTreeSet::new(),
                     stray_since: BTreeMap::new(),
                     restarting: BTreeSet::new(),
+                    check_failing: BTreeMap::new(),
                     booted_at: None,
                     awake_since: None,
                     powered: false,

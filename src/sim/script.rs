@@ -241,6 +241,7 @@ impl World {
                 Action::RemoveVip { res, .. } => Some(format!("-vip{}", res.index)),
                 Action::StartUnit { unit, .. } => Some(format!("+{unit}")),
                 Action::StopUnit { unit, .. } => Some(format!("-{unit}")),
+                Action::RestartUnit { unit, .. } => Some(format!("~{unit}")),
                 Action::Fence { node, .. } => Some(format!("fence {node}")),
                 Action::Exit => Some("exit".into()),
                 _ => None,

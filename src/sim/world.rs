@@ -37,7 +37,9 @@ impl World {
                     key,
                     version,
                 } => self.send(name, &link, &datagram, key, version),
-                Action::AddVip { res, .. } | Action::StartUnit { res, .. } => {
+                Action::AddVip { res, .. }
+                | Action::StartUnit { res, .. }
+                | Action::RestartUnit { res, .. } => {
                     self.resource(name, generation, res, Op::Start);
                 }
                 Action::RemoveVip { res, .. } | Action::StopUnit { res, .. } => {
@@ -83,6 +85,7 @@ impl World {
                     let node = self.nodes.get_mut(name).expect("known node");
                     node.checkpoint = Some((now, holding, stands_ms, maintenance));
                 }
+                Action::RunCheck { res, seq, check } => self.run_check(name, res, seq, &check),
                 Action::Announce { .. } | Action::Notify(_) => {}
             }
         }
@@ -197,6 +200,10 @@ impl World {
         node.hand_started.remove(&key);
         if op == Op::Start {
             node.stray_since.remove(&key);
+            // A wedged service that a restart fixes.
+            if node.check_failing.get(&key) == Some(&true) {
+                node.check_failing.remove(&key);
+            }
         }
         node.pending.insert(key.clone(), op);
         let epoch = node.epoch;
