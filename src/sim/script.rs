@@ -105,6 +105,18 @@ impl World {
         }
     }
 
+    /// The health check of resource `index` of `group` fails on `node` (or passes again); with
+    /// `heals_on_restart`, a start of the unit there makes it pass.
+    pub fn check_failing(&mut self, node: &str, group: &str, index: usize, fails: Option<bool>) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            let key = (group.to_owned(), index);
+            match fails {
+                Some(heals_on_restart) => n.check_failing.insert(key, heals_on_restart),
+                None => n.check_failing.remove(&key),
+            };
+        }
+    }
+
     /// Cuts (or heals) both directions between `a` and `b`.
     pub fn split(&mut self, a: &str, b: &str, cut: bool) {
         self.cut(a, b, cut);
