@@ -31,6 +31,7 @@ pub mod runner;
 pub mod runs;
 pub mod snapshot;
 pub mod strays;
+mod track;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,6 +137,8 @@ pub struct Engine {
     checked: Vec<ResourceRef>,
     checks: BTreeMap<ResourceRef, checks::CheckRun>,
     check_seq: u64,
+    /// Tracked interfaces without a carrier (`track.rs`).
+    carrier_down: BTreeSet<String>,
     /// When each pending start was asked for, to measure how long starts take here.
     starting_since: BTreeMap<ResourceRef, Time>,
     /// The longest start of each resource measured here.
@@ -214,6 +217,7 @@ impl Engine {
             checked,
             checks: BTreeMap::new(),
             check_seq: 0,
+            carrier_down: BTreeSet::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
             next_send: now,
@@ -305,6 +309,7 @@ impl Engine {
                 ok,
                 detail,
             } => self.checked_result(now, &res, seq, ok, &detail, &mut out),
+            Input::Carrier { interface, up } => self.carrier(&interface, up),
             Input::Fenced { node, ok } => self.fenced(now, &node, ok, &mut out),
             Input::Ping { reachable } => {
                 self.connectivity = reachable;

@@ -216,10 +216,19 @@ impl Engine {
                 (r.name.clone(), word(&here))
             })
             .collect();
+        let carrier = self.carrier_lost().into_iter().find(|(n, _)| n == name);
         let ineligible = g
             .nodes
             .iter()
-            .filter_map(|n| Some((n.clone(), election::why_not(&self.m, name, g, view, n)?)))
+            .filter_map(|n| {
+                let why = match &carrier {
+                    Some((_, interface)) if *n == self.me => {
+                        format!("interface {interface} has no carrier (track_interface)")
+                    }
+                    _ => election::why_not(&self.m, name, g, view, n)?,
+                };
+                Some((n.clone(), why))
+            })
             .collect();
         let starts = (0..g.resources.len())
             .filter_map(|i| self.start_took.get(&ResourceRef::new(name, i)))

@@ -273,6 +273,14 @@ pub enum Input {
         /// Why not.
         detail: String,
     },
+    /// The carrier of an interface a VIP tracks (`track_interface`) came or went; reported
+    /// at start-up too.
+    Carrier {
+        /// The interface.
+        interface: String,
+        /// Whether it has a carrier.
+        up: bool,
+    },
     /// A fence unit finished.
     Fenced {
         /// The node fenced.

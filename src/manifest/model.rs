@@ -356,6 +356,10 @@ pub struct Vip {
     pub label: Option<String>,
     /// Announcements.
     pub announce: Announce,
+    /// Whether a carrier loss on `interface` makes this node ineligible for the group (absent
+    /// from the serialised form when false, so earlier digests stand).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub track_interface: bool,
 }
 
 /// VIP announcement settings.
@@ -380,6 +384,18 @@ impl Heartbeat {
 }
 
 impl Manifest {
+    /// The interfaces of VIPs with `track_interface`.
+    pub fn tracked_interfaces(&self) -> std::collections::BTreeSet<String> {
+        self.groups
+            .values()
+            .flat_map(|g| &g.resources)
+            .filter_map(|r| match &r.kind {
+                ResourceKind::Vip(v) if v.track_interface => Some(v.interface.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Nodes that vote (all of them: witnesses vote too).
     pub fn voters(&self) -> usize {
         self.nodes.len()

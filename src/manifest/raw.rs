@@ -334,6 +334,9 @@ pub struct RawResource {
     pub label: Option<String>,
     /// Gratuitous ARP / unsolicited NA settings (VIPs only).
     pub announce: Option<RawAnnounce>,
+    /// Watch the carrier of the VIP's interface (VIPs only; keepalived's `track_interface`):
+    /// while it is down this node may not run the group, which moves. Default false.
+    pub track_interface: Option<bool>,
     /// A health check of the unit (units only), run on the node holding the group while it
     /// runs: failing `fall` times in a row fails the resource, as a unit that dies does.
     pub check: Option<RawCheck>,

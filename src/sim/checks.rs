@@ -1,7 +1,8 @@
 //! Health checks in the simulated world: a check's run answers after a few milliseconds,
 //! failing while its unit is down or while the fault `check-fails` holds on that node (the
 //! unit runs but does not serve). The fault heals on its own after a while, or, half the time,
-//! when the unit is (re)started, as a restart in place fixes a wedged service.
+//! when the unit is (re)started, as a restart in place fixes a wedged service. And the carrier of
+//! a tracked interface (`track_interface`), lost on a node until the fault heals.
 
 use std::time::Duration;
 
@@ -82,5 +83,53 @@ impl World {
                 ..Fault::default()
             }),
         );
+    }
+}
+
+impl World {
+    /// A tracked interface of `f.node` loses its carrier, until the fault heals.
+    pub(super) fn carrier_down(&mut self, f: &Fault) {
+        let node = f.node.clone().unwrap_or_default();
+        let Some(interface) = self.m.tracked_interfaces().into_iter().next() else {
+            return;
+        };
+        if !self.nodes[&node].powered || self.nodes[&node].carrier_down.contains(&interface) {
+            return;
+        }
+        self.report.fault(self.now, f, &[]);
+        self.changed = true;
+        let n = self.nodes.get_mut(&node).expect("known node");
+        n.carrier_down.insert(interface.clone());
+        self.carrier_seen(&node, &interface, false);
+        let later = self.now.plus(f.lasts);
+        self.at(
+            later,
+            Ev::Fault(Fault {
+                at: later,
+                kind: FaultKind::Heal,
+                node: Some(node),
+                detail: format!("carrier {interface}"),
+                ..Fault::default()
+            }),
+        );
+    }
+
+    /// The carrier of `interface` on `node` is back.
+    pub(super) fn carrier_up(&mut self, node: &str, interface: &str) {
+        if let Some(n) = self.nodes.get_mut(node)
+            && n.carrier_down.remove(interface)
+        {
+            self.changed = true;
+            self.carrier_seen(node, interface, true);
+        }
+    }
+
+    /// Tells `node`'s agent what its carrier watch reads now.
+    pub(super) fn carrier_seen(&mut self, node: &str, interface: &str, up: bool) {
+        let input = Input::Carrier {
+            interface: interface.to_owned(),
+            up,
+        };
+        self.input(node, input, false);
     }
 }

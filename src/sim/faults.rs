@@ -72,6 +72,8 @@ pub enum FaultKind {
     /// The health check of a unit starts failing on the node running it (the unit runs but
     /// does not serve), until it heals, or, half the time, until the unit is started again.
     CheckFails,
+    /// A tracked interface (`track_interface`) of a node loses its carrier for a while.
+    CarrierDown,
     /// (internal) the operator ends maintenance.
     MaintenanceOff,
     /// (internal) a node reloads the manifest on its disk.
@@ -114,7 +116,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 26] = [
+    pub const ALL: [FaultKind; 27] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::VmPause,
@@ -141,6 +143,7 @@ impl FaultKind {
         FaultKind::Reload,
         FaultKind::Maintenance,
         FaultKind::CheckFails,
+        FaultKind::CarrierDown,
     ];
 
     /// The kinds the manifest's safety settings claim to cover, drawn by default: all but the
@@ -156,6 +159,7 @@ impl FaultKind {
             .into_iter()
             .filter(|k| !(blind && matches!(k, FaultKind::GatewaySplit | FaultKind::LinkCut)))
             .filter(|k| checks || *k != FaultKind::CheckFails)
+            .filter(|k| !m.tracked_interfaces().is_empty() || *k != FaultKind::CarrierDown)
             .collect()
     }
 
@@ -188,6 +192,7 @@ impl FaultKind {
             FaultKind::Reload => "reload",
             FaultKind::Maintenance => "maintenance",
             FaultKind::CheckFails => "check-fails",
+            FaultKind::CarrierDown => "carrier-down",
             _ => "internal",
         }
     }

@@ -170,6 +170,7 @@ impl World {
                 "fence" => {
                     self.net.unfenceable.remove(&node);
                 }
+                d if d.starts_with("carrier ") => self.carrier_up(&node, &d["carrier ".len()..]),
                 "check" => {
                     let key = (f.group.clone().unwrap_or_default(), f.resource);
                     if let Some(n) = self.nodes.get_mut(&node) {
@@ -189,6 +190,7 @@ impl World {
             }
             FaultKind::UnitDies => self.unit_dies(&f),
             FaultKind::CheckFails => self.check_fails(&f),
+            FaultKind::CarrierDown => self.carrier_down(&f),
             FaultKind::StopFail => {
                 self.report.fault(self.now, &f, &[]);
                 let key = (f.group.clone().unwrap_or_default(), f.resource);
@@ -723,6 +725,7 @@ impl World {
             let node = self.nodes.get_mut(n).expect("known node");
             node.fail_next_start.clear();
             node.check_failing.clear();
+            let down = std::mem::take(&mut node.carrier_down);
             node.fail_next_stop.clear();
             node.slow_stops_until = None;
             if self.vm_frozen(n) {
@@ -734,6 +737,9 @@ impl World {
                 self.thaw(n);
             }
             self.boot(n);
+            for interface in down {
+                self.carrier_seen(n, &interface, true);
+            }
         }
         self.reload_all();
         self.clear_all();

@@ -104,6 +104,8 @@ struct Node {
     restarting: BTreeSet<(String, usize)>,
     /// Units whose health check fails here, each with whether a (re)start heals it.
     check_failing: BTreeMap<(String, usize), bool>,
+    /// Tracked interfaces without a carrier here.
+    carrier_down: BTreeSet<String>,
     /// When the running engine booted.
     booted_at: Option<Time>,
     /// Since when the agent runs and is not frozen (it can act on what it sees).
@@ -229,6 +231,7 @@ impl World {
                     stray_since: BTreeMap::new(),
                     restarting: BTreeSet::new(),
                     check_failing: BTreeMap::new(),
+                    carrier_down: BTreeSet::new(),
                     booted_at: None,
                     awake_since: None,
                     powered: false,

@@ -117,6 +117,18 @@ impl World {
         }
     }
 
+    /// The carrier of tracked `interface` on `node` goes (or comes back).
+    pub fn carrier(&mut self, node: &str, interface: &str, up: bool) {
+        if up {
+            self.carrier_up(node, interface);
+        } else if let Some(n) = self.nodes.get_mut(node)
+            && n.carrier_down.insert(interface.to_owned())
+        {
+            self.changed = true;
+            self.carrier_seen(node, interface, false);
+        }
+    }
+
     /// Cuts (or heals) both directions between `a` and `b`.
     pub fn split(&mut self, a: &str, b: &str, cut: bool) {
         self.cut(a, b, cut);

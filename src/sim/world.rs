@@ -423,6 +423,11 @@ impl World {
         node.powered = true;
         let probe = self.probe(name);
         self.input(name, Input::Probed(probe), true);
+        // The carrier watch reports at its start what it reads.
+        let down: Vec<String> = self.nodes[name].carrier_down.iter().cloned().collect();
+        for interface in down {
+            self.carrier_seen(name, &interface, false);
+        }
         // The daemon pings at start-up, then every connectivity interval.
         self.ping_round(name);
     }

@@ -264,6 +264,29 @@ mod tests {
     }
 
     #[test]
+    fn track_interface_is_for_vips() {
+        let text = BASE.replace(
+            "        interface: eth0\n",
+            "        interface: eth0\n        track_interface: true\n",
+        );
+        let m = parse(&text).manifest.expect("valid");
+        assert_eq!(
+            m.tracked_interfaces().into_iter().collect::<Vec<_>>(),
+            ["eth0"]
+        );
+        let on_unit = with("{ tcp: 'x:80' }\n        track_interface: true");
+        let report = parse(&on_unit);
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.message.contains("`track_interface` applies only to VIPs")),
+            "{:#?}",
+            report.problems
+        );
+    }
+
+    #[test]
     fn a_check_on_a_vip_is_refused() {
         let text = BASE.replace(
             "        interface: eth0\n",

@@ -341,6 +341,7 @@ fn resource(cx: &mut Ctx, path: &YamlPath, r: &RawResource) -> Option<Resource> 
                 ("interface", r.interface.is_some()),
                 ("label", r.label.is_some()),
                 ("announce", r.announce.is_some()),
+                ("track_interface", r.track_interface.is_some()),
             ]
             .iter()
             .filter(|k| k.1)

@@ -85,3 +85,56 @@ fn with_on_failure_move_the_first_failing_verdict_moves_the_group() {
     );
     assert_eq!(c.violation(), None);
 }
+
+/// `two_node` whose VIP tracks its interface's carrier.
+fn tracked() -> Manifest {
+    let mut m = two_node("");
+    let web = m.groups.get_mut("web").expect("web");
+    if let crate::manifest::model::ResourceKind::Vip(v) = &mut web.resources[0].kind {
+        v.track_interface = true;
+    }
+    m
+}
+
+// Input: eth0 of alpha, the holder, loses its carrier at 2 s and gets it back at 4 s.
+// Output: alpha stops the group at once (unit first), beta takes it over after the stop;
+// while the carrier is down alpha says why it may not run the group; it stays on beta after.
+#[test]
+fn a_tracked_interface_without_carrier_moves_the_group() {
+    let mut c = World::running(tracked(), 2000);
+    c.carrier("alpha", "eth0", false);
+    c.run_until(3000);
+    assert_eq!(c.steps("alpha", 2000), ["-app.service", "-vip0"]);
+    assert_eq!(c.steps("beta", 2000), ["+vip0", "+app.service"]);
+    assert_eq!(c.holders("web"), ["beta"]);
+    let alpha = c.engine("alpha").expect("alpha");
+    let snap = alpha.snapshot(c.now());
+    assert_eq!(
+        snap.groups["web"]
+            .ineligible
+            .get("alpha")
+            .map(String::as_str),
+        Some("interface eth0 has no carrier (track_interface)")
+    );
+    c.carrier("alpha", "eth0", true);
+    c.run_until(4000);
+    assert_eq!(c.holders("web"), ["beta"]);
+    assert_eq!(c.violation(), None);
+}
+
+// Input: beta's tracked interface loses its carrier, then alpha crashes. Output: nothing
+// moves at the carrier loss; after the crash no node runs the group while beta has no
+// carrier, and beta takes it once the carrier is back.
+#[test]
+fn a_node_without_carrier_takes_nothing_over() {
+    let mut c = World::running(tracked(), 2000);
+    c.carrier("beta", "eth0", false);
+    c.run_until(2500);
+    assert_eq!(c.holders("web"), ["alpha"]);
+    c.power_off("alpha");
+    c.run_until(4500);
+    assert!(c.holders("web").is_empty(), "{:?}", c.holders("web"));
+    c.carrier("beta", "eth0", true);
+    c.run_until(5500);
+    assert_eq!(c.holders("web"), ["beta"]);
+}
