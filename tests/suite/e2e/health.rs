@@ -2,7 +2,8 @@
 //! holder moves the group to the peer within `fall x interval + dead_after` (with
 //! `on_failure: move`; the default restarts the unit in place first), and `haagentctl status`
 //! names the failing check; an `exec` check runs as a transient systemd unit, not as a child of
-//! the agent, and moves the group likewise.
+//! the agent, and moves the group likewise; a VIP whose interface loses its carrier
+//! (`track_interface`) moves the group within the carrier poll and the handoff.
 
 use haagent_testbed::Config;
 
@@ -208,4 +209,58 @@ fn an_exec_check_runs_as_a_transient_unit_and_moves_the_group() {
         "{status}"
     );
     assert!(status.contains("the command failed"), "{status}");
+}
+
+#[test]
+fn a_tracked_interface_without_carrier_moves_the_group() {
+    let spec = Spec {
+        failback: false,
+        ..Spec::two("hct", 137)
+    };
+    let vip = Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST);
+    let cfg = Config::new(spec.prefix, [10, 98, spec.subnet], spec.nodes.len())
+        .named(spec.nodes)
+        .unit("web.service", &echo_unit(vip), false);
+    // A second VIP on one end of a veth pair in each host: the other end down, `dum0` is up
+    // without a carrier (NO-CARRIER), as with a cable pulled.
+    let tracked = "      - vip: 192.0.2.60/32\n        interface: dum0\n        track_interface: true\n      - unit: web.service\n";
+    let Some(c) = cluster_of(cfg, |bed| {
+        manifest(&spec, bed).replace("      - unit: web.service\n", tracked)
+    }) else {
+        return;
+    };
+    for node in spec.nodes {
+        c.sh(
+            node,
+            "ip link add dum0 type veth peer name dum1 && ip link set dum0 up && ip link set dum1 up",
+        )
+        .unwrap();
+    }
+    start_on(&c, &["alpha", "beta"], "alpha");
+    assert_eq!(never_twice(&c, Duration::from_secs(1)), ["alpha"]);
+    let took = moved_after(&c, "ip link set dum1 down");
+    eprintln!(
+        "track_interface: the group moved in {} ms (dead_after {} ms)",
+        took.as_millis(),
+        spec.timers.dead_ms
+    );
+    assert!(
+        took <= Duration::from_millis(spec.timers.dead_ms),
+        "moved in {took:?}\n{}",
+        journals(&c)
+    );
+    let status = ctl_stdout(&c, "alpha", &["status"]);
+    assert!(
+        status.contains("alpha may not run it: interface dum0 has no carrier (track_interface)"),
+        "{status}"
+    );
+    assert!(
+        c.journal("alpha")
+            .contains("interface dum0 lost its carrier (track_interface): the group moves"),
+        "{}",
+        c.journal("alpha")
+    );
+    // The carrier back: nothing moves (no failback).
+    c.sh("alpha", "ip link set dum1 up").unwrap();
+    assert_eq!(never_twice(&c, Duration::from_secs(2)), ["beta"]);
 }
