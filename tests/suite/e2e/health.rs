@@ -52,8 +52,9 @@ fn moved_after(c: &Cluster, fault: &str) -> Duration {
     let began = Instant::now();
     loop {
         let (on_beta, on_alpha) = (holds(c, "beta"), holds(c, "alpha"));
+        let (vip_twice, unit_twice) = (on_beta.0 && on_alpha.0, on_beta.1 && on_alpha.1);
         assert!(
-            !(on_beta.0 && on_alpha.0) && !(on_beta.1 && on_alpha.1),
+            !vip_twice && !unit_twice,
             "two holders at once: (VIP, unit) on beta {on_beta:?}, on alpha {on_alpha:?}\n{}",
             journals(c)
         );
