@@ -1,6 +1,7 @@
 //! Health checks (keepalived's `track_script` and HTTP/TCP checkers, Pacemaker's monitor
-//! operations): the engine says when each check runs ([`Action::RunCheck`]) and counts what the
-//! driver reports ([`Input::Checked`]); the driver only runs the probe, within its timeout.
+//! operations): the engine says when each check runs ([`Action::RunCheck`]) and counts what
+//! the driver reports ([`Input::Checked`](super::Input::Checked)); the driver only runs the
+//! probe, within its timeout.
 //!
 //! A check runs on the node whose group runs here whole, while its unit is up: not while the
 //! group starts or stops, not in maintenance, not on a node that does not hold the group. Its
