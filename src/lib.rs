@@ -27,6 +27,7 @@
 //!   strays.rs            stray copies: `on_stray` (stop or warn), the bounded record status lists
 //!   adopt.rs             what an earlier run left running
 //!   maintenance.rs, restart.rs, drift.rs  maintenance; restarts in place; manifests that differ
+//!   checks.rs, track.rs  health checks (when they run, rise/fall); `track_interface` carriers
 //!   intents.rs, gossip.rs  operator commands gossiped cluster-wide; the datagram sent
 //!   snapshot.rs          the read-only view status and the CLI report
 //! sim/                 the engine over a simulated world: faults, invariants, golden scenarios;
@@ -36,7 +37,8 @@
 //!                      thread of its own, batched), announce (ARP/NA frames) and announcer
 //!                      (bursts paced on a thread of their own), systemd (D-Bus), ping, netif,
 //!                      clock, notify, logging, recorder (the flight recorder's files, off the loop),
-//!                      notifier (a template unit per event, bounded queue; unit_escape names it)
+//!                      notifier (a template unit per event, bounded queue; unit_escape names it),
+//!                      checks (one probe: tcp, http, exec as a transient unit), carrier (sysfs)
 //! control/             D-Bus interface org.haagent.Agent1: caller checks, status, proxy;
 //!                      metrics/ (Prometheus text, a small HTTP/1.0 endpoint rendering off the loop)
 //! agent/               the daemon: the one select! loop (mod.rs), driver reports as engine
@@ -53,8 +55,9 @@
 //!  systemd (unit state, queued job) --Unit--->  |   agent loop    |  --handle(now, input)-->  engine
 //!  netlink monitor (VIP addresses) --Addr--->  |   (select!)     |  <--------- actions ---
 //!  ping rounds -----------------------Ping--->  |                 |
-//!  exec's jobs, fences ---------Done/Fenced-->  |                 |  --> exec: links.send, vip add/remove,
-//!  signals, D-Bus requests --Shutdown/Reload/-> |                 |      announce, start/stop units, fence,
+//!  exec's jobs, fences, checks, carriers         |                 |
+//!        -------Done/Fenced/Checked/Carrier-->  |                 |  --> exec: links.send, vip add/remove,
+//!  signals, D-Bus requests --Shutdown/Reload/-> |                 |      announce, start/stop units, run checks, fence,
 //!                              Control/Keys    |                 |      sd_notify, journal, Changed,
 //!  metrics endpoint ---------------Scrape----> +-----------------+      notification queue (try_send)
 //! ```

@@ -101,6 +101,16 @@ impl Exec {
                 Action::Announce { res, vip } => self.announcer.start(&res.group, vip),
                 Action::StartUnit { res, unit } => self.unit_job(res, unit, Op::Start),
                 Action::StopUnit { res, unit } => self.unit_job(res, unit, Op::Stop),
+                Action::RestartUnit { res, unit } => {
+                    let systemd = self.systemd.clone();
+                    self.spawn_done(res, Op::Start, async move {
+                        match systemd {
+                            Some(s) => s.run_restart(&unit).await,
+                            None => Err("not connected to systemd".into()),
+                        }
+                    });
+                }
+                Action::RunCheck { res, seq, check } => self.run_check(res, seq, check),
                 Action::Fence { node, unit } => self.fence(node, unit),
                 Action::Notify(n) => self.notify(n),
                 Action::Log(e) => {
@@ -175,6 +185,23 @@ impl Exec {
                 Some(s) => s.run_job(&unit, op == Op::Start).await,
                 None => Err("not connected to systemd".into()),
             }
+        });
+    }
+
+    /// Runs a health check on a task of its own (bounded by its timeout); the result comes back
+    /// as an input.
+    fn run_check(&self, res: ResourceRef, seq: u64, check: crate::manifest::model::Check) {
+        let systemd = self.systemd.clone();
+        let tx = self.done.clone();
+        tokio::spawn(async move {
+            let label = format!("{}[{}]", res.group, res.index);
+            let result = crate::drivers::checks::run(&check, &label, systemd.as_ref()).await;
+            let _ = tx.send(Input::Checked {
+                res,
+                seq,
+                ok: result.is_ok(),
+                detail: result.err().unwrap_or_default(),
+            });
         });
     }
 

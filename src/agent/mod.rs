@@ -103,6 +103,8 @@ struct Agent {
     latency: Latency,
     /// Reloads, for metrics.
     reloads: crate::control::metrics::Reloads,
+    /// The carrier watch of tracked interfaces.
+    carrier: crate::drivers::carrier::Carrier,
     /// The metrics endpoint's task, if one listens; and where it asks for scrapes.
     metrics: Option<tokio::task::AbortHandle>,
     scrape_tx: mpsc::Sender<crate::control::metrics::http::Ask>,
@@ -203,6 +205,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         });
     }
     let generation = setup::next_generation(&opts.state_dir).map_err(driver("state directory"))?;
+    let carrier = crate::drivers::carrier::Carrier::spawn(m.tracked_interfaces(), done_tx.clone());
     let exec = Exec::new(links, vips, systemd, announcer, done_tx);
     let (request_tx, mut requests) = control::service::requests();
     let control = match control::service::serve(&opts.node, request_tx).await {
@@ -236,6 +239,7 @@ pub async fn run(opts: Options) -> Result<(), AgentError> {
         vips: feeds::VipFilter::new(&m),
         latency: Latency::new(m.heartbeat.watchdog()),
         reloads: Default::default(),
+        carrier,
         metrics: None,
         scrape_tx,
         m,
@@ -388,6 +392,7 @@ async fn reload(opts: &Options, agent: &mut Agent) -> Result<Vec<Input>, String>
                 agent.serve_metrics(Some(&old));
                 agent.vips = feeds::VipFilter::new(&m);
                 agent.latency.set_bound(m.heartbeat.watchdog());
+                agent.carrier.track(m.tracked_interfaces());
                 if units_changed {
                     agent.watch_units().await;
                 }

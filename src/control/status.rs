@@ -127,6 +127,9 @@ pub struct GroupStatus {
     /// In maintenance: nothing of it is started, stopped or moved.
     #[serde(default)]
     pub maintenance: bool,
+    /// The health checks of its resources, as run on this node.
+    #[serde(default)]
+    pub checks: Vec<crate::engine::snapshot::CheckSnapshot>,
     /// Worst case from a crash of its owner to running elsewhere: `dead_after` plus an
     /// interval plus the longest start of each resource measured here.
     pub failover_budget_ms: u64,
@@ -243,6 +246,7 @@ pub fn build(
                 failed_here_for_ms: g.failed_here_for_ms,
                 resources: g.resources,
                 maintenance: g.maintenance,
+                checks: g.checks,
                 failover_budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
             };
             (name, status)

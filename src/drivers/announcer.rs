@@ -224,6 +224,7 @@ mod tests {
                 interval: Duration::from_millis(200),
                 refresh: None,
             },
+            track_interface: false,
         }
     }
 

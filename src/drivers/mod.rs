@@ -2,13 +2,15 @@
 //! one kind of observation, and decides nothing: heartbeat links ([`links`]), VIPs over
 //! rtnetlink ([`vip`]), ARP/NA announcements ([`announce`], paced by
 //! [`announcer`]), systemd units over D-Bus
-//! ([`systemd`]), ping targets ([`ping`]), interfaces ([`netif`]), sd_notify ([`notify`]),
+//! ([`systemd`]), health checks ([`checks`]), carriers of tracked interfaces ([`carrier`]), ping targets ([`ping`]), interfaces ([`netif`]), sd_notify ([`notify`]),
 //! notification units ([`notifier`], names escaped by [`unit_escape`]) and the journal
 //! ([`logging`]).
 
 pub mod announce;
 pub mod announcer;
+pub mod carrier;
 pub mod checkpoint;
+pub mod checks;
 pub mod clock;
 pub mod files;
 pub mod links;

@@ -29,10 +29,12 @@ impl Engine {
         out.extend(events.into_iter().map(Action::Log));
         self.update_quorum(now, out);
         self.sync_maintenance(now, out);
+        self.track_due(now, out);
         self.note_drift(out);
         self.decide(now, out);
         self.refresh_due(now, out);
         self.retry_due(now, out);
+        self.checks_due(now, out);
         if now >= self.next_send && !self.exited {
             self.send(now, Kind::Heartbeat, out);
             self.next_send = now.plus(self.m.heartbeat.interval);
@@ -54,6 +56,9 @@ impl Engine {
             .collect();
         for g in self.failed_until.keys() {
             mine.entry(g.clone()).or_insert(GroupState::Failed);
+        }
+        for (g, _) in self.carrier_lost() {
+            mine.entry(g).or_insert(GroupState::Failed);
         }
         let me = NodeView {
             alive: true,

@@ -29,9 +29,11 @@ impl Engine {
                 .filter_map(|(n, (_, r))| r.advertised().map(|s| (n.clone(), s))),
         );
         // Expired failure marks are pruned before every send.
-        for g in self.failed_until.keys() {
-            if !groups.iter().any(|(n, _)| n == g) {
-                groups.push((g.clone(), wire::GroupState::Failed));
+        // A tracked interface without carrier makes this node ineligible as a failure does.
+        let lost = self.carrier_lost().into_iter().map(|(g, _)| g);
+        for g in self.failed_until.keys().cloned().chain(lost) {
+            if !groups.iter().any(|(n, _)| *n == g) {
+                groups.push((g, wire::GroupState::Failed));
             }
         }
         Datagram {

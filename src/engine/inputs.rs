@@ -191,7 +191,7 @@ impl Engine {
         detail: &str,
         out: &mut Vec<Action>,
     ) {
-        if self.restart_in_place(now, res, detail, out) {
+        if self.restart_in_place(now, res, detail, false, out) {
             return;
         }
         let Some((g, runner)) = self.group_mut(res) else {
@@ -456,6 +456,7 @@ impl Engine {
         self.digest = super::digest(&m);
         self.group_digests = super::drift::group_digests(&m);
         self.shared = super::share(&m);
+        self.checked = super::checks::checked(self.shared.iter());
         self.m = std::sync::Arc::new(m);
         for (name, (g, runner)) in &mut self.retiring {
             let (actions, _) = runner.stop(name, g);

@@ -12,6 +12,7 @@
 
 mod adopt;
 mod blocked;
+pub mod checks;
 mod decide;
 pub mod drift;
 pub mod election;
@@ -30,6 +31,7 @@ pub mod runner;
 pub mod runs;
 pub mod snapshot;
 pub mod strays;
+mod track;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -131,6 +133,12 @@ pub struct Engine {
     restarts: BTreeMap<String, restart::Restarts>,
     /// The groups in maintenance as of the last decision (`maintenance.rs`).
     in_maintenance: BTreeSet<String>,
+    /// The resources that have a health check, and each check's count here (`checks.rs`).
+    checked: Vec<ResourceRef>,
+    checks: BTreeMap<ResourceRef, checks::CheckRun>,
+    check_seq: u64,
+    /// Tracked interfaces without a carrier (`track.rs`).
+    carrier_down: BTreeSet<String>,
     /// When each pending start was asked for, to measure how long starts take here.
     starting_since: BTreeMap<ResourceRef, Time>,
     /// The longest start of each resource measured here.
@@ -159,6 +167,7 @@ impl Engine {
             .map(|(n, g)| (n.clone(), Runner::idle(g)))
             .collect();
         let shared = share(&m);
+        let checked = checks::checked(shared.iter());
         Engine {
             me: me.to_owned(),
             members: Membership::new(now, peers),
@@ -205,6 +214,10 @@ impl Engine {
             vips_seen: BTreeSet::new(),
             in_maintenance: BTreeSet::new(),
             restarts: BTreeMap::new(),
+            checked,
+            checks: BTreeMap::new(),
+            check_seq: 0,
+            carrier_down: BTreeSet::new(),
             starting_since: BTreeMap::new(),
             start_took: BTreeMap::new(),
             next_send: now,
@@ -290,6 +303,13 @@ impl Engine {
                 ok,
                 detail,
             } => self.done(now, &res, op, ok, &detail, &mut out),
+            Input::Checked {
+                res,
+                seq,
+                ok,
+                detail,
+            } => self.checked_result(now, &res, seq, ok, &detail, &mut out),
+            Input::Carrier { interface, up } => self.carrier(&interface, up),
             Input::Fenced { node, ok } => self.fenced(now, &node, ok, &mut out),
             Input::Ping { reachable } => {
                 self.connectivity = reachable;
@@ -313,7 +333,10 @@ impl Engine {
         }
         self.tick(now, &mut out);
         for a in &out {
-            if let Action::AddVip { res, .. } | Action::StartUnit { res, .. } = a {
+            if let Action::AddVip { res, .. }
+            | Action::StartUnit { res, .. }
+            | Action::RestartUnit { res, .. } = a
+            {
                 self.starting_since.insert(res.clone(), now);
             }
         }
@@ -334,6 +357,7 @@ impl Engine {
         consider(self.members.next_deadline(&self.m.heartbeat));
         self.failed_until.values().for_each(|t| consider(Some(*t)));
         consider(self.refresh.next());
+        consider(self.next_check());
         // Quorum changes by time alone too: a peer's acknowledgement or start-up grace runs
         // out, the ping targets have been reached long enough, a hold-off ends.
         let t = &self.m.heartbeat;

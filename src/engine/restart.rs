@@ -21,13 +21,15 @@ use crate::manifest::model::ResourceKind;
 const KEPT: usize = crate::manifest::limits::MAX_RESTARTS as usize + 1;
 
 impl Engine {
-    /// Restarts resource `res`, a unit lost while its group runs here, if the group's budget
-    /// allows; true if it did (the caller then does not fail the group).
+    /// Restarts resource `res`, a unit lost (or, `running`, still running but failing its
+    /// check) while its group runs here, if the group's budget allows; true if it did (the
+    /// caller then does not fail the group).
     pub(super) fn restart_in_place(
         &mut self,
         now: Time,
         res: &ResourceRef,
         detail: &str,
+        running: bool,
         out: &mut Vec<Action>,
     ) -> bool {
         let Some(g) = self.shared.get(&res.group).cloned() else {
@@ -76,7 +78,7 @@ impl Engine {
         );
         out.push(self.event(EventKind::ResourceFailed, Some(&res.group), reason));
         if let Some(r) = self.runners.get_mut(&res.group) {
-            out.extend(r.restart(&res.group, &g, res.index));
+            out.extend(r.restart(&res.group, &g, res.index, running));
         }
         true
     }

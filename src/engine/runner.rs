@@ -143,14 +143,31 @@ impl Runner {
         self.step(name, g)
     }
 
-    /// Unit `i`, which failed while the group runs here, is started again in place: the group
-    /// stays running (a failed start then fails it as any start does).
-    pub fn restart(&mut self, name: &str, g: &Group, i: usize) -> Vec<Action> {
+    /// Unit `i`, which failed while the group runs here, is started again in place (restarted
+    /// if it still `running`, its check failing): the group stays running (a failed start
+    /// then fails it as any start does).
+    pub fn restart(&mut self, name: &str, g: &Group, i: usize, running: bool) -> Vec<Action> {
         if self.phase != Phase::Running || self.res.get(i) != Some(&Res::Up) {
             return Vec::new();
         }
         self.res[i] = Res::Starting;
-        vec![action(name, g, i, Op::Start)]
+        match (&g.resources[i].kind, running) {
+            (ResourceKind::Unit(unit), true) => vec![Action::RestartUnit {
+                res: ResourceRef::new(name, i),
+                unit: unit.clone(),
+            }],
+            _ => vec![action(name, g, i, Op::Start)],
+        }
+    }
+
+    /// A resource of the group running here failed while it still runs (its check): the
+    /// group fails here, every resource stopped in reverse order, that one included.
+    pub fn fail(&mut self, name: &str, g: &Group) -> (Vec<Action>, Option<Outcome>) {
+        if self.phase != Phase::Running {
+            return (Vec::new(), None);
+        }
+        self.phase = Phase::Stopping { why: Why::Failure };
+        self.step(name, g)
     }
 
     /// Resources `up`, found up here (from idle) where the group may not run, are stopped as a

@@ -96,6 +96,29 @@ pub struct GroupSnapshot {
     /// In maintenance (on its own or with the whole cluster).
     #[serde(default)]
     pub maintenance: bool,
+    /// The health checks of its resources, as run on this node.
+    #[serde(default)]
+    pub checks: Vec<CheckSnapshot>,
+}
+
+/// A resource's health check as run on this node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSnapshot {
+    /// The resource checked.
+    pub resource: String,
+    /// What is run, e.g. `http http://127.0.0.1/ (expects 200)`.
+    pub probe: String,
+    /// `passing`, `failing`, `unknown` (fewer than `rise` or `fall` runs in a row yet) or
+    /// `idle` (it never ran here since this agent started).
+    pub state: String,
+    /// Whether it runs here now (only where the group runs whole).
+    pub running: bool,
+    /// Runs in a row with the last run's result.
+    pub consecutive: u32,
+    /// The last run's result, if any ran.
+    pub last_ok: Option<bool>,
+    /// Why the last failed run failed.
+    pub last_error: Option<String>,
 }
 
 impl Engine {
@@ -207,10 +230,19 @@ impl Engine {
                 (r.name.clone(), word(&here))
             })
             .collect();
+        let carrier = self.carrier_lost().into_iter().find(|(n, _)| n == name);
         let ineligible = g
             .nodes
             .iter()
-            .filter_map(|n| Some((n.clone(), election::why_not(&self.m, name, g, view, n)?)))
+            .filter_map(|n| {
+                let why = match &carrier {
+                    Some((_, interface)) if *n == self.me => {
+                        format!("interface {interface} has no carrier (track_interface)")
+                    }
+                    _ => election::why_not(&self.m, name, g, view, n)?,
+                };
+                Some((n.clone(), why))
+            })
             .collect();
         let starts = (0..g.resources.len())
             .filter_map(|i| self.start_took.get(&ResourceRef::new(name, i)))
@@ -227,7 +259,34 @@ impl Engine {
             failed_here_for_ms: self.failed_until.get(name).map(|t| ms(t.since(now))),
             starts_ms: ms(starts),
             maintenance: self.maintained(name),
+            checks: self.check_snapshots(name, g),
         }
+    }
+
+    fn check_snapshots(&self, name: &str, g: &crate::manifest::model::Group) -> Vec<CheckSnapshot> {
+        g.resources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let check = r.check.as_ref()?;
+                let run = self.checks().get(&ResourceRef::new(name, i));
+                let state = match run.map(|r| r.health.verdict) {
+                    None => "idle",
+                    Some(super::checks::Verdict::Unknown) => "unknown",
+                    Some(super::checks::Verdict::Passing) => "passing",
+                    Some(super::checks::Verdict::Failing) => "failing",
+                };
+                Some(CheckSnapshot {
+                    resource: r.name.clone(),
+                    probe: check.probe.to_string(),
+                    state: state.into(),
+                    running: run.is_some_and(|r| r.active),
+                    consecutive: run.map_or(0, |r| r.health.streak),
+                    last_ok: run.and_then(|r| r.health.last_ok),
+                    last_error: run.and_then(|r| r.health.last_error.clone()),
+                })
+            })
+            .collect()
     }
 
     /// Who runs `name` in this node's view, and in what state: this node's own phase first,

@@ -262,6 +262,25 @@ pub enum Input {
         /// Why not, or what happened.
         detail: String,
     },
+    /// A health check's run ended (asked for by [`Action::RunCheck`]).
+    Checked {
+        /// The resource checked.
+        res: ResourceRef,
+        /// The run, as the action numbered it.
+        seq: u64,
+        /// Whether it passed.
+        ok: bool,
+        /// Why not.
+        detail: String,
+    },
+    /// The carrier of an interface a VIP tracks (`track_interface`) came or went; reported
+    /// at start-up too.
+    Carrier {
+        /// The interface.
+        interface: String,
+        /// Whether it has a carrier.
+        up: bool,
+    },
     /// A fence unit finished.
     Fenced {
         /// The node fenced.
@@ -344,6 +363,23 @@ pub enum Action {
         res: ResourceRef,
         /// The unit.
         unit: String,
+    },
+    /// Restart a unit that runs (its health check failed); report with `Input::Done` as a
+    /// start.
+    RestartUnit {
+        /// The resource.
+        res: ResourceRef,
+        /// The unit.
+        unit: String,
+    },
+    /// Run a health check once, within its timeout; report with `Input::Checked`.
+    RunCheck {
+        /// The resource checked.
+        res: ResourceRef,
+        /// The run's number, to give back.
+        seq: u64,
+        /// The check.
+        check: crate::manifest::model::Check,
     },
     /// Start a fence unit against a node; report with `Input::Fenced`.
     Fence {

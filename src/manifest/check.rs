@@ -197,9 +197,24 @@ fn text_output(name: &str, report: &Report, note: Option<&str>) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match &report.manifest {
         Some(m) => {
+            // Health checks and tracked interfaces are named only when there are some.
+            let checks = m
+                .groups
+                .values()
+                .flat_map(|g| &g.resources)
+                .filter(|r| r.check.is_some())
+                .count();
+            let tracked = m.tracked_interfaces().len();
+            let mut extra = String::new();
+            if checks > 0 {
+                extra.push_str(&format!(", {}", plural(checks, "health check")));
+            }
+            if tracked > 0 {
+                extra.push_str(&format!(", {}", plural(tracked, "tracked interface")));
+            }
             let _ = writeln!(
                 out,
-                "{name}: valid: cluster `{}`, {}, {}, {}; {}",
+                "{name}: valid: cluster `{}`, {}, {}, {}{extra}; {}",
                 m.cluster,
                 plural(m.nodes.len(), "node"),
                 plural(m.heartbeat.links.len(), "link"),

@@ -161,6 +161,22 @@ pub const RESTART_WINDOW: Bounds = Bounds {
     max: mins(24 * 60),
     why: "restarts are counted within it: below a second counts none, past a day never forgets",
 };
+/// `groups.NAME.resources[].check.interval`.
+pub const CHECK_INTERVAL: Bounds = Bounds {
+    field: "groups.NAME.resources[].check.interval",
+    min: ms(100),
+    max: mins(60),
+    why: "each run costs a connection or a process: below 100ms is a load, not a check",
+};
+/// `groups.NAME.resources[].check.timeout`.
+pub const CHECK_TIMEOUT: Bounds = Bounds {
+    field: "groups.NAME.resources[].check.timeout",
+    min: ms(10),
+    max: mins(10),
+    why: "a run must end before the next begins (`timeout` below `interval`)",
+};
+/// The most runs in a row `rise` and `fall` may ask for.
+pub const MAX_RISE_FALL: u32 = 10;
 /// The most restarts in place `max_restarts` may allow.
 pub const MAX_RESTARTS: u32 = 100;
 
@@ -175,6 +191,8 @@ pub const DURATIONS: &[&Bounds] = &[
     &ANNOUNCE_INTERVAL,
     &ANNOUNCE_REFRESH,
     &RESTART_WINDOW,
+    &CHECK_INTERVAL,
+    &CHECK_TIMEOUT,
 ];
 
 #[cfg(test)]

@@ -204,6 +204,133 @@ pub struct Resource {
     pub kind: ResourceKind,
     /// Indices (into the group's `resources`) that must be up before this one starts.
     pub after: Vec<usize>,
+    /// Its health check, if any (units only). Absent from the serialised form when unset, so
+    /// digests of manifests without checks are those of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+}
+
+/// A health check of a unit, run where its group runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// What is run.
+    pub probe: CheckProbe,
+    /// Time between runs.
+    pub interval: Duration,
+    /// A run not finished within this failed.
+    pub timeout: Duration,
+    /// Passing runs in a row that make a failing check pass.
+    pub rise: u32,
+    /// Failed runs in a row that make the check fail.
+    pub fall: u32,
+}
+
+/// What a check runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckProbe {
+    /// A command, as a transient service: exit status 0 passes.
+    Exec(Vec<String>),
+    /// A TCP connection to `HOST:PORT`.
+    Tcp(String),
+    /// An HTTP GET.
+    Http {
+        /// The `http://` URL.
+        url: String,
+        /// The status expected.
+        status: u16,
+    },
+}
+
+impl std::fmt::Display for CheckProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckProbe::Exec(argv) => write!(f, "exec {}", argv.join(" ")),
+            CheckProbe::Tcp(addr) => write!(f, "tcp {addr}"),
+            CheckProbe::Http { url, status } => write!(f, "http {url} (expects {status})"),
+        }
+    }
+}
+
+/// An `http://` URL split into what a request needs: host, port and path (with the query).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTarget {
+    /// The host as written (a name, an IPv4 address, or an IPv6 one without brackets).
+    pub host: String,
+    /// The port (80 unless written).
+    pub port: u16,
+    /// The path, `/` at least.
+    pub path: String,
+}
+
+impl HttpTarget {
+    /// Splits `url`; the error says what is wrong with it.
+    pub fn parse(url: &str) -> Result<HttpTarget, String> {
+        let Some(rest) = url.strip_prefix("http://") else {
+            return Err(if url.starts_with("https://") {
+                "https is not supported (no TLS)".into()
+            } else {
+                "the URL must start with `http://`".into()
+            });
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
+            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            None => (rest, "/".to_owned()),
+        };
+        if authority.contains('@') {
+            return Err("credentials in the URL are not supported".into());
+        }
+        let (host, port) = split_host_port(authority, 80)?;
+        if path
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err("the path contains spaces or control characters".into());
+        }
+        Ok(HttpTarget { host, port, path })
+    }
+}
+
+/// Splits `HOST[:PORT]` (`[IPV6][:PORT]`); `default` when no port is written (`None`: required).
+pub fn split_host_port(
+    text: &str,
+    default: impl Into<Option<u16>>,
+) -> Result<(String, u16), String> {
+    let default = default.into();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err("an IPv6 address needs its closing `]`".into());
+        };
+        match after.strip_prefix(':') {
+            Some(p) => (host, Some(p)),
+            None if after.is_empty() => (host, None),
+            None => return Err(format!("unexpected `{after}` after the address")),
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err("write an IPv6 address in brackets: `[2001:db8::1]:80`".into());
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/') {
+        return Err(format!("invalid host `{host}`"));
+    }
+    let port = match (port, default) {
+        (Some(p), _) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("invalid port `{p}`: use 1 to 65535")),
+        },
+        (None, Some(d)) => d,
+        (None, None) => return Err("missing the port: write `HOST:PORT`".into()),
+    };
+    Ok((host.to_owned(), port))
 }
 
 /// The kind of a resource.
@@ -229,6 +356,10 @@ pub struct Vip {
     pub label: Option<String>,
     /// Announcements.
     pub announce: Announce,
+    /// Whether a carrier loss on `interface` makes this node ineligible for the group (absent
+    /// from the serialised form when false, so earlier digests stand).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub track_interface: bool,
 }
 
 /// VIP announcement settings.
@@ -253,6 +384,18 @@ impl Heartbeat {
 }
 
 impl Manifest {
+    /// The interfaces of VIPs with `track_interface`.
+    pub fn tracked_interfaces(&self) -> std::collections::BTreeSet<String> {
+        self.groups
+            .values()
+            .flat_map(|g| &g.resources)
+            .filter_map(|r| match &r.kind {
+                ResourceKind::Vip(v) if v.track_interface => Some(v.interface.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Nodes that vote (all of them: witnesses vote too).
     pub fn voters(&self) -> usize {
         self.nodes.len()

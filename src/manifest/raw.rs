@@ -334,6 +334,43 @@ pub struct RawResource {
     pub label: Option<String>,
     /// Gratuitous ARP / unsolicited NA settings (VIPs only).
     pub announce: Option<RawAnnounce>,
+    /// Watch the carrier of the VIP's interface (VIPs only; keepalived's `track_interface`):
+    /// while it is down this node may not run the group, which moves. Default false.
+    pub track_interface: Option<bool>,
+    /// A health check of the unit (units only), run on the node holding the group while it
+    /// runs: failing `fall` times in a row fails the resource, as a unit that dies does.
+    pub check: Option<RawCheck>,
+}
+
+/// A health check: exactly one of `exec`, `tcp` or `http`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[schemars(rename = "Check")]
+pub struct RawCheck {
+    /// A command (absolute path, then its arguments), run as a transient systemd service; exit
+    /// status 0 passes.
+    pub exec: Option<Vec<String>>,
+    /// `HOST:PORT` to connect to over TCP (`[IPV6]:PORT` for an IPv6 address); a connection
+    /// accepted within `timeout` passes.
+    pub tcp: Option<String>,
+    /// An `http://` URL to GET (no TLS); the answer's status must be `status`.
+    pub http: Option<String>,
+    /// The HTTP status an `http` check expects. Default 200.
+    #[schemars(range(min = 100, max = 599))]
+    pub status: Option<u32>,
+    /// Time between two runs of the check. Default 5s.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub interval: Option<String>,
+    /// A run not finished within this counts as failed; below `interval`. Default: 2s, or half
+    /// the interval if that is shorter.
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub timeout: Option<String>,
+    /// Passing runs in a row after which a failing check passes again. Default 2.
+    #[schemars(range(min = 1, max = 10))]
+    pub rise: Option<u32>,
+    /// Failed runs in a row after which the check fails, and its resource with it. Default 3.
+    #[schemars(range(min = 1, max = 10))]
+    pub fall: Option<u32>,
 }
 
 /// VIP announcement settings.

@@ -69,6 +69,11 @@ pub enum FaultKind {
     Reload,
     /// An operator puts the cluster, or one group, in maintenance and ends it later.
     Maintenance,
+    /// The health check of a unit starts failing on the node running it (the unit runs but
+    /// does not serve), until it heals, or, half the time, until the unit is started again.
+    CheckFails,
+    /// A tracked interface (`track_interface`) of a node loses its carrier for a while.
+    CarrierDown,
     /// (internal) the operator ends maintenance.
     MaintenanceOff,
     /// (internal) a node reloads the manifest on its disk.
@@ -111,7 +116,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every fault a schedule may draw.
-    pub const ALL: [FaultKind; 25] = [
+    pub const ALL: [FaultKind; 27] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::VmPause,
@@ -137,6 +142,8 @@ impl FaultKind {
         FaultKind::Clock,
         FaultKind::Reload,
         FaultKind::Maintenance,
+        FaultKind::CheckFails,
+        FaultKind::CarrierDown,
     ];
 
     /// The kinds the manifest's safety settings claim to cover, drawn by default: all but the
@@ -144,9 +151,15 @@ impl FaultKind {
     /// decides between two nodes (validation warns about that; name them to see it fail).
     pub fn covered(m: &crate::manifest::Manifest) -> Vec<FaultKind> {
         let blind = pings_decide(m);
+        let checks = m
+            .groups
+            .values()
+            .any(|g| g.resources.iter().any(|r| r.check.is_some()));
         FaultKind::ALL
             .into_iter()
             .filter(|k| !(blind && matches!(k, FaultKind::GatewaySplit | FaultKind::LinkCut)))
+            .filter(|k| checks || *k != FaultKind::CheckFails)
+            .filter(|k| !m.tracked_interfaces().is_empty() || *k != FaultKind::CarrierDown)
             .collect()
     }
 
@@ -178,6 +191,8 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Reload => "reload",
             FaultKind::Maintenance => "maintenance",
+            FaultKind::CheckFails => "check-fails",
+            FaultKind::CarrierDown => "carrier-down",
             _ => "internal",
         }
     }

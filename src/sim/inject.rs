@@ -170,6 +170,13 @@ impl World {
                 "fence" => {
                     self.net.unfenceable.remove(&node);
                 }
+                d if d.starts_with("carrier ") => self.carrier_up(&node, &d["carrier ".len()..]),
+                "check" => {
+                    let key = (f.group.clone().unwrap_or_default(), f.resource);
+                    if let Some(n) = self.nodes.get_mut(&node) {
+                        n.check_failing.remove(&key);
+                    }
+                }
                 _ => self.net.loss = 0,
             },
             FaultKind::StartFail => {
@@ -182,6 +189,8 @@ impl World {
                     .insert(key);
             }
             FaultKind::UnitDies => self.unit_dies(&f),
+            FaultKind::CheckFails => self.check_fails(&f),
+            FaultKind::CarrierDown => self.carrier_down(&f),
             FaultKind::StopFail => {
                 self.report.fault(self.now, &f, &[]);
                 let key = (f.group.clone().unwrap_or_default(), f.resource);
@@ -715,6 +724,8 @@ impl World {
         for n in &names {
             let node = self.nodes.get_mut(n).expect("known node");
             node.fail_next_start.clear();
+            node.check_failing.clear();
+            let down = std::mem::take(&mut node.carrier_down);
             node.fail_next_stop.clear();
             node.slow_stops_until = None;
             if self.vm_frozen(n) {
@@ -726,6 +737,9 @@ impl World {
                 self.thaw(n);
             }
             self.boot(n);
+            for interface in down {
+                self.carrier_seen(n, &interface, true);
+            }
         }
         self.reload_all();
         self.clear_all();

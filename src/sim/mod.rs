@@ -9,6 +9,7 @@
 //! the engines ask (network, resources, the agents' lives), `report.rs` checks invariants
 //! and measures failover gaps, `rng.rs` is the generator.
 
+mod checks;
 mod clock;
 mod faults;
 mod inject;
@@ -101,6 +102,10 @@ struct Node {
     stray_since: BTreeMap<(String, usize), Time>,
     /// Units being restarted in place.
     restarting: BTreeSet<(String, usize)>,
+    /// Units whose health check fails here, each with whether a (re)start heals it.
+    check_failing: BTreeMap<(String, usize), bool>,
+    /// Tracked interfaces without a carrier here.
+    carrier_down: BTreeSet<String>,
     /// When the running engine booted.
     booted_at: Option<Time>,
     /// Since when the agent runs and is not frozen (it can act on what it sees).
@@ -225,6 +230,8 @@ impl World {
                     hand_started: BTreeSet::new(),
                     stray_since: BTreeMap::new(),
                     restarting: BTreeSet::new(),
+                    check_failing: BTreeMap::new(),
+                    carrier_down: BTreeSet::new(),
                     booted_at: None,
                     awake_since: None,
                     powered: false,

@@ -3,6 +3,7 @@
 //! are on what a node does (`Acquire`/`Release` events, `AddVip` before `StartUnit`, nothing
 //! started before a given moment), so a changed rule fails them.
 
+mod checks;
 mod failover;
 mod in_place;
 mod leave;

@@ -112,6 +112,7 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
             | FaultKind::UnitRestart
             | FaultKind::StopFail
             | FaultKind::Reload
+            | FaultKind::CheckFails
                 if !groups.is_empty() =>
             {
                 let g = rng.pick(&groups).clone();
@@ -130,6 +131,7 @@ pub fn draw(rng: &mut Rng, m: &Manifest, cfg: &SimConfig, from: Time, to: Time) 
                 | FaultKind::UnitDies
                 | FaultKind::StrayStart
                 | FaultKind::UnitRestart
+                | FaultKind::CheckFails
         );
         if !needs_group || f.group.is_some() {
             out.push(f);

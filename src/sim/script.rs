@@ -117,6 +117,30 @@ impl World {
         }
     }
 
+    /// The health check of resource `index` of `group` fails on `node` (or passes again); with
+    /// `heals_on_restart`, a start of the unit there makes it pass.
+    pub fn check_failing(&mut self, node: &str, group: &str, index: usize, fails: Option<bool>) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            let key = (group.to_owned(), index);
+            match fails {
+                Some(heals_on_restart) => n.check_failing.insert(key, heals_on_restart),
+                None => n.check_failing.remove(&key),
+            };
+        }
+    }
+
+    /// The carrier of tracked `interface` on `node` goes (or comes back).
+    pub fn carrier(&mut self, node: &str, interface: &str, up: bool) {
+        if up {
+            self.carrier_up(node, interface);
+        } else if let Some(n) = self.nodes.get_mut(node)
+            && n.carrier_down.insert(interface.to_owned())
+        {
+            self.changed = true;
+            self.carrier_seen(node, interface, false);
+        }
+    }
+
     /// Cuts (or heals) both directions between `a` and `b`.
     pub fn split(&mut self, a: &str, b: &str, cut: bool) {
         self.cut(a, b, cut);
@@ -253,6 +277,7 @@ impl World {
                 Action::RemoveVip { res, .. } => Some(format!("-vip{}", res.index)),
                 Action::StartUnit { unit, .. } => Some(format!("+{unit}")),
                 Action::StopUnit { unit, .. } => Some(format!("-{unit}")),
+                Action::RestartUnit { unit, .. } => Some(format!("~{unit}")),
                 Action::Fence { node, .. } => Some(format!("fence {node}")),
                 Action::Exit => Some("exit".into()),
                 _ => None,

@@ -37,7 +37,9 @@ impl World {
                     key,
                     version,
                 } => self.send(name, &link, &datagram, key, version),
-                Action::AddVip { res, .. } | Action::StartUnit { res, .. } => {
+                Action::AddVip { res, .. }
+                | Action::StartUnit { res, .. }
+                | Action::RestartUnit { res, .. } => {
                     self.resource(name, generation, res, Op::Start);
                 }
                 Action::RemoveVip { res, .. } | Action::StopUnit { res, .. } => {
@@ -86,6 +88,7 @@ impl World {
                     let node = self.nodes.get_mut(name).expect("known node");
                     node.checkpoint = Some((now, holding, stands_ms, maintenance));
                 }
+                Action::RunCheck { res, seq, check } => self.run_check(name, res, seq, &check),
                 Action::Announce { .. } | Action::Notify(_) => {}
             }
         }
@@ -200,6 +203,10 @@ impl World {
         node.hand_started.remove(&key);
         if op == Op::Start {
             node.stray_since.remove(&key);
+            // A wedged service that a restart fixes.
+            if node.check_failing.get(&key) == Some(&true) {
+                node.check_failing.remove(&key);
+            }
         }
         node.pending.insert(key.clone(), op);
         let epoch = node.epoch;
@@ -419,6 +426,11 @@ impl World {
         node.powered = true;
         let probe = self.probe(name);
         self.input(name, Input::Probed(probe), true);
+        // The carrier watch reports at its start what it reads.
+        let down: Vec<String> = self.nodes[name].carrier_down.iter().cloned().collect();
+        for interface in down {
+            self.carrier_seen(name, &interface, false);
+        }
         // The daemon pings at start-up, then every connectivity interval.
         self.ping_round(name);
     }

@@ -155,6 +155,9 @@ pub fn status(s: &Status, now: SystemTime) -> String {
                 .collect();
             let _ = writeln!(out, "  {:<12} resources here: {}", "", here.join(", "));
         }
+        for c in &g.checks {
+            let _ = writeln!(out, "  {:<12} {}", "", check_line(c));
+        }
         if g.state == "blocked" {
             let on = g.owner.as_deref().unwrap_or("?");
             let _ = writeln!(
@@ -233,6 +236,27 @@ fn eligibility(g: &GroupStatus) -> String {
     }
 }
 
+/// One health check: what it runs, its verdict, the runs in a row and the last error.
+fn check_line(c: &haagent::engine::snapshot::CheckSnapshot) -> String {
+    let mut line = format!("check of {} ({}): {}", c.resource, c.probe, c.state);
+    match c.last_ok {
+        Some(ok) => line.push_str(&format!(
+            ", {} {} run(s) in a row",
+            c.consecutive,
+            if ok { "passed" } else { "failed" }
+        )),
+        None if c.running => line.push_str(", no run yet"),
+        None => {}
+    }
+    if let (Some(false), Some(e)) = (c.last_ok, &c.last_error) {
+        line.push_str(&format!("; last error: {e}"));
+    }
+    if !c.running {
+        line.push_str(" (not running here: checks run where the group runs)");
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +297,15 @@ mod tests {
                 ("web.service".into(), "down".into()),
             ],
             failover_budget_ms: 1800,
+            checks: vec![haagent::engine::snapshot::CheckSnapshot {
+                resource: "web.service".into(),
+                probe: "http http://127.0.0.1/ (expects 200)".into(),
+                state: "failing".into(),
+                running: false,
+                consecutive: 3,
+                last_ok: Some(false),
+                last_error: Some("connect to 127.0.0.1:80: Connection refused".into()),
+            }],
             ..Default::default()
         };
         s.groups.insert("web".into(), g);
@@ -291,6 +324,7 @@ mod tests {
             "alpha may not run it: failed here 10 s ago",
             "gamma may not run it: dead",
             "failover budget: 1.8 s",
+            "check of web.service (http http://127.0.0.1/ (expects 200)): failing, 3 failed run(s) in a row; last error: connect to 127.0.0.1:80: Connection refused (not running here",
         ] {
             assert!(text.contains(want), "no {want:?} in\n{text}");
         }

@@ -72,6 +72,58 @@ impl Systemd {
         self.job(unit, start, "replace").await
     }
 
+    /// Restarts `unit` (a unit whose health check failed) and waits for the job's result.
+    pub async fn run_restart(&self, unit: &str) -> Result<(), String> {
+        let job = self
+            .mgr
+            .restart_unit(unit, "replace")
+            .await
+            .map_err(describe)?;
+        match self.result_of(job).await?.as_str() {
+            "done" => Ok(()),
+            other => Err(format!("job {other}")),
+        }
+    }
+
+    /// Runs `argv` as a transient oneshot service (a health check of `label`), which systemd
+    /// kills past `timeout` and unloads once it ended; `Ok` when it exited with status 0.
+    pub async fn run_transient(
+        &self,
+        argv: &[String],
+        label: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), String> {
+        use zbus::Variant as Value;
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("haagent-check-{}-{n}.service", std::process::id());
+        let program = argv.first().cloned().unwrap_or_default();
+        let exec = vec![(program, argv.to_vec(), false)];
+        let micros = u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX);
+        let properties = [
+            (
+                "Description",
+                Value::from(format!("haagent check of {label}")),
+            ),
+            ("Type", Value::from("oneshot")),
+            ("ExecStart", Value::from(exec)),
+            ("TimeoutStartUSec", Value::from(micros)),
+            ("CollectMode", Value::from("inactive-or-failed")),
+        ];
+        let job = self
+            .mgr
+            .start_transient_unit(&name, "fail", &properties, &[])
+            .await
+            .map_err(describe)?;
+        match self.result_of(job).await?.as_str() {
+            "done" => Ok(()),
+            "failed" => Err(format!(
+                "the command failed or timed out (journalctl -u {name})"
+            )),
+            other => Err(format!("job {other} (journalctl -u {name})")),
+        }
+    }
+
     /// Queues a start job for `unit` with job `mode` (`fail`, `replace`); once systemd has
     /// queued it, the job's result, to await apart (`Ok` when `done`).
     pub async fn queue_start(

@@ -327,12 +327,21 @@ fn resource(cx: &mut Ctx, path: &YamlPath, r: &RawResource) -> Option<Resource> 
         _ => {}
     }
     let kind = match (&r.vip, &r.unit) {
-        (Some(v), None) => ResourceKind::Vip(vip(cx, path, v, r)?),
+        (Some(v), None) => {
+            if r.check.is_some() {
+                cx.push(
+                    Diagnostic::error(path.key("check"), "`check` applies only to units")
+                        .hint("move the check to the unit that serves this VIP"),
+                );
+            }
+            ResourceKind::Vip(vip(cx, path, v, r)?)
+        }
         (None, Some(u)) => {
             for key in [
                 ("interface", r.interface.is_some()),
                 ("label", r.label.is_some()),
                 ("announce", r.announce.is_some()),
+                ("track_interface", r.track_interface.is_some()),
             ]
             .iter()
             .filter(|k| k.1)
@@ -357,10 +366,15 @@ fn resource(cx: &mut Ctx, path: &YamlPath, r: &RawResource) -> Option<Resource> 
             return None;
         }
     };
+    let check = match &r.check {
+        Some(c) => Some(super::checks::check(cx, &path.key("check"), c)?),
+        None => None,
+    };
     Some(Resource {
         name: name?,
         kind,
         after: Vec::new(),
+        check,
     })
 }
 

@@ -4,6 +4,7 @@
 //! Each section has its own file; this one holds the shared checks (names, durations, choices)
 //! and the order in which sections are read, since later ones refer to earlier ones.
 
+mod checks;
 mod cluster;
 mod cross;
 mod edges;

@@ -54,6 +54,7 @@ pub(super) fn vip(cx: &mut Ctx, path: &YamlPath, text: &str, r: &RawResource) ->
         interface,
         label: r.label.clone(),
         announce: announce(cx, path, r),
+        track_interface: r.track_interface.unwrap_or(false),
     })
 }
 

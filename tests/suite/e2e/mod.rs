@@ -12,6 +12,7 @@ mod drift;
 mod faults;
 mod fencing;
 mod flood;
+mod health;
 mod in_place;
 mod keys;
 mod links;
