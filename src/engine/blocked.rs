@@ -5,7 +5,10 @@
 //! checked by hand unblocks it. Peers do not start a stateful group while any node may still
 //! run it: a live node that says `blocked`, or a node whose last word was `blocked` (it may have
 //! died with its copy running) until it comes back, is fenced (when fencing is configured), or
-//! an operator unblocks it.
+//! an operator unblocks it. A node silent since its last word showed it holding a group in
+//! maintenance counts the same: maintenance stops nothing, not even on quorum loss, so its
+//! copy may run on however long it has been cut off (until it learns maintenance ended and
+//! lets go, which nobody else can see).
 
 use std::time::Duration;
 
@@ -83,9 +86,10 @@ impl Engine {
         }
     }
 
-    /// The nodes other than this one that may still run `name` after a failed stop: those that
-    /// say so now, and those whose last word was so, unless fenced since or unblocked by an
-    /// operator since.
+    /// The nodes other than this one that may still run `name` although no rule makes them
+    /// let go: those that say `blocked` now, those whose last word was `blocked`, and those
+    /// silent since their last word showed them holding it in maintenance; unless fenced
+    /// since or unblocked by an operator since.
     pub(super) fn blocked_elsewhere(&self, name: &str) -> Vec<String> {
         self.members
             .peers()
@@ -95,6 +99,7 @@ impl Engine {
                     v.groups
                         .iter()
                         .any(|(g, s)| g == name && *s == GroupState::Blocked)
+                        || (!p.state.alive() && held_in_maintenance(v, name))
                 });
                 let fenced = self.fences.get(*peer) == Some(&Fence::Done);
                 let cleared = self
@@ -136,6 +141,19 @@ impl Engine {
             self.outcome(now, group, outcome, out);
         }
     }
+}
+
+/// Whether datagram `v` shows its sender holding `name` (starting, running, stopping) while
+/// it had the group in maintenance.
+fn held_in_maintenance(v: &crate::protocol::wire::Datagram, name: &str) -> bool {
+    let holds = v.groups.iter().any(|(g, s)| {
+        g == name
+            && matches!(
+                s,
+                GroupState::Starting | GroupState::Running | GroupState::Stopping
+            )
+    });
+    holds && super::intents::Intents::of(&v.intents).maintenance(name)
 }
 
 #[cfg(test)]

@@ -59,6 +59,14 @@ impl Engine {
             Admit::Newer | Admit::NewRun => {}
         }
         let intents = std::mem::take(&mut d.intents);
+        // The view keeps the sender's maintenance intents: whether it held a group in
+        // maintenance when last heard decides whether its silence may be taken for a release
+        // (`blocked.rs`).
+        d.intents = intents
+            .iter()
+            .filter(|i| matches!(i.what, wire::IntentKind::Maintenance { .. }))
+            .cloned()
+            .collect();
         let back = !self.members.state(&d.sender).alive();
         if d.generation > 0 && back {
             self.fences.remove(&d.sender);

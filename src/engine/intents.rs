@@ -35,6 +35,15 @@ impl Intents {
         true
     }
 
+    /// The newest of each slot among `list` (a peer's heartbeat's intents).
+    pub fn of(list: &[Intent]) -> Intents {
+        let mut i = Intents::default();
+        for intent in list {
+            i.merge(intent);
+        }
+        i
+    }
+
     /// Issues a new intent with `stamp`.
     pub fn issue(&mut self, stamp: Stamp, what: IntentKind) -> Intent {
         let intent = Intent { stamp, what };

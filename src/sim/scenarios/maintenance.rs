@@ -113,3 +113,46 @@ fn a_copy_started_by_hand_in_maintenance_is_stopped_at_off() {
     assert!(c.steps("alpha", 2000).is_empty());
     assert_eq!(c.holders("web"), ["alpha"]);
 }
+
+/// Three nodes, majority quorum, web preferring alpha.
+fn three_nodes() -> crate::manifest::Manifest {
+    super::manifest(
+        "cluster: c\nnodes:\n  alpha: { address: 10.0.0.1 }\n  beta: { address: 10.0.0.2 }\n\
+         \x20 gamma: { address: 10.0.0.3 }\n\
+         heartbeat: { interval: 100ms, warn_after: 300ms, dead_after: 500ms, initial_dead: 1s }\n\
+         auth: { key_file: /k }\n\
+         groups:\n  web:\n    nodes: [alpha, beta, gamma]\n    resources:\n\
+         \x20     - { vip: 10.0.0.10/24, interface: eth0 }\n      - unit: app.service\n",
+    )
+}
+
+// Input: three nodes, alpha holds web; maintenance on (given on beta); alpha is cut off from
+// both peers, and 300 ms later maintenance ends on beta (alpha never hears it); the cut heals
+// after 3 s. Output: neither beta nor gamma starts web while alpha is silent (its last word
+// showed it holding web in maintenance, which stops nothing, not even on quorum loss: its
+// copy may run on); once heard again alpha keeps it, and web never ran twice.
+#[test]
+fn a_holder_silent_since_it_held_a_group_in_maintenance_is_not_taken_over() {
+    let mut c = World::running(three_nodes(), 2000);
+    assert_eq!(c.holders("web"), ["alpha"]);
+    c.command("beta", maintenance(true));
+    c.run_until(2100);
+    c.split("alpha", "beta", true);
+    c.split("alpha", "gamma", true);
+    c.run_until(2400);
+    c.command("beta", maintenance(false));
+    c.run_until(5400);
+    for peer in ["beta", "gamma"] {
+        assert!(
+            c.events(peer, EventKind::Acquire, "web").is_empty(),
+            "{peer} took web over from a node that may still run it: {:?}",
+            c.steps(peer, 2000)
+        );
+    }
+    assert_eq!(c.holders("web"), ["alpha"]);
+    c.split("alpha", "beta", false);
+    c.split("alpha", "gamma", false);
+    c.run_until(8000);
+    assert_eq!(c.violation(), None);
+    assert_eq!(c.holders("web").len(), 1, "{:?}", c.holders("web"));
+}
