@@ -108,6 +108,32 @@ fn bound(spec: &Spec) -> Duration {
     Duration::from_millis(FALL * INTERVAL_MS + spec.timers.dead_ms)
 }
 
+/// Waits until status on `node` shows the check passing.
+fn passing_on(c: &Cluster, node: &str) {
+    cluster::wait_for(
+        &format!("the check passes on {node}"),
+        Duration::from_secs(5),
+        || ctl_stdout(c, node, &["status"]).contains("): passing, "),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", ctl_stdout(c, node, &["status"])));
+}
+
+/// Applies `fault` on the holder and checks the group moved within `fall x interval + dead
+/// window` and the margin.
+fn moves_within_the_bound(c: &Cluster, spec: &Spec, what: &str, fault: &str) {
+    let took = moved_after(c, fault);
+    eprintln!(
+        "{what}: the group moved in {} ms (bound {} ms + {MARGIN_MS} ms margin)",
+        took.as_millis(),
+        bound(spec).as_millis()
+    );
+    assert!(
+        took <= bound(spec) + Duration::from_millis(MARGIN_MS),
+        "moved in {took:?}\n{}",
+        journals(c)
+    );
+}
+
 #[test]
 fn an_http_check_that_starts_failing_moves_the_group_and_status_names_it() {
     let spec = Spec {
@@ -123,23 +149,10 @@ fn an_http_check_that_starts_failing_moves_the_group_and_status_names_it() {
     };
     start_on(&c, &["alpha", "beta"], "alpha");
     // Passing on alpha after `rise` runs: the group stays.
-    cluster::wait_for("the check passes on alpha", Duration::from_secs(5), || {
-        ctl_stdout(&c, "alpha", &["status"]).contains("): passing, ")
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", ctl_stdout(&c, "alpha", &["status"])));
+    passing_on(&c, "alpha");
     assert_eq!(never_twice(&c, Duration::from_secs(2)), ["alpha"]);
     // The service stops serving its health page on alpha: 404 from now on.
-    let took = moved_after(&c, "rm /run/health/ok");
-    eprintln!(
-        "http check: the group moved in {} ms (bound {} ms + {MARGIN_MS} ms margin)",
-        took.as_millis(),
-        bound(&spec).as_millis()
-    );
-    assert!(
-        took <= bound(&spec) + Duration::from_millis(MARGIN_MS),
-        "moved in {took:?}\n{}",
-        journals(&c)
-    );
+    moves_within_the_bound(&c, &spec, "http check", "rm /run/health/ok");
     let status = ctl_stdout(&c, "alpha", &["status"]);
     assert!(
         status.contains("check of web.service (http http://127.0.0.1:8081/ok (expects 200)): failing, 3 failed run(s) in a row; last error: http://127.0.0.1:8081/ok answered 404, not 200"),
@@ -157,10 +170,7 @@ fn an_http_check_that_starts_failing_moves_the_group_and_status_names_it() {
         "{log}"
     );
     // On beta the page is there: the check passes and runs on.
-    cluster::wait_for("the check passes on beta", Duration::from_secs(5), || {
-        ctl_stdout(&c, "beta", &["status"]).contains("): passing, ")
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", ctl_stdout(&c, "beta", &["status"])));
+    passing_on(&c, "beta");
     assert_eq!(never_twice(&c, Duration::from_secs(2)), ["beta"]);
 }
 
@@ -181,10 +191,7 @@ fn an_exec_check_runs_as_a_transient_unit_and_moves_the_group() {
         h.write_file("/run/healthy", b"", 0o644).unwrap();
     }
     start_on(&c, &["alpha", "beta"], "alpha");
-    cluster::wait_for("the check passes on alpha", Duration::from_secs(5), || {
-        ctl_stdout(&c, "alpha", &["status"]).contains("): passing, ")
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", ctl_stdout(&c, "alpha", &["status"])));
+    passing_on(&c, "alpha");
     // Each run is a unit of its own, in systemd's journal, not a process of the agent.
     let runs = c
         .sh(
@@ -193,17 +200,7 @@ fn an_exec_check_runs_as_a_transient_unit_and_moves_the_group() {
         )
         .unwrap();
     assert!(runs.trim().parse::<u32>().unwrap_or(0) >= 1, "{runs}");
-    let took = moved_after(&c, "rm /run/healthy");
-    eprintln!(
-        "exec check: the group moved in {} ms (bound {} ms + {MARGIN_MS} ms margin)",
-        took.as_millis(),
-        bound(&spec).as_millis()
-    );
-    assert!(
-        took <= bound(&spec) + Duration::from_millis(MARGIN_MS),
-        "moved in {took:?}\n{}",
-        journals(&c)
-    );
+    moves_within_the_bound(&c, &spec, "exec check", "rm /run/healthy");
     let status = ctl_stdout(&c, "alpha", &["status"]);
     assert!(
         status.contains("check of web.service (exec /usr/bin/test -e /run/healthy): failing"),
