@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::faults::{Fault, FaultKind};
+use super::faults::Fault;
 use super::{Ev, World};
 use crate::engine::{Input, ResourceRef};
 use crate::manifest::model::Check;
@@ -52,12 +52,9 @@ impl World {
             return;
         };
         let key = (group.clone(), i);
-        let holder = self
-            .nodes
-            .iter()
-            .find(|(_, n)| n.up.contains(&key))
-            .map(|(k, _)| k.clone());
-        let Some(holder) = holder else { return };
+        let Some(holder) = self.holder_of(&key) else {
+            return;
+        };
         self.report.fault(
             self.now,
             &Fault {
@@ -71,18 +68,13 @@ impl World {
         let n = self.nodes.get_mut(&holder).expect("known node");
         n.check_failing.insert(key, heals_on_restart);
         let later = self.now.plus(f.lasts);
-        self.at(
-            later,
-            Ev::Fault(Fault {
-                at: later,
-                kind: FaultKind::Heal,
-                node: Some(holder),
-                group: Some(group),
-                resource: i,
-                detail: "check".into(),
-                ..Fault::default()
-            }),
-        );
+        let healed = Fault {
+            node: Some(holder),
+            group: Some(group),
+            resource: i,
+            ..f.clone()
+        };
+        self.heal_later(later, "check", &healed);
     }
 }
 
@@ -101,17 +93,7 @@ impl World {
         let n = self.nodes.get_mut(&node).expect("known node");
         n.carrier_down.insert(interface.clone());
         self.carrier_seen(&node, &interface, false);
-        let later = self.now.plus(f.lasts);
-        self.at(
-            later,
-            Ev::Fault(Fault {
-                at: later,
-                kind: FaultKind::Heal,
-                node: Some(node),
-                detail: format!("carrier {interface}"),
-                ..Fault::default()
-            }),
-        );
+        self.heal_later(self.now.plus(f.lasts), &format!("carrier {interface}"), f);
     }
 
     /// The carrier of `interface` on `node` is back.

@@ -436,7 +436,7 @@ impl World {
     }
 
     /// Schedules the end of fault `f` at `later`.
-    fn heal_later(&mut self, later: Time, what: &str, f: &Fault) {
+    pub(super) fn heal_later(&mut self, later: Time, what: &str, f: &Fault) {
         self.at(
             later,
             Ev::Fault(Fault {
@@ -446,6 +446,14 @@ impl World {
                 ..f.clone()
             }),
         );
+    }
+
+    /// The node on which resource `key` (group, index) is up, if any.
+    pub(super) fn holder_of(&self, key: &(String, usize)) -> Option<String> {
+        self.nodes
+            .iter()
+            .find(|(_, n)| n.up.contains(key))
+            .map(|(k, _)| k.clone())
     }
 
     /// Whether `node`'s whole machine is paused now: until its resume has run, even at the
@@ -573,12 +581,9 @@ impl World {
             .iter()
             .position(|r| matches!(r.kind, ResourceKind::Unit(_)));
         let Some(i) = unit else { return };
-        let holder = self
-            .nodes
-            .iter()
-            .find(|(_, n)| n.up.contains(&(group.clone(), i)))
-            .map(|(k, _)| k.clone());
-        let Some(holder) = holder else { return };
+        let Some(holder) = self.holder_of(&(group.clone(), i)) else {
+            return;
+        };
         self.report.fault(
             self.now,
             &Fault {

@@ -160,3 +160,24 @@ fn a_gap_goes_to_the_fault_begun_just_after_the_last_answer() {
     assert_eq!(v.gaps_ms["freeze"].count, 2, "{:?}", v.gaps_ms);
     assert!(!v.gaps_ms.contains_key("key-rotation"));
 }
+
+// The campaign's `--default-timers` copy of the manifest's defaults (the test bed does not
+// depend on the agent's crate) matches what validation fills in for a manifest without timers.
+#[test]
+fn the_default_timers_of_the_campaign_are_the_manifests() {
+    let text = "cluster: c\nnodes:\n  a: { address: 10.0.0.1 }\n  b: { address: 10.0.0.2 }\n  c: { address: 10.0.0.3 }\nauth: { key_file: /k }\ngroups: {}\n";
+    let r = haagent::manifest::parse(text);
+    let m = r.manifest.unwrap_or_else(|| panic!("{:?}", r.problems));
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    let h = &m.heartbeat;
+    let t = Timers::DEFAULT;
+    assert_eq!(
+        (
+            ms(h.interval),
+            ms(h.warn_after),
+            ms(h.dead_after),
+            ms(h.initial_dead)
+        ),
+        (t.interval, t.warn, t.dead, t.initial)
+    );
+}

@@ -74,6 +74,20 @@ fn wait_notified(c: &Cluster, node: &str, event: &str, n: usize) -> Vec<(String,
     notified(c, node)
 }
 
+/// Waits for `node`'s acquire notification of web and checks it is the only one, its unit an
+/// instance named after the event, group and node; returns its unit and what it logged.
+fn one_acquire_notified(c: &Cluster, node: &str) -> (String, String) {
+    let seen = wait_notified(c, node, "acquire", 1);
+    let acquired = of_event(&seen, "acquire");
+    assert_eq!(acquired.len(), 1, "{seen:?}");
+    let (unit, said) = acquired[0].clone();
+    assert!(
+        unit.starts_with(&format!("haagent-notify@acquire-web-{node}-")),
+        "{seen:?}"
+    );
+    (unit, said)
+}
+
 #[test]
 fn a_notify_unit_runs_once_per_acquire_with_its_instance() {
     let spec = Spec::two("ntf", 120);
@@ -81,14 +95,8 @@ fn a_notify_unit_runs_once_per_acquire_with_its_instance() {
         return;
     };
     start_on(&c, &["alpha", "beta"], "alpha");
-    let seen = wait_notified(&c, "alpha", "acquire", 1);
-    let acquired = of_event(&seen, "acquire");
-    assert_eq!(acquired.len(), 1, "{seen:?}");
-    let (unit, said) = acquired[0];
-    assert!(
-        unit.starts_with("haagent-notify@acquire-web-alpha-") && unit.ends_with(".service"),
-        "{unit}"
-    );
+    let (unit, said) = one_acquire_notified(&c, "alpha");
+    assert!(unit.ends_with(".service"), "{unit}");
     assert!(
         said.starts_with("haagent: acquire group=web node=alpha: "),
         "{said}"
@@ -103,15 +111,7 @@ fn a_notify_unit_runs_once_per_acquire_with_its_instance() {
         String::from_utf8_lossy(&out.stderr)
     );
     wait_holder(&c, "beta", Duration::from_secs(10));
-    let on_beta = wait_notified(&c, "beta", "acquire", 1);
-    let acquired = of_event(&on_beta, "acquire");
-    assert_eq!(acquired.len(), 1, "{on_beta:?}");
-    assert!(
-        acquired[0]
-            .0
-            .starts_with("haagent-notify@acquire-web-beta-"),
-        "{on_beta:?}"
-    );
+    one_acquire_notified(&c, "beta");
     // A release is notified when it begins (`release`, with its cause) and when it is done
     // (`released`).
     let on_alpha = wait_notified(&c, "alpha", "released", 1);
@@ -416,13 +416,5 @@ fn a_vip_only_cluster_notifies_over_a_connection_made_for_it() {
         c.vip_holders(v) == ["alpha"]
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", journals(&c)));
-    let seen = wait_notified(&c, "alpha", "acquire", 1);
-    let acquired = of_event(&seen, "acquire");
-    assert_eq!(acquired.len(), 1, "{seen:?}");
-    assert!(
-        acquired[0]
-            .0
-            .starts_with("haagent-notify@acquire-web-alpha-"),
-        "{seen:?}"
-    );
+    one_acquire_notified(&c, "alpha");
 }
