@@ -181,8 +181,10 @@ pub fn cluster_from(
     if !can_run(&cfg) {
         return None;
     }
-    let install = install();
+    // The share is taken before `install`, which may build the previous release (two cores
+    // for a minute or more): a flood or a timed switchover must not run beside that build.
     super::sharing_the_machine();
+    let install = install();
     Some(
         Cluster::up(cfg, install, manifest)
             .unwrap_or_else(|e| panic!("cluster failed to start: {e}")),
