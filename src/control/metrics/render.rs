@@ -3,7 +3,7 @@
 
 use super::Scrape;
 use super::out::{Out, flag, secs};
-use super::series::{groups, nodes};
+use super::series::{checks, groups, nodes};
 
 /// The scrape as Prometheus text.
 pub fn render(s: &Scrape) -> String {
@@ -29,6 +29,7 @@ pub fn render(s: &Scrape) -> String {
     o.family("haagent_quorate", "gauge", "Whether this node has quorum.");
     o.sample("haagent_quorate", &[], flag(st.quorate));
     groups(&mut o, s);
+    checks(&mut o, s);
     nodes(&mut o, s);
     o.family(
         "haagent_dropped_datagrams_total",

@@ -9,6 +9,8 @@ use super::{Histogram, Scrape};
 const GROUP_STATES: [&str; 6] = [
     "running", "starting", "stopping", "failed", "stopped", "blocked",
 ];
+/// Health-check states the engine reports (`idle`: not run here since the agent started).
+const CHECK_STATES: [&str; 4] = ["passing", "failing", "unknown", "idle"];
 /// Node states the engine reports.
 const NODE_STATES: [&str; 5] = ["up", "late", "dead", "left", "unknown"];
 
@@ -112,6 +114,49 @@ pub(super) fn groups(o: &mut Out, s: &Scrape) {
             &[("group", g)],
             secs(gs.failover_budget_ms),
         );
+    }
+}
+
+/// Each resource's health check as run here: its state, whether it runs here now, and how
+/// many runs in a row gave the last result (how near `rise` or `fall` it is).
+pub(super) fn checks(o: &mut Out, s: &Scrape) {
+    let checks = || {
+        s.status
+            .groups
+            .iter()
+            .flat_map(|(g, gs)| gs.checks.iter().map(move |c| (g, c)))
+    };
+    o.family(
+        "haagent_check_state",
+        "gauge",
+        "A resource's health check here: 1 for the current state.",
+    );
+    for (g, c) in checks() {
+        for state in CHECK_STATES {
+            o.sample(
+                "haagent_check_state",
+                &[("group", g), ("resource", &c.resource), ("state", state)],
+                flag(c.state == state),
+            );
+        }
+    }
+    o.family(
+        "haagent_check_running",
+        "gauge",
+        "Whether the check runs here now (only where its group runs whole).",
+    );
+    for (g, c) in checks() {
+        let labels = [("group", g.as_str()), ("resource", &c.resource)];
+        o.sample("haagent_check_running", &labels, flag(c.running));
+    }
+    o.family(
+        "haagent_check_consecutive",
+        "gauge",
+        "Runs in a row with the last run's result (against the check's rise or fall).",
+    );
+    for (g, c) in checks() {
+        let labels = [("group", g.as_str()), ("resource", &c.resource)];
+        o.sample("haagent_check_consecutive", &labels, c.consecutive);
     }
 }
 

@@ -58,6 +58,12 @@ fn scrape() -> Scrape {
         state: "running".into(),
         preference: vec!["alpha".into(), "beta".into()],
         failover_budget_ms: 2250,
+        checks: vec![crate::engine::snapshot::CheckSnapshot {
+            resource: "web.service".into(),
+            state: "failing".into(),
+            consecutive: 3,
+            ..Default::default()
+        }],
         ..Default::default()
     };
     status.groups.insert("web".into(), g);
@@ -131,6 +137,10 @@ fn renders_every_listed_series_in_the_text_format() {
         "haagent_group_acquire_duration_seconds_bucket{group=\"web\",le=\"0.5\"} 1",
         "haagent_group_acquire_duration_seconds_count{group=\"web\"} 1",
         "haagent_group_failover_budget_seconds{group=\"web\"} 2.25",
+        "haagent_check_state{group=\"web\",resource=\"web.service\",state=\"failing\"} 1",
+        "haagent_check_state{group=\"web\",resource=\"web.service\",state=\"passing\"} 0",
+        "haagent_check_running{group=\"web\",resource=\"web.service\"} 0",
+        "haagent_check_consecutive{group=\"web\",resource=\"web.service\"} 3",
         "haagent_node_state{node=\"beta\",state=\"late\"} 1",
         "haagent_node_last_heard_seconds{node=\"beta\"} 1.5",
         "haagent_link_up{node=\"beta\",link=\"l0\"} 1",

@@ -1,12 +1,14 @@
 //! Health checks on real hosts: an `http` check of the web unit that starts failing on the
 //! holder moves the group to the peer within `fall x interval + dead_after` (with
 //! `on_failure: move`; the default restarts the unit in place first), and `haagentctl status`
-//! names the failing check; an `exec` check runs as a transient systemd unit, not as a child of
-//! the agent, and moves the group likewise; a VIP whose interface loses its carrier
-//! (`track_interface`) moves the group within the carrier poll and the handoff.
+//! and the metrics endpoint name the failing check; an `exec` check runs as a transient
+//! systemd unit, not as a child of the agent, and moves the group likewise; a VIP whose
+//! interface loses its carrier (`track_interface`) moves the group within the carrier poll and
+//! the handoff.
 
 use haagent_testbed::Config;
 
+use super::scrape::{METRICS_PORT, samples, scrape};
 use super::*;
 
 /// Check timing of these tests: a run every 500 ms, failing after 3 in a row.
@@ -19,7 +21,8 @@ const MARGIN_MS: u64 = 1000;
 /// A tiny HTTP server on every host (not managed: it runs everywhere), serving `/run/health`.
 const HEALTH_UNIT: &str = "[Unit]\nDescription=health endpoint of the web unit\n\n[Service]\nExecStartPre=/bin/mkdir -p /run/health\nExecStartPre=/bin/sh -c 'echo ok > /run/health/ok'\nExecStart=/usr/bin/python3 -m http.server 8081 --bind 127.0.0.1 --directory /run/health\n\n[Install]\nWantedBy=multi-user.target\n";
 
-/// The two-node cluster whose web unit has `check` (YAML flow mapping), `on_failure: move`.
+/// The two-node cluster whose web unit has `check` (YAML flow mapping), `on_failure: move`,
+/// with the metrics endpoint on.
 fn checked_cluster(spec: &Spec, check: &str, health_server: bool) -> Option<Cluster> {
     let vip = Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST);
     let mut cfg = Config::new(spec.prefix, [10, 98, spec.subnet], spec.nodes.len())
@@ -30,7 +33,8 @@ fn checked_cluster(spec: &Spec, check: &str, health_server: bool) -> Option<Clus
     }
     let check = format!("      - unit: web.service\n        check: {check}\n");
     cluster_of(cfg, |bed| {
-        manifest(spec, bed).replace("      - unit: web.service\n", &check)
+        let text = manifest(spec, bed).replace("      - unit: web.service\n", &check);
+        format!("{text}metrics: {{ listen: '0.0.0.0:{METRICS_PORT}' }}\n")
     })
 }
 
@@ -172,6 +176,21 @@ fn an_http_check_that_starts_failing_moves_the_group_and_status_names_it() {
     // On beta the page is there: the check passes and runs on.
     passing_on(&c, "beta");
     assert_eq!(never_twice(&c, Duration::from_secs(2)), ["beta"]);
+    // The metrics say the same: failing (and stopped) on alpha, passing on beta.
+    for (node, state, running) in [("alpha", "failing", 0.0), ("beta", "passing", 1.0)] {
+        let (text, _) = scrape(&c, node);
+        let s = samples(&text);
+        let labels = "group=\"web\",resource=\"web.service\"";
+        for st in ["passing", "failing", "unknown", "idle"] {
+            let series = format!("haagent_check_state{{{labels},state=\"{st}\"}}");
+            let want = f64::from(st == state);
+            assert_eq!(s.get(&series), Some(&want), "{series} on {node}:\n{text}");
+        }
+        let series = format!("haagent_check_running{{{labels}}}");
+        assert_eq!(s.get(&series), Some(&running), "{node}:\n{text}");
+        let series = format!("haagent_check_consecutive{{{labels}}}");
+        assert!(s.get(&series).is_some_and(|n| *n >= 2.0), "{node}:\n{text}");
+    }
 }
 
 #[test]

@@ -25,6 +25,7 @@ mod production;
 mod recorder;
 mod safety;
 mod scale;
+mod scrape;
 mod service;
 mod stray;
 mod units;

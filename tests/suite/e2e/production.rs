@@ -2,15 +2,13 @@
 //! acquisition with the right instance; the metrics endpoint answers with the listed series;
 //! `haagentctl history` lists a failover from the journal.
 
-use std::collections::BTreeMap;
-
 use haagent_testbed::Config;
 
+use super::scrape::{METRICS_PORT, samples, scrape};
 use super::*;
 
 const NOTIFY_UNIT: &str = include_str!("../../../examples/notify/haagent-notify@.service");
 const NOTIFY_SCRIPT: &str = include_str!("../../../examples/notify/haagent-notify");
-const METRICS_PORT: u16 = 9464;
 
 /// The two-node cluster with the README's notify unit installed as it says, and the manifest
 /// asking for notifications and metrics.
@@ -144,34 +142,6 @@ fn a_notify_unit_runs_once_per_acquire_with_its_instance() {
         !j.contains("notification dropped") && !j.contains("notification unit failed"),
         "{j}"
     );
-}
-
-/// `GET /metrics` of `node`, from the client, and how long it took.
-fn scrape(c: &Cluster, node: &str) -> (String, Duration) {
-    let url = format!("http://{}:{METRICS_PORT}/metrics", c.bed.ip(node));
-    let started = Instant::now();
-    let out = c
-        .bed
-        .client(&["curl", "-sS", "--max-time", "5", "-i", &url]);
-    let took = started.elapsed();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && text.starts_with("HTTP/1.0 200 OK"),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (text, took)
-}
-
-/// The samples of a scrape, by series (name and labels).
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| l.starts_with("haagent_"))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect()
 }
 
 #[test]
