@@ -4,7 +4,8 @@
 //! and the metrics endpoint name the failing check; an `exec` check runs as a transient
 //! systemd unit, not as a child of the agent, and moves the group likewise; a VIP whose
 //! interface loses its carrier (`track_interface`) moves the group within the carrier poll and
-//! the handoff.
+//! the handoff. With the default `on_failure`, a failing check restarts its unit in place
+//! and the group stays.
 
 use haagent_testbed::Config;
 
@@ -226,6 +227,63 @@ fn an_exec_check_runs_as_a_transient_unit_and_moves_the_group() {
         "{status}"
     );
     assert!(status.contains("the command failed"), "{status}");
+}
+
+// Input: an exec check that fails while /run/wedged exists, with the default `on_failure`
+// (restart in place, once in ten minutes); the web unit's start removes the marker, as a
+// restart clears a wedged service. The marker appears on alpha, the holder. Output: after
+// `fall` failed runs alpha restarts web.service in place (a new MainPID), the check passes
+// again, and the group never leaves alpha.
+#[test]
+fn a_failing_check_restarts_its_unit_in_place_and_the_group_stays() {
+    let spec = Spec::two("hcr", 138);
+    let vip = Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST);
+    let web = echo_unit(vip).replacen(
+        "[Service]\n",
+        "[Service]\nExecStartPre=/bin/rm -f /run/wedged\n",
+        1,
+    );
+    assert!(web.contains("rm -f /run/wedged"), "{web}");
+    let cfg = Config::new(spec.prefix, [10, 98, spec.subnet], spec.nodes.len())
+        .named(spec.nodes)
+        .unit("web.service", &web, false);
+    let check = format!(
+        "      - unit: web.service\n        check: {{ exec: [/usr/bin/test, '!', -e, /run/wedged], interval: {INTERVAL_MS}ms, timeout: 400ms, fall: {FALL} }}\n"
+    );
+    let Some(c) = cluster_of(cfg, |bed| {
+        manifest(&spec, bed).replace("      - unit: web.service\n", &check)
+    }) else {
+        return;
+    };
+    start_on(&c, &["alpha", "beta"], "alpha");
+    passing_on(&c, "alpha");
+    let before = main_pid(&c, "alpha", "web.service");
+    c.sh("alpha", "touch /run/wedged").unwrap();
+    let began = Instant::now();
+    let restarted = |pid: u32| pid != 0 && pid != before;
+    cluster::wait_for("web.service restarted on alpha", bound(&spec), || {
+        restarted(main_pid(&c, "alpha", "web.service"))
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", journals(&c)));
+    eprintln!(
+        "exec check: web.service restarted in place {} ms after the fault (fall {FALL} x {INTERVAL_MS} ms)",
+        began.elapsed().as_millis()
+    );
+    passing_on(&c, "alpha");
+    assert_eq!(
+        never_twice(&c, Duration::from_secs(1)),
+        ["alpha"],
+        "{}",
+        journals(&c)
+    );
+    let log = c.journal("alpha");
+    assert!(
+        log.contains(
+            "web.service failed its check (exec /usr/bin/test ! -e /run/wedged) 3 time(s) in a row"
+        ) && log.contains("restarting it in place (1 of 1 within 600s)"),
+        "{log}"
+    );
+    assert!(!log.contains("web: release:"), "{log}");
 }
 
 #[test]

@@ -4,25 +4,17 @@
 
 use super::*;
 
-fn main_pid(c: &Cluster, node: &str) -> u32 {
-    c.sh(node, "systemctl show -p MainPID --value web.service")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_restarted_unit_stays_and_a_killed_one_is_restarted_once_then_moves() {
     let spec = Spec::two("opr", 116);
     let Some(c) = cluster(&spec) else { return };
     start_on(&c, &["alpha", "beta"], "alpha");
-    let first = main_pid(&c, "alpha");
+    let first = main_pid(&c, "alpha", "web.service");
     // An operator's restart: deactivating with a restart job queued, then active again.
     c.sh("alpha", "systemctl restart web.service").unwrap();
     let seen = never_twice(&c, Duration::from_millis(spec.timers.dead_ms));
     assert_eq!(seen, ["alpha"], "{}", journals(&c));
-    let second = main_pid(&c, "alpha");
+    let second = main_pid(&c, "alpha", "web.service");
     assert!(second != 0 && second != first, "{first} -> {second}");
     let log = c.journal("alpha");
     assert!(!log.contains("web: release:"), "{log}");
@@ -30,7 +22,7 @@ fn a_restarted_unit_stays_and_a_killed_one_is_restarted_once_then_moves() {
     // A crash: the agent starts it again here, once.
     c.sh("alpha", "systemctl kill -s KILL web.service").unwrap();
     cluster::wait_for("web restarted on alpha", Duration::from_secs(5), || {
-        let pid = main_pid(&c, "alpha");
+        let pid = main_pid(&c, "alpha", "web.service");
         pid != 0 && pid != second && c.unit_state("alpha", "web.service") == "active"
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", journals(&c)));

@@ -102,6 +102,12 @@ pub fn ctl_stdout(c: &Cluster, node: &str, args: &[&str]) -> String {
     text
 }
 
+/// The MainPID of `unit` on `node` (0 when it runs no process, or systemd did not answer).
+pub fn main_pid(c: &Cluster, node: &str, unit: &str) -> u32 {
+    c.sh(node, &format!("systemctl show -P MainPID {unit}"))
+        .map_or(0, |out| out.trim().parse().unwrap_or(0))
+}
+
 /// The VIP of a bed.
 pub fn vip(bed: &TestBed) -> Ipv4Addr {
     bed.subnet_addr(VIP_LAST)

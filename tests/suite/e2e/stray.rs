@@ -6,13 +6,6 @@
 use super::*;
 
 /// The web unit's MainPID on `node`.
-fn main_pid(c: &Cluster, node: &str) -> String {
-    c.sh(node, "systemctl show -P MainPID web.service")
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 /// When systemd on `node` first logged each of `words` about the web unit (its own
 /// monotonic clock, µs): the unit's own timestamps are gone once an inactive unit is unloaded.
 fn logged(c: &Cluster, node: &str, words: &[&str]) -> Vec<u64> {
@@ -71,7 +64,7 @@ fn a_unit_started_by_hand_where_its_group_is_not_held_is_stopped_within_an_inter
     let Some(c) = held_by_alpha(&spec, "") else {
         return;
     };
-    let holder_pid = main_pid(&c, "alpha");
+    let holder_pid = main_pid(&c, "alpha", "web.service");
     // The agent's stop replaces the start job, so `systemctl start` may report it cancelled.
     let said = c
         .sh("beta", "systemctl start web.service 2>&1; echo rc=$?")
@@ -104,7 +97,7 @@ fn a_unit_started_by_hand_where_its_group_is_not_held_is_stopped_within_an_inter
         journals(&c)
     );
     assert_eq!(
-        main_pid(&c, "alpha"),
+        main_pid(&c, "alpha", "web.service"),
         holder_pid,
         "the holder was disturbed"
     );
@@ -145,7 +138,7 @@ fn with_on_stray_warn_a_copy_started_by_hand_runs_on_and_is_reported() {
     let Some(c) = held_by_alpha(&spec, "    on_stray: warn\n") else {
         return;
     };
-    let holder_pid = main_pid(&c, "alpha");
+    let holder_pid = main_pid(&c, "alpha", "web.service");
     c.sh("beta", "systemctl start web.service").unwrap();
     // Several intervals: nothing stops it.
     std::thread::sleep(Duration::from_millis(spec.timers.interval_ms * 6));
@@ -156,7 +149,7 @@ fn with_on_stray_warn_a_copy_started_by_hand_runs_on_and_is_reported() {
         journals(&c)
     );
     assert_eq!(
-        main_pid(&c, "alpha"),
+        main_pid(&c, "alpha", "web.service"),
         holder_pid,
         "the holder was disturbed"
     );

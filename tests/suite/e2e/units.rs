@@ -3,14 +3,6 @@
 
 use super::*;
 
-fn main_pid(c: &Cluster, node: &str, unit: &str) -> u32 {
-    c.sh(node, &format!("systemctl show -P MainPID {unit}"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 fn status(c: &Cluster, node: &str) -> serde_json::Value {
     let out = c.ctl(node, &["status", "--json"]);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
