@@ -22,13 +22,28 @@ const MARGIN_MS: u64 = 1000;
 /// A tiny HTTP server on every host (not managed: it runs everywhere), serving `/run/health`.
 const HEALTH_UNIT: &str = "[Unit]\nDescription=health endpoint of the web unit\n\n[Service]\nExecStartPre=/bin/mkdir -p /run/health\nExecStartPre=/bin/sh -c 'echo ok > /run/health/ok'\nExecStart=/usr/bin/python3 -m http.server 8081 --bind 127.0.0.1 --directory /run/health\n\n[Install]\nWantedBy=multi-user.target\n";
 
-/// The two-node cluster whose web unit has `check` (YAML flow mapping), `on_failure: move`,
-/// with the metrics endpoint on.
-fn checked_cluster(spec: &Spec, check: &str, health_server: bool) -> Option<Cluster> {
+/// The two-node cluster whose web unit has `check` (YAML flow mapping) and, if given, runs
+/// `start_pre` before it starts (`ExecStartPre=`), with the metrics endpoint on and, if
+/// `health_server`, [`HEALTH_UNIT`] on every host.
+fn checked_cluster(
+    spec: &Spec,
+    check: &str,
+    health_server: bool,
+    start_pre: Option<&str>,
+) -> Option<Cluster> {
     let vip = Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST);
+    let mut web = echo_unit(vip);
+    if let Some(cmd) = start_pre {
+        web = web.replacen(
+            "[Service]\n",
+            &format!("[Service]\nExecStartPre={cmd}\n"),
+            1,
+        );
+        assert!(web.contains(cmd), "{web}");
+    }
     let mut cfg = Config::new(spec.prefix, [10, 98, spec.subnet], spec.nodes.len())
         .named(spec.nodes)
-        .unit("web.service", &echo_unit(vip), false);
+        .unit("web.service", &web, false);
     if health_server {
         cfg = cfg.unit("health.service", HEALTH_UNIT, true);
     }
@@ -149,7 +164,7 @@ fn an_http_check_that_starts_failing_moves_the_group_and_status_names_it() {
     let check = format!(
         "{{ http: 'http://127.0.0.1:8081/ok', interval: {INTERVAL_MS}ms, timeout: 250ms, fall: {FALL}, rise: 2 }}"
     );
-    let Some(c) = checked_cluster(&spec, &check, true) else {
+    let Some(c) = checked_cluster(&spec, &check, true, None) else {
         return;
     };
     start_on(&c, &["alpha", "beta"], "alpha");
@@ -204,7 +219,7 @@ fn an_exec_check_runs_as_a_transient_unit_and_moves_the_group() {
     let check = format!(
         "{{ exec: [/usr/bin/test, -e, /run/healthy], interval: {INTERVAL_MS}ms, timeout: 400ms, fall: {FALL} }}"
     );
-    let Some(c) = checked_cluster(&spec, &check, false) else {
+    let Some(c) = checked_cluster(&spec, &check, false, None) else {
         return;
     };
     for h in c.bed.hosts() {
@@ -237,22 +252,11 @@ fn an_exec_check_runs_as_a_transient_unit_and_moves_the_group() {
 #[test]
 fn a_failing_check_restarts_its_unit_in_place_and_the_group_stays() {
     let spec = Spec::two("hcr", 138);
-    let vip = Ipv4Addr::new(10, 98, spec.subnet, VIP_LAST);
-    let web = echo_unit(vip).replacen(
-        "[Service]\n",
-        "[Service]\nExecStartPre=/bin/rm -f /run/wedged\n",
-        1,
-    );
-    assert!(web.contains("rm -f /run/wedged"), "{web}");
-    let cfg = Config::new(spec.prefix, [10, 98, spec.subnet], spec.nodes.len())
-        .named(spec.nodes)
-        .unit("web.service", &web, false);
     let check = format!(
-        "      - unit: web.service\n        check: {{ exec: [/usr/bin/test, '!', -e, /run/wedged], interval: {INTERVAL_MS}ms, timeout: 400ms, fall: {FALL} }}\n"
+        "{{ exec: [/usr/bin/test, '!', -e, /run/wedged], interval: {INTERVAL_MS}ms, timeout: 400ms, fall: {FALL} }}"
     );
-    let Some(c) = cluster_of(cfg, |bed| {
-        manifest(&spec, bed).replace("      - unit: web.service\n", &check)
-    }) else {
+    let wedge_cleared = Some("/bin/rm -f /run/wedged");
+    let Some(c) = checked_cluster(&spec, &check, false, wedge_cleared) else {
         return;
     };
     start_on(&c, &["alpha", "beta"], "alpha");
